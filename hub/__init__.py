@@ -1,0 +1,1 @@
+"""Xianjie (衔接): the community-corrections data-exchange hub."""

@@ -1,0 +1,236 @@
+"""The HTTP API: ``create_app(settings)`` wires the store, registry, schema, bus and workers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from hub.api.auth import authenticate
+from hub.bus.kombu_bus import Bus, make_bus
+from hub.bus.topology import build_topology
+from hub.canonical import load_schema
+from hub.core.model import Agency, OrganType
+from hub.errors import Forbidden, InvalidMessage, Problem, Unauthorised
+from hub.registry import load_registry
+from hub.service import Hub
+from hub.settings import Settings
+from hub.store.db import make_engine
+from hub.workers.runtime import Workers
+
+log = logging.getLogger("xianjie.api")
+
+
+def error_body(code: str, message: str, problems: list[Problem], **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": [p.as_dict() for p in problems]}, **extra}
+
+
+def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = None) -> FastAPI:
+    """The hub's API; with ``workers`` the relay, deliverers and sweeper run in this process too."""
+    engine = make_engine(settings.database_url)
+    directory = load_registry(settings.registry_path)
+    topology = build_topology(broker_url=settings.broker_url, prefix=settings.queue_prefix)
+    the_bus = bus or make_bus(settings.broker_url, topology)
+    hub = Hub(engine=engine, directory=directory, schema=load_schema())
+    runtime: Workers | None = None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        nonlocal runtime
+        if workers:
+            runtime = Workers(settings=settings, engine=engine, bus=the_bus, directory=directory)
+            hub.on_commit = runtime.wake.set
+            runtime.start()
+        try:
+            yield
+        finally:
+            if runtime is not None:
+                await run_in_threadpool(runtime.stop)
+            the_bus.close()
+            engine.dispose()
+
+    app = FastAPI(title="Xianjie 衔接 — community-corrections data-exchange hub", version="0.1.0",
+                  lifespan=lifespan)
+    app.state.hub = hub
+    app.state.settings = settings
+
+    def who(request: Request) -> Agency:
+        return authenticate(request, directory)
+
+    async def read_body(request: Request, limit: int) -> tuple[bytes, bool, int]:
+        """The body, read as it streams; stops at ``limit`` (returns what was read, and True if over)."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            head = b""
+            async for chunk in request.stream():
+                head += chunk
+                if len(head) > 65536:
+                    break
+            return head, True, int(declared)
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                parts.append(chunk[: max(0, 65536 - (size - len(chunk)))])
+                return b"".join(parts), True, size
+            parts.append(chunk)
+        return b"".join(parts), False, size
+
+    @app.exception_handler(Unauthorised)
+    async def _unauth(_r: Request, e: Unauthorised) -> JSONResponse:
+        return JSONResponse(error_body("unauthorised", str(e), []), status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_r: Request, e: Forbidden) -> JSONResponse:
+        return JSONResponse(error_body("forbidden", str(e), []), status_code=403)
+
+    @app.post("/api/v1/messages", status_code=202, tags=["messages"])
+    async def post_message(request: Request) -> Response:
+        """Accept one canonical notice: 202 once stored, 200 for a resubmission, 4xx with details otherwise."""
+        ctype = request.headers.get("content-type")
+        raw, over, size = await read_body(request, settings.max_body_bytes)
+        try:
+            agency = who(request)
+        except Unauthorised as e:
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=None, channel="api", status=401,
+                                          code="unauthorised", message=str(e), problems=[Problem(str(e))],
+                                          content_type=ctype, size=size, truncated=over)
+            return JSONResponse(error_body("unauthorised", str(e), [Problem(str(e))], quarantine_id=qid),
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if over:
+            reason = f"body of {size} bytes exceeds the limit of {settings.max_body_bytes} bytes"
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=413,
+                                          code="too_large", message=reason, problems=[Problem(reason)],
+                                          content_type=ctype, size=size, truncated=True)
+            return JSONResponse(error_body("too_large", reason, [Problem(reason)], quarantine_id=qid),
+                                status_code=413)
+        try:
+            res = await run_in_threadpool(hub.ingest, raw, agency=agency)
+        except InvalidMessage as e:
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=e.status,
+                                          code=e.code, message=e.message, problems=e.problems, content_type=ctype)
+            return JSONResponse(error_body(e.code, e.message, e.problems, quarantine_id=qid), status_code=e.status)
+        except Forbidden as e:
+            p = Problem(str(e), path="/*/envelope/sender")
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=403,
+                                          code="sender_mismatch", message=str(e), problems=[p], content_type=ctype)
+            return JSONResponse(error_body("sender_mismatch", str(e), [p], quarantine_id=qid), status_code=403)
+        status_url = str(request.url_for("get_message", message_id=res.message_id))
+        return JSONResponse({"message_id": res.message_id, "status_url": status_url, "created": res.created},
+                            status_code=202 if res.created else 200)
+
+    @app.get("/api/v1/messages/{message_id}", tags=["messages"], name="get_message")
+    async def get_message(message_id: str, request: Request) -> Response:
+        """Each recipient's state and the message's full timeline."""
+        agency = who(request)
+        if not await run_in_threadpool(hub.may_read_message, agency, message_id):
+            return JSONResponse(error_body("not_found", "no such message for this agency", []), status_code=404)
+        status = await run_in_threadpool(hub.message_status, message_id)
+        return JSONResponse(_jsonable(status))
+
+    @app.get("/api/v1/quarantine/{qid}", tags=["quarantine"])
+    async def get_quarantine(qid: str, request: Request) -> Response:
+        """A rejected input: the reasons, and the raw bytes exactly as received (base64) and as text."""
+        agency = who(request)
+        q = await run_in_threadpool(hub.get_quarantine, qid)
+        if q is None or (agency.organ_type is not OrganType.HUB and q["agency"] != agency.code):
+            return JSONResponse(error_body("not_found", "no such quarantine entry for this agency", []),
+                                status_code=404)
+        import base64
+
+        raw = bytes(q.pop("raw"))
+        q["raw_base64"] = base64.b64encode(raw).decode()
+        q["raw_text"] = raw.decode("utf-8", errors="replace")
+        return JSONResponse(_jsonable(q))
+
+    @app.get("/api/v1/quarantine/{qid}/raw", tags=["quarantine"])
+    async def get_quarantine_raw(qid: str, request: Request) -> Response:
+        agency = who(request)
+        q = await run_in_threadpool(hub.get_quarantine, qid)
+        if q is None or (agency.organ_type is not OrganType.HUB and q["agency"] != agency.code):
+            return JSONResponse(error_body("not_found", "no such quarantine entry", []), status_code=404)
+        return Response(bytes(q["raw"]), media_type="application/octet-stream")
+
+    @app.get("/api/v1/inbox", tags=["inbox"])
+    async def get_inbox(request: Request, limit: int = 100) -> Response:
+        """The authenticated agency's pull inbox, in hub order; fetched items count as delivered."""
+        agency = who(request)
+        items = await run_in_threadpool(hub.inbox, agency, limit=max(1, min(limit, 500)))
+        return JSONResponse({"items": items})
+
+    @app.post("/api/v1/inbox/{delivery_id}/ack", tags=["inbox"])
+    async def ack_inbox(delivery_id: str, request: Request) -> Response:
+        agency = who(request)
+        changed = await run_in_threadpool(hub.inbox_ack, agency, delivery_id)
+        if changed is None:
+            return JSONResponse(error_body("not_found", "no such inbox item for this agency", []), status_code=404)
+        return JSONResponse({"delivery_id": delivery_id, "acknowledged": True, "changed": changed})
+
+    def operator(request: Request) -> Agency:
+        agency = who(request)
+        if agency.organ_type is not OrganType.HUB:
+            raise Forbidden("failed transfers are for the hub's operators")
+        return agency
+
+    @app.get("/api/v1/failed-transfers", tags=["failed transfers"])
+    async def list_failed(request: Request, status: str | None = "open", cause: str | None = None,
+                          recipient: str | None = None, limit: int = 100, offset: int = 0) -> Response:
+        """Failed transfers with their cause; they never expire."""
+        operator(request)
+        rows = await run_in_threadpool(hub.failed_transfers, status=status or None, cause=cause,
+                                       recipient=recipient, limit=max(1, min(limit, 1000)), offset=max(0, offset))
+        return JSONResponse(_jsonable({"items": rows}))
+
+    @app.post("/api/v1/failed-transfers/{ft_id}/retry", tags=["failed transfers"])
+    async def retry_failed(ft_id: str, request: Request) -> Response:
+        """Send again (after the recipient or the registry is fixed)."""
+        agency = operator(request)
+        res = await run_in_threadpool(hub.retry_failed_transfer, ft_id, actor=agency.code)
+        if res is None:
+            return JSONResponse(error_body("not_found", "no such failed transfer", []), status_code=404)
+        return JSONResponse(res, status_code=202)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> Response:
+        def check() -> dict[str, str]:
+            out = {}
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+                out["database"] = "ok"
+            except Exception as e:
+                out["database"] = f"unreachable: {type(e).__name__}"
+            out["broker"] = "ok" if the_bus.ping() else "unreachable"
+            return out
+
+        res = await run_in_threadpool(check)
+        ok = all(v == "ok" for v in res.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", **res}, status_code=200 if ok else 503)
+
+    return app
+
+
+def _jsonable(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value

@@ -1,0 +1,259 @@
+"""The hub's service functions: ingest, status, inbox, failed transfers, quarantine.
+
+Each runs its own transaction and returns plain data; the API and CLI only translate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.canonical import parse
+from hub.core.model import Agency, Canonical, Directory, OrganType
+from hub.core.routing import route
+from hub.errors import Forbidden, InvalidMessage, Problem
+from hub.store.db import aware, utcnow
+from hub.store.ledger import _create_deliveries as create_deliveries
+from hub.store.ledger import (
+    acknowledge,
+    enqueue,
+    event,
+    find_existing,
+    open_failed_transfer,
+    store_message,
+)
+from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
+
+QUARANTINE_KEEP = 1024 * 1024  # bytes of an oversize body kept for operators
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    message_id: str
+    created: bool
+
+
+@dataclass
+class Hub:
+    """What the edges need to serve a request: the engine, the registry, the compiled schema."""
+
+    engine: Engine
+    directory: Directory
+    schema: etree.XMLSchema
+    on_commit: Any = field(default=lambda: None)
+
+    # ---- ingest -------------------------------------------------------------------------------------
+
+    def ingest(self, raw: bytes, *, agency: Agency, channel: str = "api",
+               canonical_xml: bytes | None = None) -> IngestResult:
+        """Validate, authorise, route and store one canonical message; idempotent per sender document id.
+
+        Raises InvalidMessage or Forbidden (the caller quarantines the raw bytes)."""
+        body = canonical_xml if canonical_xml is not None else raw
+        parsed = parse(body, schema=self.schema)
+        msg = parsed.canonical
+        if msg.sender != agency.code:
+            raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
+        now = utcnow()
+        routes = route(msg, self.directory)
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    acc = store_message(conn, msg=msg, raw=raw, canonical_xml=body, channel=channel,
+                                        routes=routes, directory=self.directory, now=now)
+                break
+            except IntegrityError as e:
+                # a concurrent resubmission won the race, or the message id is already taken
+                with self.engine.connect() as conn:
+                    first = find_existing(conn, msg.sender, msg.sender_document_id)
+                if first is not None:
+                    return IngestResult(first, False)
+                if attempt == 1 or "messages" not in str(e.orig):
+                    raise InvalidMessage("duplicate_message_id", "message id already used by another document", [
+                        Problem(f"messageId {msg.message_id} belongs to an earlier message with another "
+                                "senderDocumentId", path="/*/envelope/messageId")], 409) from e
+        if acc.created:
+            self.on_commit()
+        return IngestResult(acc.message_id, acc.created)
+
+    def quarantine(self, raw: bytes, *, agency: str | None, channel: str, status: int, code: str,
+                   message: str, problems: list[Problem], content_type: str | None, size: int | None = None,
+                   truncated: bool = False) -> str:
+        """Keep a rejected input for operators; returns the quarantine id."""
+        qid = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(insert(quarantine).values(
+                id=qid, received_at=utcnow(), agency=agency, channel=channel, status_code=status, code=code,
+                message=message, problems=json.dumps([p.as_dict() for p in problems], ensure_ascii=False),
+                content_type=(content_type or "")[:100], size=size if size is not None else len(raw),
+                truncated=1 if truncated else 0, raw=raw[:QUARANTINE_KEEP]))
+        return qid
+
+    def get_quarantine(self, qid: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(quarantine).where(quarantine.c.id == qid)).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["problems"] = json.loads(out["problems"])
+        out["received_at"] = aware(out["received_at"])
+        out["truncated"] = bool(out["truncated"])
+        return out
+
+    # ---- status ---------------------------------------------------------------------------------------
+
+    def message_status(self, message_id: str) -> dict[str, Any] | None:
+        """The message, each recipient's state and the full timeline."""
+        with self.engine.connect() as conn:
+            m = conn.execute(select(messages).where(messages.c.id == message_id)).mappings().first()
+            if m is None:
+                return None
+            ds = conn.execute(select(deliveries).where(deliveries.c.message_id == message_id)
+                              .order_by(deliveries.c.role.desc(), deliveries.c.recipient)).mappings().all()
+            fts = conn.execute(select(failed_transfers).where(failed_transfers.c.message_id == message_id)
+                               .order_by(failed_transfers.c.created_at)).mappings().all()
+            evs = conn.execute(select(events).where(events.c.message_id == message_id)
+                               .order_by(events.c.id)).mappings().all()
+        return {
+            "message_id": m["id"], "seq": m["seq"], "message_type": m["message_type"], "sender": m["sender"],
+            "sender_document_id": m["sender_document_id"], "correlation_id": m["correlation_id"],
+            "causation_id": m["causation_id"], "person_key": m["person_key"], "case_number": m["case_number"],
+            "execution_division": m["execution_division"], "channel": m["channel"],
+            "sent_at": aware(m["sent_at"]), "received_at": aware(m["received_at"]),
+            "recipients": [_delivery_view(d) for d in ds],
+            "failed_transfers": [_ft_view(f) for f in fts],
+            "timeline": [{"at": aware(e["at"]), "kind": e["kind"], "delivery_id": e["delivery_id"],
+                          **({"detail": json.loads(e["detail"])} if e["detail"] else {})} for e in evs],
+        }
+
+    def may_read_message(self, agency: Agency, message_id: str) -> bool:
+        if agency.organ_type is OrganType.HUB:
+            return True
+        with self.engine.connect() as conn:
+            sender = conn.execute(select(messages.c.sender).where(messages.c.id == message_id)).scalar()
+            if sender == agency.code:
+                return True
+            return conn.execute(select(deliveries.c.id).where(
+                deliveries.c.message_id == message_id, deliveries.c.recipient == agency.code)).first() is not None
+
+    # ---- pull inbox ------------------------------------------------------------------------------------
+
+    def inbox(self, agency: Agency, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The agency's undelivered and unacknowledged inbox items in hub order; fetching marks them delivered."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.message_id, deliveries.c.state, deliveries.c.seq,
+                       messages.c.message_type, messages.c.canonical)
+                .join(messages, messages.c.id == deliveries.c.message_id)
+                .where(deliveries.c.recipient == agency.code, deliveries.c.state.in_(("available", "delivered")))
+                .order_by(deliveries.c.seq).limit(limit)).all()
+            fresh = [r for r in rows if r.state == "available"]
+            if fresh:
+                conn.execute(update(deliveries).where(
+                    deliveries.c.id.in_([r.id for r in fresh]), deliveries.c.state == "available",
+                ).values(state="delivered", delivered_at=now, updated_at=now))
+                for r in fresh:
+                    event(conn, r.message_id, "delivered", now, delivery_id=r.id, via="inbox")
+        return [{"delivery_id": r.id, "message_id": r.message_id, "message_type": r.message_type,
+                 "seq": r.seq, "payload": bytes(r.canonical).decode("utf-8")} for r in rows]
+
+    def inbox_ack(self, agency: Agency, delivery_id: str) -> bool | None:
+        """Acknowledge one inbox item; None if it is not this agency's."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(deliveries.c.message_id).where(
+                deliveries.c.id == delivery_id, deliveries.c.recipient == agency.code)).first()
+            if row is None:
+                return None
+            changed = acknowledge(conn, original_id=row.message_id, by_agency=agency.code, ack_message_id=None,
+                                  now=utcnow())
+        if changed:
+            self.on_commit()
+        return changed
+
+    # ---- failed transfers ------------------------------------------------------------------------------
+
+    def failed_transfers(self, *, status: str | None = "open", cause: str | None = None,
+                         recipient: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        q = select(failed_transfers, messages.c.message_type, messages.c.sender).join(
+            messages, messages.c.id == failed_transfers.c.message_id)
+        if status:
+            q = q.where(failed_transfers.c.status == status)
+        if cause:
+            q = q.where(failed_transfers.c.cause == cause)
+        if recipient:
+            q = q.where(failed_transfers.c.recipient == recipient)
+        q = q.order_by(failed_transfers.c.created_at, failed_transfers.c.id).limit(limit).offset(offset)
+        with self.engine.connect() as conn:
+            return [_ft_view(r) | {"message_type": r["message_type"], "sender": r["sender"]}
+                    for r in conn.execute(q).mappings()]
+
+    def retry_failed_transfer(self, ft_id: str, *, actor: str, reason: str | None = None) -> dict[str, Any] | None:
+        """Send again: the delivery restarts its retry clock; a no-recipient message is routed anew."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            ft = conn.execute(select(failed_transfers).where(failed_transfers.c.id == ft_id)).mappings().first()
+            if ft is None:
+                return None
+            if ft["status"] == "resolved":
+                return {"id": ft_id, "status": "resolved", "note": "already resolved; nothing to retry"}
+            conn.execute(insert(audit_log).values(at=now, actor=actor, action="retry_failed_transfer",
+                                                  target=ft_id, detail=reason))
+            if ft["delivery_id"] is not None:
+                conn.execute(update(deliveries).where(deliveries.c.id == ft["delivery_id"]).values(
+                    state="pending", failures=0, first_attempt_at=None, next_attempt_at=now, queued_at=now,
+                    lease_until=None, updated_at=now))
+                enqueue(conn, [ft["delivery_id"]], at=now, now=now)
+                conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft_id).values(status="retrying"))
+                event(conn, ft["message_id"], "retried", now, delivery_id=ft["delivery_id"], by=actor,
+                      failed_transfer=ft_id)
+                result = {"id": ft_id, "status": "retrying", "delivery_id": ft["delivery_id"]}
+            else:
+                result = self._reroute(conn, ft, actor=actor, now=now)
+        self.on_commit()
+        return result
+
+    def _reroute(self, conn: Any, ft: Any, *, actor: str, now: dt.datetime) -> dict[str, Any]:
+        m = conn.execute(select(messages).where(messages.c.id == ft["message_id"])).mappings().first()
+        msg: Canonical = parse(bytes(m["canonical"]), schema=self.schema).canonical
+        routes = route(msg, self.directory)
+        missing = [r for r in routes if r.agency is None]
+        event(conn, msg.message_id, "retried", now, by=actor, failed_transfer=ft["id"])
+        create_deliveries(conn, msg=msg, seq=m["seq"], routes=[r for r in routes if r.agency], directory=self.directory,
+                          now=now)
+        if missing:
+            conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft["id"]).values(
+                detail="; ".join(r.missing or r.why for r in missing)))
+            return {"id": ft["id"], "status": "open", "note": "still no recipient: " + ft["detail"]}
+        conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft["id"]).values(
+            status="resolved", resolved_at=now, resolution="routed again after a registry change", resolved_by=actor))
+        return {"id": ft["id"], "status": "resolved"}
+
+
+def _delivery_view(d: Any) -> dict[str, Any]:
+    return {
+        "delivery_id": d["id"], "recipient": d["recipient"], "role": d["role"], "transport": d["transport"],
+        "state": d["state"], "attempts": d["attempts"], "last_error": d["last_error"],
+        "hold_reason": d["hold_reason"], "next_attempt_at": aware(d["next_attempt_at"])
+        if d["state"] == "pending" else None,
+        "delivered_at": aware(d["delivered_at"]), "acknowledged_at": aware(d["acknowledged_at"]),
+        "receipt_message_id": d["ack_message_id"],
+    }
+
+
+def _ft_view(f: Any) -> dict[str, Any]:
+    return {
+        "id": f["id"], "message_id": f["message_id"], "delivery_id": f["delivery_id"], "recipient": f["recipient"],
+        "cause": f["cause"], "detail": f["detail"], "status": f["status"], "created_at": aware(f["created_at"]),
+        "resolved_at": aware(f["resolved_at"]), "resolution": f["resolution"], "resolved_by": f["resolved_by"],
+    }
+
+
+__all__ = ["Hub", "IngestResult", "open_failed_transfer"]

@@ -1,0 +1,72 @@
+"""Settings: read once from the environment into a frozen object that is passed down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hub.bus.topology import retry_policy
+from hub.core.retry import RetryPolicy
+from hub.resources import default_registry_path
+
+DEFAULT_VAR = Path("var")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; ``XIANJIE_*`` environment variables override the defaults."""
+
+    database_url: str = f"sqlite:///{DEFAULT_VAR}/xianjie.db"
+    broker_url: str = f"sqla+sqlite:///{DEFAULT_VAR}/xianjie-broker.db"
+    registry_path: Path = field(default_factory=default_registry_path)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = 10 * 1024 * 1024
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lease_seconds: float = 60.0
+    http_timeout: float = 10.0
+    delivery_threads: int = 32
+    per_recipient_concurrency: int = 4
+    relay_batch: int = 500
+    bus_batch: int = 100
+    redrive_after: float = 30.0
+    sweep_interval: float = 1.0
+    drop_root: Path = DEFAULT_VAR / "drop"
+    queue_prefix: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Defaults, then ``XIANJIE_*`` variables, then keyword overrides."""
+        e = os.environ if env is None else env
+        s = cls()
+        changes: dict[str, object] = {}
+        simple: dict[str, type] = {
+            "database_url": str, "broker_url": str, "host": str, "port": int, "public_url": str,
+            "max_body_bytes": int, "lease_seconds": float, "http_timeout": float, "delivery_threads": int,
+            "per_recipient_concurrency": int, "relay_batch": int, "bus_batch": int,
+            "redrive_after": float, "sweep_interval": float, "queue_prefix": str,
+        }
+        for name, kind in simple.items():
+            raw = e.get(f"XIANJIE_{name.upper()}")
+            if raw is not None and raw != "":
+                changes[name] = kind(raw)
+        if e.get("XIANJIE_REGISTRY"):
+            changes["registry_path"] = Path(e["XIANJIE_REGISTRY"])
+        if e.get("XIANJIE_DROP_ROOT"):
+            changes["drop_root"] = Path(e["XIANJIE_DROP_ROOT"])
+        retry = retry_policy()
+        if e.get("XIANJIE_RETRY_TIERS"):
+            retry = replace(retry, tiers=tuple(float(x) for x in e["XIANJIE_RETRY_TIERS"].split(",")))
+        if e.get("XIANJIE_RETRY_MAX_AGE"):
+            retry = replace(retry, max_age=dt.timedelta(seconds=float(e["XIANJIE_RETRY_MAX_AGE"])))
+        changes["retry"] = retry
+        changes.update(overrides)
+        return replace(s, **changes)  # type: ignore[arg-type]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

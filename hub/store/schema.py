@@ -1,0 +1,156 @@
+"""Tables: the database is the source of truth (messages, deliveries, events, failed transfers, outbox)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SeqType = BigInteger().with_variant(Integer(), "sqlite")
+TS = DateTime(timezone=True)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),  # the hub's acceptance order
+    Column("id", String(36), nullable=False, unique=True),
+    Column("message_type", String(40), nullable=False),
+    Column("sender", String(12), nullable=False),
+    Column("sender_document_id", String(200), nullable=False),
+    Column("correlation_id", String(200)),
+    Column("causation_id", String(36)),
+    Column("person_key", String(220), nullable=False),
+    Column("person_name", String(100)),
+    Column("id_number", String(18)),
+    Column("case_number", String(64)),
+    Column("execution_division", String(6)),
+    Column("channel", String(20), nullable=False),
+    Column("sent_at", TS, nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("content_sha256", String(64), nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # exactly the bytes the sender posted
+    Column("canonical", LargeBinary, nullable=False),  # the canonical XML the hub routes
+    UniqueConstraint("sender", "sender_document_id"),
+)
+Index("ix_messages_person_key", messages.c.person_key)
+Index("ix_messages_id_number", messages.c.id_number)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("message_id", String(36), ForeignKey("messages.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # copy of messages.seq: per-person order
+    Column("recipient", String(12), nullable=False),
+    Column("role", String(2), nullable=False),
+    Column("transport", String(10), nullable=False),
+    Column("person_key", String(220), nullable=False),
+    # pending | held | sending | available | delivered | acknowledged | failed | resolved
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("lease_until", TS),
+    Column("queued_at", TS),
+    Column("first_attempt_at", TS),
+    Column("last_error", Text),
+    Column("hold_reason", Text),
+    Column("delivered_at", TS),
+    Column("acknowledged_at", TS),
+    Column("ack_message_id", String(36)),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("message_id", "recipient"),
+)
+Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.next_attempt_at)
+Index("ix_deliveries_order", deliveries.c.recipient, deliveries.c.person_key, deliveries.c.seq)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("delivery_id", String(36)),
+    Column("at", TS, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("detail", Text),
+)
+Index("ix_events_message", events.c.message_id)
+
+failed_transfers = Table(
+    "failed_transfers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("message_id", String(36), ForeignKey("messages.id"), nullable=False),
+    Column("delivery_id", String(36)),
+    Column("recipient", String(12)),
+    Column("cause", String(30), nullable=False),  # no_recipient | rejected | retries_exhausted | not_collected
+    Column("detail", Text, nullable=False),
+    Column("status", String(10), nullable=False),  # open | retrying | resolved
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS),
+    Column("resolution", Text),
+    Column("resolved_by", String(100)),
+)
+Index("ix_failed_transfers_status", failed_transfers.c.status, failed_transfers.c.created_at)
+Index("ix_failed_transfers_delivery", failed_transfers.c.delivery_id)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), nullable=False),
+    Column("available_at", TS, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+Index("ix_outbox_available", outbox.c.available_at)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("received_at", TS, nullable=False),
+    Column("agency", String(12)),
+    Column("channel", String(20), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("problems", Text, nullable=False),  # JSON list of {reason, path?, line?}
+    Column("content_type", String(100)),
+    Column("size", BigInteger, nullable=False),
+    Column("truncated", Integer, nullable=False, default=0),
+    Column("raw", LargeBinary, nullable=False),
+)
+Index("ix_quarantine_received", quarantine.c.received_at)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("at", TS, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("target", String(80), nullable=False),
+    Column("detail", Text),
+)

@@ -1,0 +1,145 @@
+"""Sends claimed deliveries concurrently, one lane per recipient, so a slow or dead recipient never
+delays the others; outcomes are written back in batches (group commit)."""
+
+from __future__ import annotations
+
+import logging
+import queue as stdqueue
+import random
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from sqlalchemy import Engine
+
+from hub.core.model import Directory
+from hub.core.retry import RetryPolicy
+from hub.store.db import utcnow
+from hub.store.work import Claimed, Outcome, record_outcomes
+from hub.transports.senders import send
+
+log = logging.getLogger("xianjie.deliver")
+
+
+class OutcomeWriter:
+    """Collects outcomes and commits them in batches; keeps them until the database takes them."""
+
+    def __init__(self, engine: Engine, policy: RetryPolicy, *, on_commit: Callable[[], None],
+                 max_batch: int = 500) -> None:
+        self.engine, self.policy, self.on_commit, self.max_batch = engine, policy, on_commit, max_batch
+        self.q: stdqueue.Queue[Outcome] = stdqueue.Queue()
+        self.rng = random.Random()
+
+    def put(self, o: Outcome) -> None:
+        self.q.put(o)
+
+    def run(self, stop: threading.Event) -> None:
+        pending: list[Outcome] = []
+        while not (stop.is_set() and self.q.empty() and not pending):
+            if not pending:
+                try:
+                    pending.append(self.q.get(timeout=0.1))
+                except stdqueue.Empty:
+                    continue
+            while len(pending) < self.max_batch:
+                try:
+                    pending.append(self.q.get_nowait())
+                except stdqueue.Empty:
+                    break
+            try:
+                with self.engine.begin() as conn:
+                    record_outcomes(conn, pending, policy=self.policy, now=utcnow(), rng=self.rng)
+                pending = []
+                self.on_commit()
+            except Exception:
+                log.exception("could not record %d outcomes; retrying", len(pending))
+                if stop.wait(1.0) and self.q.empty():
+                    # shutting down with the database away: the leases will expire and be redriven
+                    log.error("giving up %d outcomes at shutdown; their deliveries will be redriven", len(pending))
+                    return
+
+
+class Deliverer:
+    """Per-recipient lanes of at most ``per_recipient`` concurrent sends; a full lane defers new work."""
+
+    def __init__(self, *, directory: Directory, policy: RetryPolicy, writer: OutcomeWriter, threads: int,
+                 per_recipient: int, http_timeout: float, lane_limit: int = 64) -> None:
+        self.directory, self.policy, self.writer = directory, policy, writer
+        self.per_recipient, self.lane_limit = per_recipient, lane_limit
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
+        self.client = httpx.Client(timeout=httpx.Timeout(http_timeout, connect=min(http_timeout, 5.0)),
+                                   limits=httpx.Limits(max_connections=threads * 2,
+                                                       max_keepalive_connections=threads * 2))
+        self.lock = threading.Lock()
+        self.lanes: dict[str, deque[Claimed]] = {}
+        self.active: dict[str, int] = {}
+        self.in_flight = 0
+        self.closing = False
+
+    def submit(self, claimed: Sequence[Claimed]) -> None:
+        """Queue claims on their recipients' lanes; a lane that is full gives the claim back for later."""
+        for c in claimed:
+            with self.lock:
+                lane = self.lanes.setdefault(c.recipient, deque())
+                if len(lane) >= self.lane_limit:
+                    full = True
+                else:
+                    full = False
+                    lane.append(c)
+                    self.in_flight += 1
+            if full:
+                self.writer.put(Outcome(c.delivery_id, c.attempt, "deferred", f"recipient {c.recipient} busy"))
+            else:
+                self._pump(c.recipient)
+
+    def backlog(self) -> int:
+        with self.lock:
+            return self.in_flight
+
+    def _pump(self, recipient: str) -> None:
+        while True:
+            with self.lock:
+                lane = self.lanes.get(recipient)
+                if not lane or self.active.get(recipient, 0) >= self.per_recipient:
+                    return
+                c = lane.popleft()
+                if self.closing:
+                    self.in_flight -= 1
+                else:
+                    self.active[recipient] = self.active.get(recipient, 0) + 1
+            if self.closing:  # shutting down: give the claim back at once rather than wait for its lease
+                self.writer.put(Outcome(c.delivery_id, c.attempt, "deferred", "hub shutting down"))
+                continue
+            self.pool.submit(self._run, c)
+
+    def _run(self, c: Claimed) -> None:
+        try:
+            agency = self.directory.get(c.recipient)
+            if agency is None:
+                outcome = Outcome(c.delivery_id, c.attempt, "permanent", f"{c.recipient} left the registry")
+            else:
+                kind, detail, status = send(c, agency, client=self.client, policy=self.policy)
+                outcome = Outcome(c.delivery_id, c.attempt, kind, detail, status)
+        except Exception as e:
+            log.exception("send of %s failed unexpectedly", c.delivery_id)
+            outcome = Outcome(c.delivery_id, c.attempt, "transient", f"internal error: {e!r}")
+        self.writer.put(outcome)
+        with self.lock:
+            self.active[c.recipient] -= 1
+            self.in_flight -= 1
+        self._pump(c.recipient)
+
+    def drain(self) -> None:
+        """Finish the sends in progress; hand queued claims back."""
+        with self.lock:
+            self.closing = True
+            recipients = list(self.lanes)
+        for r in recipients:
+            self._pump(r)
+        self.pool.shutdown(wait=True)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.client.close()

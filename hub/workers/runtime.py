@@ -1,0 +1,131 @@
+"""The worker runtime: relay (outbox → bus), consumer (bus → claim → deliverer), outcome writer, sweeper.
+
+Threads in one process; ``stop()`` drains in-flight sends and writes their outcomes before returning,
+so SIGTERM loses no work (and SIGKILL loses none either: leases expire and the sweeper redrives).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from hub.bus.kombu_bus import Bus
+from hub.core.model import Directory
+from hub.errors import BrokerUnavailable
+from hub.settings import Settings
+from hub.store.db import utcnow
+from hub.store.work import claim, drop_outbox, sweep, take_outbox
+from hub.workers.deliverer import Deliverer, OutcomeWriter
+
+log = logging.getLogger("xianjie.workers")
+
+
+class Workers:
+    def __init__(self, *, settings: Settings, engine: Engine, bus: Bus, directory: Directory,
+                 relay: bool = True, deliver: bool = True, sweeper: bool = True) -> None:
+        self.settings, self.engine, self.bus, self.directory = settings, engine, bus, directory
+        self.wake = threading.Event()  # set after a commit that added outbox rows
+        self.stop_event = threading.Event()
+        self.stop_consuming = threading.Event()
+        self.writer = OutcomeWriter(engine, settings.retry, on_commit=self.wake.set)
+        self.deliverer = Deliverer(
+            directory=directory, policy=settings.retry, writer=self.writer, threads=settings.delivery_threads,
+            per_recipient=settings.per_recipient_concurrency, http_timeout=settings.http_timeout,
+        )
+        self.skip_locked = not settings.is_sqlite
+        self.threads: list[threading.Thread] = []
+        self._plan: list[tuple[str, Callable[[], None]]] = []
+        if relay:
+            self._plan.append(("relay", self._relay_loop))
+        if deliver:
+            self._plan.append(("consumer", lambda: self.bus.consume(self._handle, stop=self.stop_consuming)))
+            self._plan.append(("writer", lambda: self.writer.run(self.stop_event)))
+        if sweeper:
+            self._plan.append(("sweeper", self._sweep_loop))
+
+    def start(self) -> None:
+        for name, target in self._plan:
+            t = threading.Thread(target=self._guard(name, target), name=f"xianjie-{name}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _guard(self, name: str, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            while not self.stop_event.is_set():
+                try:
+                    target()
+                    return
+                except Exception:
+                    log.exception("%s loop crashed; restarting it", name)
+                    self.stop_event.wait(1.0)
+        return run
+
+    def _handle(self, ids: list[str]) -> None:
+        # Back-pressure: don't claim more than the deliverer can start before the leases run out.
+        while self.deliverer.backlog() > self.settings.delivery_threads * 8 and not self.stop_consuming.is_set():
+            self.stop_consuming.wait(0.02)
+        with self.engine.begin() as conn:
+            claimed = claim(conn, ids, now=utcnow(), lease=self.settings.lease_seconds)
+        self.deliverer.submit(claimed)
+
+    def _relay_loop(self) -> None:
+        batch = self.settings.bus_batch
+        while not self.stop_event.is_set():
+            try:
+                n = self.relay_once(limit=self.settings.relay_batch, batch=batch)
+            except BrokerUnavailable as e:
+                log.warning("relay: broker unavailable (%s); the outbox keeps the work", e)
+                self.stop_event.wait(1.0)
+                continue
+            if n < self.settings.relay_batch:
+                self.wake.wait(0.05)
+                self.wake.clear()
+
+    def relay_once(self, *, limit: int, batch: int) -> int:
+        """Publish due outbox rows and delete them; returns how many were published."""
+        if self.skip_locked:
+            with self.engine.begin() as conn:
+                rows = take_outbox(conn, now=utcnow(), limit=limit, skip_locked=True)
+                self._publish(rows, batch)
+                drop_outbox(conn, [r[0] for r in rows])
+            return len(rows)
+        with self.engine.begin() as conn:
+            rows = take_outbox(conn, now=utcnow(), limit=limit, skip_locked=False)
+        if rows:
+            self._publish(rows, batch)
+            with self.engine.begin() as conn:
+                drop_outbox(conn, [r[0] for r in rows])
+        return len(rows)
+
+    def _publish(self, rows: list[tuple[int, str]], batch: int) -> None:
+        ids = list(dict.fromkeys(r[1] for r in rows))
+        self.bus.publish([ids[i:i + batch] for i in range(0, len(ids), batch)])
+
+    def _sweep_loop(self) -> None:
+        first = True
+        while not self.stop_event.is_set():
+            try:
+                with self.engine.begin() as conn:
+                    counts = sweep(conn, now=utcnow(), policy=self.settings.retry,
+                                   redrive_after=0.0 if first else self.settings.redrive_after)
+                first = False
+                if any(counts.values()):
+                    log.info("sweep: %s", counts)
+                    self.wake.set()
+            except Exception:
+                log.exception("sweep failed; will try again")
+            self.stop_event.wait(self.settings.sweep_interval)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking work, finish what is in flight, record it, then stop."""
+        self.stop_consuming.set()
+        self.deliverer.drain()
+        self.stop_event.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout)
+        self.deliverer.close()
+        self.bus.close()

@@ -1,0 +1,45 @@
+"""Fixtures: each hub test runs on both stacks — SQLite + kombu's SQLAlchemy transport (the embedded
+default) and PostgreSQL + RabbitMQ (production); the real services are mandatory in CI."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Recipients, write_registry
+from tests.services import fresh_postgres, require_rabbit
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    database_url: str
+    broker_url: str
+    queue_prefix: str
+
+
+@pytest.fixture(params=["sqlite", "postgres-rabbitmq"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    if request.param == "sqlite":
+        yield Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", f"sqla+sqlite:///{tmp_path}/broker.db", "")
+        return
+    rabbit = require_rabbit()
+    with fresh_postgres() as url:
+        yield Stack("postgres-rabbitmq", url, rabbit, f"t{uuid.uuid4().hex[:8]}.")
+
+
+@pytest.fixture
+def recipients() -> Iterator[Recipients]:
+    r = Recipients().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def registry(tmp_path: Path, recipients: Recipients) -> Path:
+    return write_registry(tmp_path / "agencies.toml", recipients_url=recipients.url, drop_root=tmp_path / "drop",
+                          transports={"530521GA": "folder"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -60,6 +61,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     bus = make_bus(s.broker_url, build_topology(broker_url=s.broker_url, prefix=s.queue_prefix))
     w = Workers(settings=s, engine=engine, bus=bus, directory=load_registry(s.registry_path))
     done = threading.Event()
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` dumps every thread's stack to stderr
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     w.start()
@@ -98,6 +100,7 @@ def _safe(url: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     p = argparse.ArgumentParser(prog="xianjie", description="Xianjie 衔接 — community-corrections data-exchange hub")
     p.add_argument("--database-url", help="overrides XIANJIE_DATABASE_URL")
     p.add_argument("--broker-url", help="overrides XIANJIE_BROKER_URL")

@@ -82,9 +82,9 @@ class ProcessHub:
         return f"http://127.0.0.1:{self.settings.port}"
 
     def _spawn(self, *args: str, name: str) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}-{time.time_ns()}.log", "wb")  # noqa: SIM115
-        return subprocess.Popen([sys.executable, "-m", "hub", *args], env=env_for(self.settings),
-                                stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log_dir / f"{name}-{time.time_ns()}.log", "wb") as log:
+            return subprocess.Popen([sys.executable, "-m", "hub", *args], env=env_for(self.settings),
+                                    stdout=log, stderr=subprocess.STDOUT)
 
     def start_api(self) -> None:
         self.api = self._spawn("serve", "--no-workers", "--migrate", "--host", "127.0.0.1",

@@ -18,23 +18,25 @@ from hub.resources import canonical_schema_path
 NS = "urn:xianjie:canonical:v1"
 _N = {"x": NS}
 
-# Facts the router and ledger read from a body, wherever they sit under the root.
-_FACT_PATHS = {
-    "executionDivision": "x:case/x:executionDivision",
-    "decidingOrgan": "x:case/x:decidingOrgan",
-    "correctionType": "x:case/x:correctionType",
-    "commissioningOrgan": "*/x:commissioningOrgan",
-    "originalCustody": "*/x:originalCustody",
-    "returnCustody": "*/x:returnCustody",
-    "fromDivision": "*/x:fromDivision",
-    "toDivision": "*/x:toDivision",
-    "kind": "*/x:kind",
-    "result": "*/x:result",
-    "status": "*/x:status",
-    "completeness": "*/x:completeness",
-    "receiptOf": "*/x:receiptOf",
-    "ackOf": "*/x:ackOf",
+# Facts the router and ledger read: (block, element); block "*" means any body element.
+_FACTS = {
+    "executionDivision": ("case", "executionDivision"),
+    "decidingOrgan": ("case", "decidingOrgan"),
+    "correctionType": ("case", "correctionType"),
+    "commissioningOrgan": ("*", "commissioningOrgan"),
+    "originalCustody": ("*", "originalCustody"),
+    "returnCustody": ("*", "returnCustody"),
+    "fromDivision": ("*", "fromDivision"),
+    "toDivision": ("*", "toDivision"),
+    "kind": ("*", "kind"),
+    "result": ("*", "result"),
+    "status": ("*", "status"),
+    "completeness": ("*", "completeness"),
+    "receiptOf": ("*", "receiptOf"),
+    "ackOf": ("*", "ackOf"),
 }
+_NSB = "{" + NS + "}"
+_BLOCKS = frozenset({"envelope", "person", "case"})
 
 
 def _parser() -> etree.XMLParser:
@@ -123,59 +125,75 @@ def _line(node: etree._Element | None) -> int | None:
     return node.sourceline if node is not None and isinstance(node.sourceline, int) else None
 
 
-def _text(root: etree._Element, path: str) -> str | None:
-    node = root.find(path, _N)
-    if node is None or node.text is None:
-        return None
-    return node.text.strip()
+def _index(root: etree._Element) -> dict[str, list[str]]:
+    """Texts of the root's grandchildren by "block/element" (one pass; body blocks also under "*")."""
+    out: dict[str, list[str]] = {}
+    cut = len(_NSB)
+    for block in root:
+        btag = block.tag
+        if not isinstance(btag, str):
+            continue
+        bname = btag[cut:]
+        for el in block:
+            tag = el.tag
+            if not isinstance(tag, str) or el.text is None:
+                continue
+            name = tag[cut:]
+            text = el.text.strip()
+            out.setdefault(f"{bname}/{name}", []).append(text)
+            if bname not in _BLOCKS:
+                out.setdefault(f"*/{name}", []).append(text)
+    return out
 
 
 def _read(root: etree._Element, msg_type: str) -> Canonical:
-    env = root.find("x:envelope", _N)
-    assert env is not None  # guaranteed by the schema
+    idx = _index(root)
 
-    def e(name: str) -> str | None:
-        return _text(env, f"x:{name}")
+    def one(key: str) -> str | None:
+        v = idx.get(key)
+        return v[0] if v else None
 
-    facts = {k: v for k, p in _FACT_PATHS.items() if (v := _text(root, p)) is not None}
-    sent = dt.datetime.fromisoformat(e("sentAt") or "")
+    facts = {k: v[0] for k, (block, name) in _FACTS.items() if (v := idx.get(f"{block}/{name}"))}
     return Canonical(
-        message_id=e("messageId") or "",
+        message_id=one("envelope/messageId") or "",
         message_type=msg_type,
-        sender=e("sender") or "",
-        to=tuple(n.text.strip() for n in env.findall("x:to", _N) if n.text),
-        cc=tuple(n.text.strip() for n in env.findall("x:cc", _N) if n.text),
-        sent_at=sent,
-        sender_document_id=e("senderDocumentId") or "",
-        correlation_id=e("correlationId"),
-        causation_id=e("causationId"),
-        person_ref=e("personRef"),
-        person_name=_text(root, "x:person/x:name"),
-        id_number=_text(root, "x:person/x:idNumber"),
-        case_number=_text(root, "x:case/x:caseNumber"),
+        sender=one("envelope/sender") or "",
+        to=tuple(idx.get("envelope/to", ())),
+        cc=tuple(idx.get("envelope/cc", ())),
+        sent_at=dt.datetime.fromisoformat(one("envelope/sentAt") or ""),
+        sender_document_id=one("envelope/senderDocumentId") or "",
+        correlation_id=one("envelope/correlationId"),
+        causation_id=one("envelope/causationId"),
+        person_ref=one("envelope/personRef"),
+        person_name=one("person/name"),
+        id_number=one("person/idNumber"),
+        case_number=one("case/caseNumber"),
         facts=facts,
+        envelope_type=one("envelope/messageType"),
+        birth_date=one("person/birthDate"),
     )
 
 
 def _check_semantics(root: etree._Element, c: Canonical, *, today: dt.date | None) -> None:
     problems: list[Problem] = []
     tree = root.getroottree()
-    declared = _text(root, "x:envelope/x:messageType")
-    if declared != c.message_type:
-        node = root.find("x:envelope/x:messageType", _N)
-        problems.append(Problem(f"envelope messageType {declared} differs from the root element {c.message_type}",
-                                path=tree.getpath(node) if node is not None else None,
-                                line=_line(node)))
-    id_node = root.find("x:person/x:idNumber", _N)
-    if id_node is not None and id_node.text:
-        chk = check_id_number(id_node.text, today=today)
+
+    def where(path: str) -> tuple[str | None, int | None]:
+        node = root.find(path, _N)
+        return (tree.getpath(node), _line(node)) if node is not None else (None, None)
+
+    if c.envelope_type != c.message_type:
+        path, line = where("x:envelope/x:messageType")
+        problems.append(Problem(f"envelope messageType {c.envelope_type} differs from the root element "
+                                f"{c.message_type}", path=path, line=line))
+    if c.id_number:
+        chk = check_id_number(c.id_number, today=today)
         if not chk.ok:
-            problems.append(Problem(str(chk.problem), path=tree.getpath(id_node), line=_line(id_node)))
-        else:
-            birth = root.find("x:person/x:birthDate", _N)
-            if birth is not None and birth.text and chk.birth_date and birth.text.strip() != chk.birth_date.isoformat():
-                problems.append(Problem(
-                    f"birthDate {birth.text.strip()} differs from the ID number's {chk.birth_date.isoformat()}",
-                    path=tree.getpath(birth), line=_line(birth)))
+            path, line = where("x:person/x:idNumber")
+            problems.append(Problem(str(chk.problem), path=path, line=line))
+        elif c.birth_date and chk.birth_date and c.birth_date != chk.birth_date.isoformat():
+            path, line = where("x:person/x:birthDate")
+            problems.append(Problem(f"birthDate {c.birth_date} differs from the ID number's "
+                                    f"{chk.birth_date.isoformat()}", path=path, line=line))
     if problems:
         raise InvalidMessage("semantic_invalid", f"{c.message_type} fails the hub's checks", problems)

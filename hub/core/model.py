@@ -90,6 +90,8 @@ class Canonical:
     case_number: str | None = None
     # routing facts read from the body: executionDivision, decidingOrgan, commissioningOrgan, kind, ...
     facts: Mapping[str, str] = field(default_factory=dict)
+    envelope_type: str | None = None
+    birth_date: str | None = None
 
     @property
     def person_key(self) -> str:

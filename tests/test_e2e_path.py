@@ -157,3 +157,24 @@ def test_per_person_order_holds_later_messages_behind_a_stuck_one(hub: InProcess
         wait_until(lambda: states(c, second).get("530581SF") == "delivered", what="released after the first")
     got = [x.message_id for x in recipients.got("530581SF") if x.message_id in (first, second)]
     assert got == [first, second]
+
+
+def test_a_slow_recipient_does_not_delay_the_others(hub: InProcessHub, recipients: Recipients) -> None:
+    # Given 腾冲's bureau takes 3 s to answer each push
+    recipients.modes["530581SF"] = "slow"
+    recipients.slow_seconds = 3.0
+    ids = []
+    with hub.client() as c:
+        for i in range(20):
+            mid, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581",
+                              id_number=make_id("530581", "19910101", 2 * i + 1))
+            assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+            ids.append(mid)
+        # Then its police get all twenty long before the bureau could have taken them (20 × 3 s / 4 lanes)
+        import time
+
+        t0 = time.time()
+        wait_until(lambda: all(states(c, m)["530581GA"] == "delivered" for m in ids), timeout=10,
+                   what="police deliveries beside a slow bureau")
+        assert time.time() - t0 < 10
+        assert sum(1 for m in ids if states(c, m)["530581SF"] == "delivered") < 20

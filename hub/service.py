@@ -13,22 +13,21 @@ from typing import Any
 
 from lxml import etree
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from hub.canonical import parse
 from hub.core.model import Agency, Canonical, Directory, OrganType
 from hub.core.routing import route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
-from hub.store.ledger import _create_deliveries as create_deliveries
 from hub.store.ledger import (
+    MessageIdTaken,
     acknowledge,
     enqueue,
     event,
-    find_existing,
     open_failed_transfer,
     store_message,
 )
+from hub.store.ledger import _create_deliveries as create_deliveries
 from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
 
 QUARANTINE_KEEP = 1024 * 1024  # bytes of an oversize body kept for operators
@@ -63,22 +62,14 @@ class Hub:
             raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
         now = utcnow()
         routes = route(msg, self.directory)
-        for attempt in range(2):
-            try:
-                with self.engine.begin() as conn:
-                    acc = store_message(conn, msg=msg, raw=raw, canonical_xml=body, channel=channel,
-                                        routes=routes, directory=self.directory, now=now)
-                break
-            except IntegrityError as e:
-                # a concurrent resubmission won the race, or the message id is already taken
-                with self.engine.connect() as conn:
-                    first = find_existing(conn, msg.sender, msg.sender_document_id)
-                if first is not None:
-                    return IngestResult(first, False)
-                if attempt == 1 or "messages" not in str(e.orig):
-                    raise InvalidMessage("duplicate_message_id", "message id already used by another document", [
-                        Problem(f"messageId {msg.message_id} belongs to an earlier message with another "
-                                "senderDocumentId", path="/*/envelope/messageId")], 409) from e
+        try:
+            with self.engine.begin() as conn:
+                acc = store_message(conn, msg=msg, raw=raw, canonical_xml=body, channel=channel,
+                                    routes=routes, directory=self.directory, now=now)
+        except MessageIdTaken as e:
+            raise InvalidMessage("duplicate_message_id", "message id already used by another document", [
+                Problem(f"messageId {msg.message_id} belongs to an earlier message with another "
+                        "senderDocumentId", path="/*/envelope/messageId")], 409) from e
         if acc.created:
             self.on_commit()
         return IngestResult(acc.message_id, acc.created)
@@ -226,8 +217,8 @@ class Hub:
         routes = route(msg, self.directory)
         missing = [r for r in routes if r.agency is None]
         event(conn, msg.message_id, "retried", now, by=actor, failed_transfer=ft["id"])
-        create_deliveries(conn, msg=msg, seq=m["seq"], routes=[r for r in routes if r.agency], directory=self.directory,
-                          now=now)
+        create_deliveries(conn, msg=msg, seq=m["seq"], routes=[r for r in routes if r.agency],
+                          directory=self.directory, now=now, first=False)
         if missing:
             conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft["id"]).values(
                 detail="; ".join(r.missing or r.why for r in missing)))

@@ -9,8 +9,11 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.core.model import Canonical, Directory, Route
 from hub.store.db import aware
@@ -44,13 +47,23 @@ def find_existing(conn: Connection, sender: str, sender_document_id: str) -> str
     ).scalar()
 
 
+def _insert_ignoring_duplicates(conn: Connection) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return pg_insert(messages).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(messages).on_conflict_do_nothing()
+    raise RuntimeError(f"unsupported database {dialect}")
+
+
+class MessageIdTaken(Exception):
+    """The envelope's message id already belongs to another (sender, document) pair."""
+
+
 def store_message(conn: Connection, *, msg: Canonical, raw: bytes, canonical_xml: bytes, channel: str,
                   routes: Sequence[Route], directory: Directory, now: dt.datetime) -> Accepted:
     """Store a validated message with one delivery (and outbox row) per recipient; idempotent per sender doc id."""
-    existing = find_existing(conn, msg.sender, msg.sender_document_id)
-    if existing is not None:
-        return Accepted(existing, False)
-    seq = conn.execute(insert(messages).values(
+    seq = conn.execute(_insert_ignoring_duplicates(conn).values(
         id=msg.message_id, message_type=msg.message_type, sender=msg.sender,
         sender_document_id=msg.sender_document_id, correlation_id=msg.correlation_id,
         causation_id=msg.causation_id, person_key=msg.person_key, person_name=msg.person_name,
@@ -58,9 +71,18 @@ def store_message(conn: Connection, *, msg: Canonical, raw: bytes, canonical_xml
         execution_division=msg.facts.get("executionDivision"), channel=channel,
         sent_at=msg.sent_at.astimezone(dt.UTC), received_at=now,
         content_sha256=hashlib.sha256(raw).hexdigest(), raw=raw, canonical=canonical_xml,
-    ).returning(messages.c.seq)).scalar_one()
-    event(conn, msg.message_id, "received", now, channel=channel, size=len(raw))
-    event(conn, msg.message_id, "validated", now, schema="canonical/v1")
+    ).returning(messages.c.seq)).scalar()
+    if seq is None:  # a unique key was already there: the same document again, or a reused message id
+        existing = find_existing(conn, msg.sender, msg.sender_document_id)
+        if existing is None:
+            raise MessageIdTaken(msg.message_id)
+        return Accepted(existing, False)
+    conn.execute(insert(events), [
+        dict(message_id=msg.message_id, delivery_id=None, at=now, kind="received",
+             detail=json.dumps({"channel": channel, "size": len(raw)})),
+        dict(message_id=msg.message_id, delivery_id=None, at=now, kind="validated",
+             detail=json.dumps({"schema": "canonical/v1"})),
+    ])
     _create_deliveries(conn, msg=msg, seq=seq, routes=routes, directory=directory, now=now)
     if msg.message_type in ACK_TYPES:
         original = msg.facts.get(ACK_TYPES[msg.message_type]) or msg.causation_id
@@ -72,8 +94,9 @@ def store_message(conn: Connection, *, msg: Canonical, raw: bytes, canonical_xml
 
 
 def _create_deliveries(conn: Connection, *, msg: Canonical, seq: int, routes: Sequence[Route],
-                       directory: Directory, now: dt.datetime) -> None:
-    have = set(conn.execute(select(deliveries.c.recipient).where(deliveries.c.message_id == msg.message_id)).scalars())
+                       directory: Directory, now: dt.datetime, first: bool = True) -> None:
+    have = set() if first else set(conn.execute(
+        select(deliveries.c.recipient).where(deliveries.c.message_id == msg.message_id)).scalars())
     rows = []
     for r in routes:
         if r.agency is None or r.agency in have:

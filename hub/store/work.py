@@ -32,6 +32,7 @@ from hub.store.schema import deliveries, messages, outbox
 @dataclass(frozen=True)
 class Claimed:
     delivery_id: str
+    seq: int
     message_id: str
     message_type: str
     recipient: str
@@ -95,7 +96,7 @@ def claim(conn: Connection, ids: Sequence[str], *, now: dt.datetime, lease: floa
     info = {m.id: (m.message_type, m.canonical) for m in conn.execute(
         select(messages.c.id, messages.c.message_type, messages.c.canonical)
         .where(messages.c.id.in_({r.message_id for r in keep})))}
-    return [Claimed(r.id, r.message_id, info[r.message_id][0], r.recipient, r.transport, r.person_key,
+    return [Claimed(r.id, int(r.seq), r.message_id, info[r.message_id][0], r.recipient, r.transport, r.person_key,
                     int(r.attempts), bytes(info[r.message_id][1])) for r in keep]
 
 

@@ -82,7 +82,7 @@ def _post(client: httpx.Client, url: str, c: Claimed, body: bytes, content_type:
 
 def drop_file(folder: Path, c: Claimed, body: bytes, extension: str) -> str:
     """Write atomically: a temp file in the same folder, fsync, then rename; the name sorts in hub order."""
-    name = f"{c.message_type}-{c.message_id}.{extension}"
+    name = f"{c.seq:012d}-{c.message_type}-{c.message_id}.{extension}"
     tmp = folder / f".{c.delivery_id}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -52,6 +53,11 @@ def _parser() -> etree.XMLParser:
     )
 
 
+def parse_tree(raw: bytes) -> etree._ElementTree:
+    """Parse with the hardened parser (raises XMLSyntaxError)."""
+    return etree.fromstring(raw, _parser()).getroottree()
+
+
 @lru_cache(maxsize=4)
 def load_schema(path: Path | None = None) -> etree.XMLSchema:
     """The compiled canonical schema (every message type); compiled once per process."""
@@ -69,7 +75,6 @@ def parse(raw: bytes, *, schema: etree.XMLSchema | None = None, today: dt.date |
     """Parse, validate and read a canonical message; raises InvalidMessage naming each problem and where."""
     if not raw.strip():
         raise InvalidMessage("empty", "the body is empty", [Problem("no XML document in the body")], 400)
-    head = raw[:2048].lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"<!DOCTYPE" in raw[:65536] or b"<!ENTITY" in raw[:65536]:
         raise HostileInput(
             "dtd_forbidden", "document type declarations and entities are not accepted",
@@ -77,16 +82,16 @@ def parse(raw: bytes, *, schema: etree.XMLSchema | None = None, today: dt.date |
             400,
         )
     try:
-        doc = etree.fromstring(raw, _parser()).getroottree()
+        doc = parse_tree(raw)
     except etree.XMLSyntaxError as e:
         line = e.lineno if isinstance(e.lineno, int) else None
         raise InvalidMessage("not_xml", "the body is not well-formed XML", [Problem(str(e.msg), line=line)], 400) from e
-    info = doc.docinfo
-    if info.doctype or info.internalDTD is not None:  # type: ignore[union-attr]
+    info: Any = doc.docinfo
+    if info.doctype or info.internalDTD is not None:
         raise HostileInput("dtd_forbidden", "document type declarations are not accepted",
                            [Problem("a DOCTYPE was found", line=1)], 400)
-    encoding = (doc.docinfo.encoding or "UTF-8").upper()
-    if encoding not in ("UTF-8", "UTF8") and head.startswith(b"<?xml"):
+    encoding = (info.encoding or "UTF-8").upper()
+    if encoding not in ("UTF-8", "UTF8") or raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InvalidMessage("wrong_encoding", "canonical messages are UTF-8",
                              [Problem(f"declared encoding {encoding}; canonical XML must be UTF-8", line=1)], 400)
     root = doc.getroot()
@@ -104,9 +109,8 @@ def parse(raw: bytes, *, schema: etree.XMLSchema | None = None, today: dt.date |
         )
     xsd = schema if schema is not None else load_schema()
     if not xsd.validate(doc):
-        problems = [Problem(_clean(err.message), path=err.path, line=err.line)
-                    for err in xsd.error_log  # type: ignore[attr-defined]
-                    ]
+        problems = [Problem(_clean(err.message), path=readable_path(doc, err.path), line=err.line)
+                    for err in xsd.error_log]  # type: ignore[attr-defined]
         raise InvalidMessage("schema_invalid", f"{qname.localname} does not match the canonical schema", problems)
     canonical = _read(root, qname.localname)
     _check_semantics(root, canonical, today=today)
@@ -119,6 +123,38 @@ def _clean(message: str) -> str:
 
 def _line_of(raw: bytes, needle: bytes) -> int:
     return raw[: max(raw.find(needle), 0)].count(b"\n") + 1
+
+
+def element_path(node: etree._Element) -> str:
+    """An XPath naming each step, e.g. /x:SentencingDecision/x:person/x:idNumber, where x is the canonical
+    namespace ([n] only among same-named siblings)."""
+    steps = []
+    cur: etree._Element | None = node
+    while cur is not None:
+        q = etree.QName(cur)
+        name = f"x:{q.localname}" if q.namespace == NS else q.localname
+        parent = cur.getparent()
+        step = name
+        if parent is not None:
+            same = [c for c in parent if isinstance(c.tag, str) and c.tag == cur.tag]
+            if len(same) > 1:
+                step = f"{name}[{same.index(cur) + 1}]"
+        steps.append(step)
+        cur = parent
+    return "/" + "/".join(reversed(steps))
+
+
+def readable_path(doc: etree._ElementTree, path: str | None) -> str | None:
+    """lxml's schema error path (``/*/*[2]``) rewritten with element names."""
+    if not path:
+        return path
+    try:
+        found = doc.xpath(path)
+    except etree.XPathError:
+        return path
+    if isinstance(found, list) and found and isinstance(found[0], etree._Element):
+        return element_path(found[0])
+    return path
 
 
 def _line(node: etree._Element | None) -> int | None:
@@ -146,6 +182,17 @@ def _index(root: etree._Element) -> dict[str, list[str]]:
     return out
 
 
+def _sent_at(root: etree._Element, text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return value.astimezone(dt.UTC)
+    except (ValueError, OverflowError) as e:
+        node = root.find("x:envelope/x:sentAt", _N)
+        raise InvalidMessage("semantic_invalid", "sentAt is not a usable point in time", [
+            Problem(f"sentAt {text!r} cannot be converted to UTC: {e}",
+                    path=element_path(node) if node is not None else None, line=_line(node))]) from e
+
+
 def _read(root: etree._Element, msg_type: str) -> Canonical:
     idx = _index(root)
 
@@ -160,7 +207,7 @@ def _read(root: etree._Element, msg_type: str) -> Canonical:
         sender=one("envelope/sender") or "",
         to=tuple(idx.get("envelope/to", ())),
         cc=tuple(idx.get("envelope/cc", ())),
-        sent_at=dt.datetime.fromisoformat(one("envelope/sentAt") or ""),
+        sent_at=_sent_at(root, one("envelope/sentAt") or ""),
         sender_document_id=one("envelope/senderDocumentId") or "",
         correlation_id=one("envelope/correlationId"),
         causation_id=one("envelope/causationId"),
@@ -176,11 +223,9 @@ def _read(root: etree._Element, msg_type: str) -> Canonical:
 
 def _check_semantics(root: etree._Element, c: Canonical, *, today: dt.date | None) -> None:
     problems: list[Problem] = []
-    tree = root.getroottree()
-
     def where(path: str) -> tuple[str | None, int | None]:
         node = root.find(path, _N)
-        return (tree.getpath(node), _line(node)) if node is not None else (None, None)
+        return (element_path(node), _line(node)) if node is not None else (None, None)
 
     if c.envelope_type != c.message_type:
         path, line = where("x:envelope/x:messageType")

@@ -69,7 +69,7 @@ class Hub:
         except MessageIdTaken as e:
             raise InvalidMessage("duplicate_message_id", "message id already used by another document", [
                 Problem(f"messageId {msg.message_id} belongs to an earlier message with another "
-                        "senderDocumentId", path="/*/envelope/messageId")], 409) from e
+                        "senderDocumentId", path=f"/x:{msg.message_type}/x:envelope/x:messageId")], 409) from e
         if acc.created:
             self.on_commit()
         return IngestResult(acc.message_id, acc.created)

@@ -119,7 +119,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                                           code=e.code, message=e.message, problems=e.problems, content_type=ctype)
             return JSONResponse(error_body(e.code, e.message, e.problems, quarantine_id=qid), status_code=e.status)
         except Forbidden as e:
-            p = Problem(str(e), path="/*/envelope/sender")
+            p = Problem(str(e), path=sender_path(raw))
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=403,
                                           code="sender_mismatch", message=str(e), problems=[p], content_type=ctype)
             return JSONResponse(error_body("sender_mismatch", str(e), [p], quarantine_id=qid), status_code=403)
@@ -220,6 +220,15 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return JSONResponse({"status": "ready" if ok else "not ready", **res}, status_code=200 if ok else 503)
 
     return app
+
+
+def sender_path(raw: bytes) -> str:
+    """Where the envelope's sender sits, by element names (the body already parsed once, so this is safe)."""
+    from hub.canonical import element_path, parse_tree
+
+    root = parse_tree(raw).getroot()
+    node = root.find("{urn:xianjie:canonical:v1}envelope/{urn:xianjie:canonical:v1}sender")
+    return element_path(node) if node is not None else "/*/x:envelope/x:sender"
 
 
 def _jsonable(value: Any) -> Any:

@@ -37,6 +37,8 @@ def check_digit(first17: str) -> str:
 def check_id_number(raw: str, *, today: dt.date | None = None) -> IdCheck:
     """Check an 18- or legacy 15-digit ID; never rejects a number only because its division is historic."""
     value = raw.strip().upper()
+    if not value.isascii():
+        return IdCheck(value, "ID number must be written with ASCII digits (and X), not full-width or other digits")
     if len(value) == 18:
         body, last = value[:17], value[17]
         if not body.isdigit() or not (last.isdigit() or last == "X"):

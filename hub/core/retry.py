@@ -25,6 +25,12 @@ class RetryPolicy:
             raise ValueError("retry tiers must be positive")
         if not 0 <= self.jitter < 1:
             raise ValueError("jitter must be in [0, 1)")
+        if self.max_age <= dt.timedelta(0):
+            raise ValueError("max_age must be positive")
+        if self.inline_attempts < 1:
+            raise ValueError("inline_attempts must be at least 1")
+        if self.inline_wait < 0:
+            raise ValueError("inline_wait must not be negative")
 
 
 def is_retryable_status(status: int) -> bool:

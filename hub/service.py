@@ -154,7 +154,7 @@ class Hub:
                 for r in fresh:
                     event(conn, r.message_id, "delivered", now, delivery_id=r.id, via="inbox")
         return [{"delivery_id": r.id, "message_id": r.message_id, "message_type": r.message_type,
-                 "seq": r.seq, "payload": bytes(r.canonical).decode("utf-8")} for r in rows]
+                 "seq": r.seq, "payload": bytes(r.canonical).decode("utf-8", errors="replace")} for r in rows]
 
     def inbox_ack(self, agency: Agency, delivery_id: str) -> bool | None:
         """Acknowledge one inbox item; None if it is not this agency's."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import Recipients, write_registry
-from tests.services import fresh_postgres, require_rabbit
+from tests.services import delete_topology, fresh_postgres, require_rabbit
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,12 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
         yield Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", f"sqla+sqlite:///{tmp_path}/broker.db", "")
         return
     rabbit = require_rabbit()
-    with fresh_postgres() as url:
-        yield Stack("postgres-rabbitmq", url, rabbit, f"t{uuid.uuid4().hex[:8]}.")
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    try:
+        with fresh_postgres() as url:
+            yield Stack("postgres-rabbitmq", url, rabbit, prefix)
+    finally:
+        delete_topology(rabbit, prefix)
 
 
 @pytest.fixture

@@ -54,3 +54,21 @@ def fresh_postgres() -> Iterator[str]:
 def require_rabbit() -> str:
     require("RabbitMQ", "127.0.0.1", 5672)
     return RABBIT_URL
+
+
+def delete_topology(broker_url: str, prefix: str) -> None:
+    """Remove one test's prefixed queues and exchanges from the shared RabbitMQ.
+
+    Leftover quorum queues are not harmless: RabbitMQ reserves file handles for each, and past its
+    open-files budget a restarted broker cannot boot."""
+    if not prefix or not broker_url.startswith("amqp"):
+        return
+    from kombu.connection import Connection
+
+    with Connection(broker_url, connect_timeout=5) as conn:
+        ch = conn.channel()
+        for name in ("xianjie.deliver", "xianjie.dead"):
+            ch.queue_delete(prefix + name)
+        for name in ("xianjie.work", "xianjie.dead"):
+            ch.exchange_delete(prefix + name)
+        ch.close()

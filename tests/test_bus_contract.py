@@ -12,7 +12,7 @@ import pytest
 
 from hub.bus.kombu_bus import Bus, KombuBus, MemoryBus, decode
 from hub.bus.topology import build_topology
-from tests.services import require_rabbit
+from tests.services import delete_topology, require_rabbit
 
 
 def ids(n: int) -> list[str]:
@@ -21,13 +21,15 @@ def ids(n: int) -> list[str]:
 
 @pytest.fixture(params=["memory", "sqla-sqlite", "rabbitmq"])
 def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
+    url, prefix = "", f"c{uuid.uuid4().hex[:8]}."
     if request.param == "memory":
         b: Bus = MemoryBus()
     else:
         url = f"sqla+sqlite:///{tmp_path}/broker.db" if request.param == "sqla-sqlite" else require_rabbit()
-        b = KombuBus(url, build_topology(broker_url=url, prefix=f"c{uuid.uuid4().hex[:8]}."))
+        b = KombuBus(url, build_topology(broker_url=url, prefix=prefix))
     yield b
     b.close()
+    delete_topology(url, prefix)
 
 
 def consume_until(bus: Bus, want: int, handler_extra: object = None, timeout: float = 15) -> list[list[str]]:
@@ -96,7 +98,8 @@ def test_rabbitmq_redelivers_what_a_dead_consumer_did_not_ack() -> None:
     url = require_rabbit()
     from kombu.connection import Connection
 
-    topo = build_topology(broker_url=url, prefix=f"c{uuid.uuid4().hex[:8]}.")
+    prefix = f"c{uuid.uuid4().hex[:8]}."
+    topo = build_topology(broker_url=url, prefix=prefix)
     bus = KombuBus(url, topo)
     batch = ids(4)
     bus.publish([batch])
@@ -108,5 +111,6 @@ def test_rabbitmq_redelivers_what_a_dead_consumer_did_not_ack() -> None:
     conn.release()
     time.sleep(0.5)
     got = consume_until(bus, 4)
-    assert got == [batch]
     bus.close()
+    delete_topology(url, prefix)
+    assert got == [batch]

@@ -31,6 +31,7 @@ from hub.store.schema import deliveries, events, failed_transfers, messages
 from tests.conftest import Stack
 from tests.harness import DIVISIONS, ORGANS, Recipients, auth, make_id, notice, write_registry
 from tests.hubserver import ProcessHub, hub_settings
+from tests.services import delete_topology
 
 pytestmark = pytest.mark.slow
 
@@ -200,24 +201,7 @@ def rig(stack: Stack, recipients: Recipients, tmp_path: Path) -> Iterator[Rig]:
     finally:
         hub.stop()
         engine.dispose()
-        if stack.broker_url.startswith("amqp"):
-            delete_queues(stack)
-
-
-def delete_queues(stack: Stack) -> None:
-    """Remove this test's queues and exchanges from the shared RabbitMQ (best effort)."""
-    from kombu import Connection
-
-    try:
-        with Connection(stack.broker_url, connect_timeout=5) as conn:
-            ch = conn.channel()
-            for name in ("xianjie.deliver", "xianjie.dead"):
-                ch.queue_delete(stack.queue_prefix + name)
-            for name in ("xianjie.work", "xianjie.dead"):
-                ch.exchange_delete(stack.queue_prefix + name)
-            ch.close()
-    except Exception as e:  # leftover queues are untidy, not wrong
-        print(f"could not delete the test queues: {e!r}")
+        delete_topology(stack.broker_url, stack.queue_prefix)
 
 
 def state_counts(engine: sa.Engine) -> Counter[str]:

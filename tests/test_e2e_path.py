@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,7 @@ from tests.hubserver import InProcessHub, hub_settings
 @pytest.fixture
 def hub(stack: Stack, registry: Path, tmp_path: Path) -> Iterator[InProcessHub]:
     s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
-                     queue_prefix=stack.queue_prefix, retry_tiers=None) if False else hub_settings(
-        database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
-        queue_prefix=stack.queue_prefix)
-    from dataclasses import replace
-
+                     queue_prefix=stack.queue_prefix)
     s = replace(s, retry=replace(s.retry, tiers=(0.5, 1.0, 2.0), inline_wait=0.05))
     h = InProcessHub(s).start()
     yield h

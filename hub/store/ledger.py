@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -62,7 +62,12 @@ class MessageIdTaken(Exception):
 
 def store_message(conn: Connection, *, msg: Canonical, raw: bytes, canonical_xml: bytes, channel: str,
                   routes: Sequence[Route], directory: Directory, now: dt.datetime) -> Accepted:
-    """Store a validated message with one delivery (and outbox row) per recipient; idempotent per sender doc id."""
+    """Store a validated message with one delivery (and outbox row) per recipient; idempotent per sender doc id.
+
+    Messages about one person are stored one at a time, so their acceptance order (``seq``) is also the order
+    in which they become visible: no later message of a person can be claimed before an earlier one exists."""
+    if conn.dialect.name == "postgresql":  # SQLite already serialises writers
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": msg.person_key})
     seq = conn.execute(_insert_ignoring_duplicates(conn).values(
         id=msg.message_id, message_type=msg.message_type, sender=msg.sender,
         sender_document_id=msg.sender_document_id, correlation_id=msg.correlation_id,

@@ -13,7 +13,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, exists, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, exists, select, update
 
 from hub.core.retry import RetryPolicy, gives_up, next_delay
 from hub.store.db import aware
@@ -117,6 +117,8 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], *, policy: Re
     """Apply send outcomes to their claims; returns how many changed state (stale ones change nothing)."""
     changed = 0
     for o in outcomes:
+        mine = and_(deliveries.c.id == o.delivery_id, deliveries.c.state == "sending",
+                    deliveries.c.attempts == o.attempt)
         row = conn.execute(select(deliveries).where(
             deliveries.c.id == o.delivery_id, deliveries.c.state == "sending",
             deliveries.c.attempts == o.attempt)).mappings().first()
@@ -138,7 +140,8 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], *, policy: Re
                                              lease_until=None, last_error=None, updated_at=now)
             if o.kind == "acknowledged":
                 values["acknowledged_at"] = now
-            conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(**values))
+            if not conn.execute(update(deliveries).where(mine).values(**values)).rowcount:
+                continue
             event(conn, mid, "delivered" if o.kind != "available" else "available", now, delivery_id=o.delivery_id)
             if o.kind == "acknowledged":
                 event(conn, mid, "acknowledged", now, delivery_id=o.delivery_id, by=row["recipient"],
@@ -147,33 +150,37 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], *, policy: Re
             release_next(conn, recipient=row["recipient"], person_key=row["person_key"], now=now)
         elif o.kind == "deferred":
             due = now + dt.timedelta(seconds=5)
-            conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(
-                state="pending", attempts=deliveries.c.attempts - 1, next_attempt_at=due, queued_at=due,
-                lease_until=None, updated_at=now))
+            if not conn.execute(update(deliveries).where(mine).values(
+                    state="pending", attempts=deliveries.c.attempts - 1, next_attempt_at=due, queued_at=due,
+                    lease_until=None, updated_at=now)).rowcount:
+                continue
             enqueue(conn, [o.delivery_id], at=due, now=now)
         elif o.kind == "transient":
             failures = int(row["failures"]) + 1
             due = now + dt.timedelta(seconds=next_delay(policy, failures, rng=rng))
             first = aware(row["first_attempt_at"]) or now
             if gives_up(policy, first_attempt=first, next_attempt=due):
-                _fail(conn, row, cause="retries_exhausted",
+                _fail(conn, row, mine, cause="retries_exhausted",
                       detail=f"no success after {o.attempt} attempts over {policy.max_age}; last error: {o.detail}",
                       now=now)
             else:
-                conn.execute(update(deliveries).where(deliveries.c.id == o.delivery_id).values(
-                    state="pending", failures=failures, next_attempt_at=due, queued_at=due, lease_until=None,
-                    last_error=o.detail, updated_at=now))
+                if not conn.execute(update(deliveries).where(mine).values(
+                        state="pending", failures=failures, next_attempt_at=due, queued_at=due, lease_until=None,
+                        last_error=o.detail, updated_at=now)).rowcount:
+                    continue
                 enqueue(conn, [o.delivery_id], at=due, now=now)
                 event(conn, mid, "rescheduled", now, delivery_id=o.delivery_id, next_attempt_at=due.isoformat())
         else:
-            _fail(conn, row, cause="rejected", detail=o.detail or "rejected by the recipient", now=now)
+            _fail(conn, row, mine, cause="rejected", detail=o.detail or "rejected by the recipient", now=now)
     return changed
 
 
-def _fail(conn: Connection, row: object, *, cause: str, detail: str, now: dt.datetime) -> None:
+def _fail(conn: Connection, row: object, condition: ColumnElement[bool], *, cause: str, detail: str,
+          now: dt.datetime) -> None:
     r = dict(row)  # type: ignore[call-overload]
-    conn.execute(update(deliveries).where(deliveries.c.id == r["id"]).values(
-        state="failed", lease_until=None, last_error=detail, updated_at=now))
+    if not conn.execute(update(deliveries).where(condition).values(
+            state="failed", lease_until=None, last_error=detail, updated_at=now)).rowcount:
+        return
     open_failed_transfer(conn, message_id=r["message_id"], delivery_id=r["id"], recipient=r["recipient"],
                          cause=cause, detail=detail, now=now)
 
@@ -185,23 +192,27 @@ def sweep(conn: Connection, *, now: dt.datetime, redrive_after: float, policy: R
     counts = {"lease_expired": 0, "lost": 0, "released": 0, "not_collected": 0}
     # 1. a worker died holding a lease
     expired = conn.execute(select(deliveries.c.id, deliveries.c.message_id).where(
-        deliveries.c.state == "sending", deliveries.c.lease_until < now).limit(limit)).all()
+        deliveries.c.state == "sending", deliveries.c.lease_until < now)
+        .order_by(deliveries.c.id).limit(limit).with_for_update(skip_locked=True)).all()
     for d in expired:
-        conn.execute(update(deliveries).where(deliveries.c.id == d.id, deliveries.c.state == "sending").values(
-            state="pending", lease_until=None, next_attempt_at=now, queued_at=now, updated_at=now))
-        event(conn, d.message_id, "redriven", now, delivery_id=d.id, reason="lease expired")
-    enqueue(conn, [d.id for d in expired], at=now, now=now)
-    counts["lease_expired"] = len(expired)
+        if conn.execute(update(deliveries).where(
+                deliveries.c.id == d.id, deliveries.c.state == "sending", deliveries.c.lease_until < now).values(
+                state="pending", lease_until=None, next_attempt_at=now, queued_at=now, updated_at=now)).rowcount:
+            event(conn, d.message_id, "redriven", now, delivery_id=d.id, reason="lease expired")
+            enqueue(conn, [d.id], at=now, now=now)
+            counts["lease_expired"] += 1
     # 2. due for a while, nothing announcing it: the broker lost the announcement
     lost = conn.execute(select(deliveries.c.id, deliveries.c.message_id).where(
         deliveries.c.state == "pending", deliveries.c.next_attempt_at <= stale, deliveries.c.queued_at <= stale,
-        ~exists().where(outbox.c.delivery_id == deliveries.c.id)).limit(limit)).all()
-    if lost:
-        conn.execute(update(deliveries).where(deliveries.c.id.in_([d.id for d in lost])).values(queued_at=now))
-        enqueue(conn, [d.id for d in lost], at=now, now=now)
-        for d in lost:
+        ~exists().where(outbox.c.delivery_id == deliveries.c.id))
+        .order_by(deliveries.c.id).limit(limit).with_for_update(skip_locked=True)).all()
+    for d in lost:
+        if conn.execute(update(deliveries).where(
+                deliveries.c.id == d.id, deliveries.c.state == "pending", deliveries.c.queued_at <= stale).values(
+                queued_at=now)).rowcount:
+            enqueue(conn, [d.id], at=now, now=now)
             event(conn, d.message_id, "redriven", now, delivery_id=d.id, reason="announcement lost")
-    counts["lost"] = len(lost)
+            counts["lost"] += 1
     # 3. held behind something that is through (a release raced with the hold)
     held = conn.execute(select(deliveries.c.recipient, deliveries.c.person_key, deliveries.c.seq).where(
         deliveries.c.state == "held", deliveries.c.updated_at <= stale).limit(limit)).all()
@@ -215,7 +226,8 @@ def sweep(conn: Connection, *, now: dt.datetime, redrive_after: float, policy: R
     uncollected = conn.execute(select(deliveries).where(
         deliveries.c.state == "available", deliveries.c.first_attempt_at < too_old).limit(limit)).mappings().all()
     for u in uncollected:
-        _fail(conn, u, cause="not_collected", detail=f"not collected from the inbox within {policy.max_age}", now=now)
+        _fail(conn, u, and_(deliveries.c.id == u["id"], deliveries.c.state == "available"), cause="not_collected",
+              detail=f"not collected from the inbox within {policy.max_age}", now=now)
     counts["not_collected"] = len(uncollected)
     return counts
 

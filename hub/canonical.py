@@ -37,6 +37,12 @@ _FACTS = {
     "ackOf": ("*", "ackOf"),
 }
 _NSB = "{" + NS + "}"
+# (earlier, later) dates that must not be reversed
+_DATE_PAIRS = (
+    ("x:case/x:supervisionPeriod/x:start", "x:case/x:supervisionPeriod/x:end"),
+    ("x:event/x:leave/x:from", "x:event/x:leave/x:to"),
+    ("x:custody/x:startedOn", "x:custody/x:endedOn"),
+)
 _BLOCKS = frozenset({"envelope", "person", "case"})
 
 
@@ -218,6 +224,7 @@ def _read(root: etree._Element, msg_type: str) -> Canonical:
         facts=facts,
         envelope_type=one("envelope/messageType"),
         birth_date=one("person/birthDate"),
+        sex=one("person/sex"),
     )
 
 
@@ -240,5 +247,23 @@ def _check_semantics(root: etree._Element, c: Canonical, *, today: dt.date | Non
             path, line = where("x:person/x:birthDate")
             problems.append(Problem(f"birthDate {c.birth_date} differs from the ID number's "
                                     f"{chk.birth_date.isoformat()}", path=path, line=line))
+        if chk.ok and chk.male is not None and c.sex in ("MALE", "FEMALE") and chk.male != (c.sex == "MALE"):
+            path, line = where("x:person/x:sex")
+            problems.append(Problem(f"sex {c.sex} contradicts the ID number's sequence digit "
+                                    f"({'odd: male' if chk.male else 'even: female'})", path=path, line=line))
+    if c.message_type == "DocumentReceipt":
+        incomplete = c.facts.get("completeness") == "INCOMPLETE"
+        has_missing = root.find("x:receipt/x:missing", _N) is not None
+        if incomplete != has_missing:
+            path, line = where("x:receipt/x:completeness")
+            problems.append(Problem("completeness is INCOMPLETE exactly when missing documents are listed "
+                                    f"(completeness {c.facts.get('completeness')}, "
+                                    f"{'with' if has_missing else 'without'} missing entries)", path=path, line=line))
+    for first, last in _DATE_PAIRS:
+        a, b = root.find(first, _N), root.find(last, _N)
+        if a is not None and b is not None and a.text and b.text and a.text.strip() > b.text.strip():
+            problems.append(Problem(f"{etree.QName(a).localname} {a.text.strip()} is after "
+                                    f"{etree.QName(b).localname} {b.text.strip()}", path=element_path(b),
+                                    line=_line(b)))
     if problems:
         raise InvalidMessage("semantic_invalid", f"{c.message_type} fails the hub's checks", problems)

@@ -92,6 +92,7 @@ class Canonical:
     facts: Mapping[str, str] = field(default_factory=dict)
     envelope_type: str | None = None
     birth_date: str | None = None
+    sex: str | None = None
 
     @property
     def person_key(self) -> str:

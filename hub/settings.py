@@ -20,7 +20,7 @@ class Settings:
     """Everything configurable; ``XIANJIE_*`` environment variables override the defaults."""
 
     database_url: str = f"sqlite:///{DEFAULT_VAR}/xianjie.db"
-    broker_url: str = f"sqla+sqlite:///{DEFAULT_VAR}/xianjie-broker.db"
+    broker_url: str = "database://"
     registry_path: Path = field(default_factory=default_registry_path)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,5 +1,6 @@
-"""Fixtures: each hub test runs on both stacks — SQLite + kombu's SQLAlchemy transport (the embedded
-default) and PostgreSQL + RabbitMQ (production); the real services are mandatory in CI."""
+"""Fixtures: each hub test runs on both stacks — SQLite with the database as the queue (the embedded
+default) and PostgreSQL + RabbitMQ (production); the real services are mandatory in CI. kombu's
+SQLAlchemy transport is covered by the bus contract and by tests/test_e2e_kombu_sqla.py."""
 
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ class Stack:
 
 @pytest.fixture(params=["sqlite", "postgres-rabbitmq"])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    if request.param == "sqlite-kombu-sqla":
+        yield Stack("sqlite-kombu-sqla", f"sqlite:///{tmp_path}/hub.db", f"sqla+sqlite:///{tmp_path}/broker.db", "")
+        return
     if request.param == "sqlite":
-        yield Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", f"sqla+sqlite:///{tmp_path}/broker.db", "")
+        yield Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", "database://", "")
         return
     rabbit = require_rabbit()
     prefix = f"t{uuid.uuid4().hex[:8]}."

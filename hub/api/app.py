@@ -212,7 +212,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                 out["database"] = "ok"
             except Exception as e:
                 out["database"] = f"unreachable: {type(e).__name__}"
-            out["broker"] = "ok" if the_bus.ping() else "unreachable"
+            out["broker"] = "ok" if the_bus.ping() else "unreachable"  # the database queue answers with the database
             return out
 
         res = await run_in_threadpool(check)

@@ -193,7 +193,33 @@ class MemoryBus:
         pass
 
 
+class DatabaseQueue:
+    """The embedded default: no broker; the outbox table is the queue and workers poll it.
+
+    Publishing is a no-op because the committed outbox rows already are the announcements; the workers'
+    poller takes them (see ``Workers``). This keeps invariant 4 with one file and no second store."""
+
+    def publish(self, batches: Sequence[Sequence[str]]) -> None:
+        return None
+
+    def consume(self, handler: Handler, *, stop: threading.Event) -> None:
+        raise RuntimeError("the database queue is consumed by the workers' outbox poller")
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def is_database_queue(url: str) -> bool:
+    return url.split(":", 1)[0] in ("database", "db")
+
+
 def make_bus(url: str, topology: Topology) -> Bus:
+    """The bus for ``XIANJIE_BROKER_URL``: ``database://`` (embedded default), ``amqp://…`` or ``sqla+…``."""
+    if is_database_queue(url):
+        return DatabaseQueue()
     if url.startswith("memory-twin://"):
         return MemoryBus()
     return KombuBus(url, topology)

@@ -195,6 +195,17 @@ def release_next(conn: Connection, *, recipient: str, person_key: str, now: dt.d
         event(conn, nxt.message_id, "released", now, delivery_id=nxt.id)
 
 
+def release_held(conn: Connection, pairs: set[tuple[str, str]], *, now: dt.datetime) -> None:
+    """``release_next`` for many (recipient, person) pairs at once: one query when nothing is held (the usual case)."""
+    if not pairs:
+        return
+    held = conn.execute(select(deliveries.c.recipient, deliveries.c.person_key).where(
+        deliveries.c.state == "held", deliveries.c.recipient.in_({p[0] for p in pairs}),
+        deliveries.c.person_key.in_({p[1] for p in pairs}))).all()
+    for recipient, person_key in {(h.recipient, h.person_key) for h in held} & pairs:
+        release_next(conn, recipient=recipient, person_key=person_key, now=now)
+
+
 def enqueue(conn: Connection, delivery_ids: Iterable[str], *, at: dt.datetime, now: dt.datetime) -> None:
     rows = [dict(delivery_id=d, available_at=at, created_at=now) for d in delivery_ids]
     if rows:

@@ -9,11 +9,13 @@ state twice. Whatever is not recorded as done — a lost broker message, a kille
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, exists, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, delete, exists, insert, select, tuple_, update
 
 from hub.core.retry import RetryPolicy, gives_up, next_delay
 from hub.store.db import aware
@@ -23,10 +25,10 @@ from hub.store.ledger import (
     enqueue,
     event,
     open_failed_transfer,
+    release_held,
     release_next,
-    resolve_failed_transfers,
 )
-from hub.store.schema import deliveries, messages, outbox
+from hub.store.schema import deliveries, events, failed_transfers, messages, outbox
 
 
 @dataclass(frozen=True)
@@ -112,50 +114,33 @@ def _hold(conn: Connection, delivery_id: str, message_id: str, recipient: str, p
     event(conn, message_id, "held", now, delivery_id=delivery_id, reason=why)
 
 
+SUCCESS = ("delivered", "acknowledged", "available")
+
+
 def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], *, policy: RetryPolicy, now: dt.datetime,
                     rng: random.Random | None = None) -> int:
     """Apply send outcomes to their claims; returns how many changed state (stale ones change nothing)."""
-    changed = 0
+    changed = _record_successes(conn, [o for o in outcomes if o.kind in SUCCESS], now=now)
     for o in outcomes:
+        if o.kind in SUCCESS:
+            continue
         mine = and_(deliveries.c.id == o.delivery_id, deliveries.c.state == "sending",
                     deliveries.c.attempts == o.attempt)
-        row = conn.execute(select(deliveries).where(
-            deliveries.c.id == o.delivery_id, deliveries.c.state == "sending",
-            deliveries.c.attempts == o.attempt)).mappings().first()
+        row = conn.execute(select(deliveries).where(mine)).mappings().first()
         if row is None:
-            if o.kind in ("delivered", "acknowledged", "available"):
-                # e.g. the receipt arrived before this outcome was written: keep the attempt on the record
-                msg = conn.execute(select(deliveries.c.message_id).where(deliveries.c.id == o.delivery_id)).scalar()
-                if msg:
-                    event(conn, msg, "attempt", now, delivery_id=o.delivery_id, attempt=o.attempt,
-                          outcome=o.kind, status=o.status, note="recorded after a later state change")
             continue
         changed += 1
         mid = row["message_id"]
-        if o.kind != "deferred":
-            event(conn, mid, "attempt", now, delivery_id=o.delivery_id, attempt=o.attempt, outcome=o.kind,
-                  status=o.status, error=o.detail if o.kind in ("transient", "permanent") else None)
-        if o.kind in ("delivered", "acknowledged", "available"):
-            values: dict[str, object] = dict(state=o.kind, delivered_at=None if o.kind == "available" else now,
-                                             lease_until=None, last_error=None, updated_at=now)
-            if o.kind == "acknowledged":
-                values["acknowledged_at"] = now
-            if not conn.execute(update(deliveries).where(mine).values(**values)).rowcount:
-                continue
-            event(conn, mid, "delivered" if o.kind != "available" else "available", now, delivery_id=o.delivery_id)
-            if o.kind == "acknowledged":
-                event(conn, mid, "acknowledged", now, delivery_id=o.delivery_id, by=row["recipient"],
-                      receipt="in the delivery response")
-            resolve_failed_transfers(conn, delivery_id=o.delivery_id, resolution="delivered after retry", now=now)
-            release_next(conn, recipient=row["recipient"], person_key=row["person_key"], now=now)
-        elif o.kind == "deferred":
+        if o.kind == "deferred":
             due = now + dt.timedelta(seconds=5)
-            if not conn.execute(update(deliveries).where(mine).values(
+            if conn.execute(update(deliveries).where(mine).values(
                     state="pending", attempts=deliveries.c.attempts - 1, next_attempt_at=due, queued_at=due,
                     lease_until=None, updated_at=now)).rowcount:
-                continue
-            enqueue(conn, [o.delivery_id], at=due, now=now)
-        elif o.kind == "transient":
+                enqueue(conn, [o.delivery_id], at=due, now=now)
+            continue
+        event(conn, mid, "attempt", now, delivery_id=o.delivery_id, attempt=o.attempt, outcome=o.kind,
+              status=o.status, error=o.detail)
+        if o.kind == "transient":
             failures = int(row["failures"]) + 1
             due = now + dt.timedelta(seconds=next_delay(policy, failures, rng=rng))
             first = aware(row["first_attempt_at"]) or now
@@ -163,16 +148,66 @@ def record_outcomes(conn: Connection, outcomes: Sequence[Outcome], *, policy: Re
                 _fail(conn, row, mine, cause="retries_exhausted",
                       detail=f"no success after {o.attempt} attempts over {policy.max_age}; last error: {o.detail}",
                       now=now)
-            else:
-                if not conn.execute(update(deliveries).where(mine).values(
-                        state="pending", failures=failures, next_attempt_at=due, queued_at=due, lease_until=None,
-                        last_error=o.detail, updated_at=now)).rowcount:
-                    continue
+            elif conn.execute(update(deliveries).where(mine).values(
+                    state="pending", failures=failures, next_attempt_at=due, queued_at=due, lease_until=None,
+                    last_error=o.detail, updated_at=now)).rowcount:
                 enqueue(conn, [o.delivery_id], at=due, now=now)
                 event(conn, mid, "rescheduled", now, delivery_id=o.delivery_id, next_attempt_at=due.isoformat())
         else:
             _fail(conn, row, mine, cause="rejected", detail=o.detail or "rejected by the recipient", now=now)
     return changed
+
+
+def _ev(message_id: str, delivery_id: str, kind: str, at: dt.datetime, **detail: object) -> dict[str, object]:
+    return dict(message_id=message_id, delivery_id=delivery_id, at=at, kind=kind,
+                detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None)
+
+
+def _record_successes(conn: Connection, ok: Sequence[Outcome], *, now: dt.datetime) -> int:
+    """Successful sends in a handful of statements, however many there are (the hot path)."""
+    if not ok:
+        return 0
+    evs: list[dict[str, object]] = []
+    done: list[Row[Any]] = []
+    for kind in SUCCESS:
+        group = {o.delivery_id: o for o in ok if o.kind == kind}
+        if not group:
+            continue
+        values: dict[str, object] = dict(state=kind, delivered_at=None if kind == "available" else now,
+                                         lease_until=None, last_error=None, updated_at=now)
+        if kind == "acknowledged":
+            values["acknowledged_at"] = now
+        rows = conn.execute(
+            update(deliveries)
+            .where(tuple_(deliveries.c.id, deliveries.c.attempts).in_([(o.delivery_id, o.attempt)
+                                                                       for o in group.values()]),
+                   deliveries.c.state == "sending")
+            .values(**values)
+            .returning(deliveries.c.id, deliveries.c.message_id, deliveries.c.recipient,
+                       deliveries.c.person_key, deliveries.c.attempts)).all()
+        for r in rows:
+            o = group.pop(r.id)
+            evs.append(_ev(r.message_id, r.id, "attempt", now, attempt=o.attempt, outcome=kind, status=o.status))
+            evs.append(_ev(r.message_id, r.id, "available" if kind == "available" else "delivered", now))
+            if kind == "acknowledged":
+                evs.append(_ev(r.message_id, r.id, "acknowledged", now, by=r.recipient,
+                               receipt="in the delivery response"))
+        done.extend(rows)
+        if group:  # e.g. a receipt arrived before this outcome: keep the attempt on the record, change nothing
+            for d in conn.execute(select(deliveries.c.id, deliveries.c.message_id)
+                                  .where(deliveries.c.id.in_(list(group)))):
+                o = group[d.id]
+                evs.append(_ev(d.message_id, d.id, "attempt", now, attempt=o.attempt, outcome=kind, status=o.status,
+                               note="recorded after a later state change"))
+    if evs:
+        conn.execute(insert(events), evs)
+    retried = [r.id for r in done if r.attempts > 1]
+    if retried:
+        conn.execute(update(failed_transfers).where(
+            failed_transfers.c.delivery_id.in_(retried), failed_transfers.c.status != "resolved",
+        ).values(status="resolved", resolved_at=now, resolution="delivered after retry", resolved_by="hub"))
+    release_held(conn, {(r.recipient, r.person_key) for r in done}, now=now)
+    return len(done)
 
 
 def _fail(conn: Connection, row: object, condition: ColumnElement[bool], *, cause: str, detail: str,

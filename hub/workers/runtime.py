@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from hub.bus.kombu_bus import Bus
+from hub.bus.kombu_bus import Bus, DatabaseQueue
 from hub.core.model import Directory
 from hub.errors import BrokerUnavailable
 from hub.settings import Settings
@@ -38,10 +38,13 @@ class Workers:
         self.skip_locked = not settings.is_sqlite
         self.threads: list[threading.Thread] = []
         self._plan: list[tuple[str, Callable[[], None]]] = []
-        if relay:
+        self.database_queue = isinstance(bus, DatabaseQueue)
+        if relay and not self.database_queue:
             self._plan.append(("relay", self._relay_loop))
         if deliver:
-            self._plan.append(("consumer", lambda: self.bus.consume(self._handle, stop=self.stop_consuming)))
+            consume = self._poll_loop if self.database_queue else (
+                lambda: self.bus.consume(self._handle, stop=self.stop_consuming))
+            self._plan.append(("consumer", consume))
             self._plan.append(("writer", lambda: self.writer.run(self.stop_event)))
         if sweeper:
             self._plan.append(("sweeper", self._sweep_loop))
@@ -70,6 +73,18 @@ class Workers:
         with self.engine.begin() as conn:
             claimed = claim(conn, ids, now=utcnow(), lease=self.settings.lease_seconds)
         self.deliverer.submit(claimed)
+
+    def _poll_loop(self) -> None:
+        """Database queue: take due outbox rows and claim their deliveries; sleep only when there are none."""
+        while not self.stop_consuming.is_set():
+            with self.engine.begin() as conn:
+                rows = take_outbox(conn, now=utcnow(), limit=self.settings.relay_batch, skip_locked=self.skip_locked)
+                drop_outbox(conn, [r[0] for r in rows])
+            if rows:
+                self._handle(list(dict.fromkeys(r[1] for r in rows)))
+            else:
+                self.wake.wait(0.05)
+                self.wake.clear()
 
     def _relay_loop(self) -> None:
         batch = self.settings.bus_batch

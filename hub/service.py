@@ -19,16 +19,10 @@ from hub.core.model import Agency, Canonical, Directory, OrganType
 from hub.core.routing import route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
-from hub.store.ledger import (
-    MessageIdTaken,
-    acknowledge,
-    enqueue,
-    event,
-    open_failed_transfer,
-    store_message,
-)
-from hub.store.ledger import _create_deliveries as create_deliveries
+from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_message
+from hub.store.ledger import acknowledge, enqueue, event, open_failed_transfer
 from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
+from hub.workers.groupcommit import GroupCommit
 
 QUARANTINE_KEEP = 1024 * 1024  # bytes of an oversize body kept for operators
 
@@ -47,6 +41,7 @@ class Hub:
     directory: Directory
     schema: etree.XMLSchema
     on_commit: Any = field(default=lambda: None)
+    committer: GroupCommit | None = None
 
     # ---- ingest -------------------------------------------------------------------------------------
 
@@ -60,12 +55,13 @@ class Hub:
         msg = parsed.canonical
         if msg.sender != agency.code:
             raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
-        now = utcnow()
-        routes = route(msg, self.directory)
+        item = Incoming(msg, raw, body, channel, tuple(route(msg, self.directory)))
         try:
-            with self.engine.begin() as conn:
-                acc = store_message(conn, msg=msg, raw=raw, canonical_xml=body, channel=channel,
-                                    routes=routes, directory=self.directory, now=now)
+            if self.committer is not None:
+                acc = self.committer.submit(item)
+            else:
+                with self.engine.begin() as conn:
+                    acc = store_message(conn, item, directory=self.directory, now=utcnow())
         except MessageIdTaken as e:
             raise InvalidMessage("duplicate_message_id", "message id already used by another document", [
                 Problem(f"messageId {msg.message_id} belongs to an earlier message with another "
@@ -217,8 +213,13 @@ class Hub:
         routes = route(msg, self.directory)
         missing = [r for r in routes if r.agency is None]
         event(conn, msg.message_id, "retried", now, by=actor, failed_transfer=ft["id"])
-        create_deliveries(conn, msg=msg, seq=m["seq"], routes=[r for r in routes if r.agency],
-                          directory=self.directory, now=now, first=False)
+        have = frozenset(conn.execute(select(deliveries.c.recipient)
+                                      .where(deliveries.c.message_id == msg.message_id)).scalars())
+        rows = delivery_rows(msg, int(m["seq"]), routes, self.directory, now, skip=have)
+        if rows:
+            conn.execute(insert(deliveries), rows)
+            enqueue(conn, [r["id"] for r in rows], at=now, now=now)
+        conn.execute(insert(events), routed_event(msg, routes, now))
         if missing:
             conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft["id"]).values(
                 detail="; ".join(r.missing or r.why for r in missing)))

@@ -18,7 +18,8 @@ from hub.migrate import upgrade
 from hub.registry import load_registry
 from hub.resources import default_registry_path
 from hub.store.db import make_engine, utcnow
-from hub.store.ledger import acknowledge, store_message
+from hub.store.ingest import Incoming, store_batch, store_message
+from hub.store.ledger import acknowledge
 from hub.store.schema import deliveries, events, failed_transfers, messages, outbox
 from hub.store.work import Outcome, claim, record_outcomes, sweep
 from tests.harness import make_id, notice
@@ -50,8 +51,8 @@ def put(engine: Engine, sample: str = "SentencingDecision", *, person: str | Non
                       id_number=person, execution_division="530581", doc_id=doc)
     msg = parse(raw).canonical
     with engine.begin() as conn:
-        acc = store_message(conn, msg=msg, raw=raw, canonical_xml=raw, channel="test",
-                            routes=route(msg, DIRECTORY), directory=DIRECTORY, now=now or utcnow())
+        acc = store_message(conn, Incoming(msg, raw, raw, "test", tuple(route(msg, DIRECTORY))), directory=DIRECTORY,
+                            now=now or utcnow())
     return acc.message_id
 
 
@@ -73,8 +74,8 @@ def test_store_is_idempotent_per_sender_document(engine: Engine) -> None:
     with engine.begin() as conn:
         _mid, raw = notice("SentencingDecision", sender="530502FY", doc_id="（2026）云0502刑初1号")
         msg = parse(raw).canonical
-        again = store_message(conn, msg=msg, raw=raw, canonical_xml=raw, channel="test",
-                              routes=route(msg, DIRECTORY), directory=DIRECTORY, now=utcnow())
+        again = store_message(conn, Incoming(msg, raw, raw, "test", tuple(route(msg, DIRECTORY))),
+                              directory=DIRECTORY, now=utcnow())
     assert again.message_id == first and not again.created
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(messages)).scalar() == 1
@@ -197,3 +198,31 @@ def test_concurrent_claims_never_lease_a_delivery_twice(engine: Engine) -> None:
     for t in threads:
         t.join()
     assert sorted(won) == sorted(ids)
+
+
+def test_a_batch_stores_each_message_once_in_order_and_answers_each(engine: Engine) -> None:
+    # Given a batch with two notices about one person, a resubmission inside the batch, and a reused message id
+    person = make_id("530581", "19790101", 15)
+    items = []
+    for sample, doc in (("SentencingDecision", "D-1"), ("CustodyNotice", "D-2"), ("SentencingDecision", "D-1")):
+        _, raw = notice(sample, sender="530502FY" if sample == "SentencingDecision" else None, id_number=person,
+                        execution_division="530581", doc_id=doc)
+        msg = parse(raw).canonical
+        items.append(Incoming(msg, raw, raw, "test", tuple(route(msg, DIRECTORY))))
+    _, raw = notice("SentencingDecision", sender="530502FY", doc_id="D-3", message_id=items[0].msg.message_id)
+    msg = parse(raw).canonical
+    items.append(Incoming(msg, raw, raw, "test", tuple(route(msg, DIRECTORY))))
+    # When it is stored in one transaction
+    with engine.begin() as conn:
+        res = store_batch(conn, items, directory=DIRECTORY, now=utcnow())
+    # Then each gets its own answer
+    first, second, again, taken = res
+    assert first.created and second.created
+    assert not again.created and again.message_id == items[0].msg.message_id
+    assert isinstance(taken, Exception)
+    # And the person's two notices are in acceptance order, each with its deliveries
+    with engine.connect() as c:
+        seqs = dict(c.execute(select(messages.c.id, messages.c.seq)).all())
+        n = c.execute(select(func.count()).select_from(deliveries)).scalar()
+    assert seqs[items[0].msg.message_id] < seqs[items[1].msg.message_id]
+    assert len(seqs) == 2 and n == 5

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.auth import authenticate
@@ -22,6 +23,7 @@ from hub.registry import load_registry
 from hub.service import Hub
 from hub.settings import Settings
 from hub.store.db import make_engine
+from hub.workers.groupcommit import GroupCommit
 from hub.workers.runtime import Workers
 
 log = logging.getLogger("xianjie.api")
@@ -47,9 +49,11 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             runtime = Workers(settings=settings, engine=engine, bus=the_bus, directory=directory)
             hub.on_commit = runtime.wake.set
             runtime.start()
+        hub.committer = GroupCommit(engine, directory, on_commit=hub.on_commit)
         try:
             yield
         finally:
+            await run_in_threadpool(hub.committer.stop)
             if runtime is not None:
                 await run_in_threadpool(runtime.stop)
             the_bus.close()
@@ -87,6 +91,12 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     async def _unauth(_r: Request, e: Unauthorised) -> JSONResponse:
         return JSONResponse(error_body("unauthorised", str(e), []), status_code=401,
                             headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(DBAPIError)
+    async def _database_away(_r: Request, e: DBAPIError) -> JSONResponse:
+        log.error("database error: %s", e.__class__.__name__)
+        return JSONResponse(error_body("unavailable", "the hub's database is not available; nothing was stored, "
+                                       "send again later", []), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_r: Request, e: Forbidden) -> JSONResponse:

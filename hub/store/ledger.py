@@ -4,18 +4,13 @@ change, its events and the outbox rows that announce it commit together (invaria
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, and_, func, insert, select, update
 
-from hub.core.model import Canonical, Directory, Route
 from hub.store.db import aware
 from hub.store.schema import deliveries, events, failed_transfers, messages, outbox
 
@@ -45,83 +40,6 @@ def find_existing(conn: Connection, sender: str, sender_document_id: str) -> str
         select(messages.c.id).where(messages.c.sender == sender,
                                     messages.c.sender_document_id == sender_document_id)
     ).scalar()
-
-
-def _insert_ignoring_duplicates(conn: Connection) -> Any:
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return pg_insert(messages).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(messages).on_conflict_do_nothing()
-    raise RuntimeError(f"unsupported database {dialect}")
-
-
-class MessageIdTaken(Exception):
-    """The envelope's message id already belongs to another (sender, document) pair."""
-
-
-def store_message(conn: Connection, *, msg: Canonical, raw: bytes, canonical_xml: bytes, channel: str,
-                  routes: Sequence[Route], directory: Directory, now: dt.datetime) -> Accepted:
-    """Store a validated message with one delivery (and outbox row) per recipient; idempotent per sender doc id.
-
-    Messages about one person are stored one at a time, so their acceptance order (``seq``) is also the order
-    in which they become visible: no later message of a person can be claimed before an earlier one exists."""
-    if conn.dialect.name == "postgresql":  # SQLite already serialises writers
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": msg.person_key})
-    seq = conn.execute(_insert_ignoring_duplicates(conn).values(
-        id=msg.message_id, message_type=msg.message_type, sender=msg.sender,
-        sender_document_id=msg.sender_document_id, correlation_id=msg.correlation_id,
-        causation_id=msg.causation_id, person_key=msg.person_key, person_name=msg.person_name,
-        id_number=msg.id_number, case_number=msg.case_number,
-        execution_division=msg.facts.get("executionDivision"), channel=channel,
-        sent_at=msg.sent_at.astimezone(dt.UTC), received_at=now,
-        content_sha256=hashlib.sha256(raw).hexdigest(), raw=raw, canonical=canonical_xml,
-    ).returning(messages.c.seq)).scalar()
-    if seq is None:  # a unique key was already there: the same document again, or a reused message id
-        existing = find_existing(conn, msg.sender, msg.sender_document_id)
-        if existing is None:
-            raise MessageIdTaken(msg.message_id)
-        return Accepted(existing, False)
-    conn.execute(insert(events), [
-        dict(message_id=msg.message_id, delivery_id=None, at=now, kind="received",
-             detail=json.dumps({"channel": channel, "size": len(raw)})),
-        dict(message_id=msg.message_id, delivery_id=None, at=now, kind="validated",
-             detail=json.dumps({"schema": "canonical/v1"})),
-    ])
-    _create_deliveries(conn, msg=msg, seq=seq, routes=routes, directory=directory, now=now)
-    if msg.message_type in ACK_TYPES:
-        original = msg.facts.get(ACK_TYPES[msg.message_type]) or msg.causation_id
-        rejected = msg.message_type == "TechnicalAck" and msg.facts.get("status") == "REJECTED"
-        if original:
-            acknowledge(conn, original_id=original, by_agency=msg.sender, ack_message_id=msg.message_id,
-                        now=now, rejected=rejected)
-    return Accepted(msg.message_id, True)
-
-
-def _create_deliveries(conn: Connection, *, msg: Canonical, seq: int, routes: Sequence[Route],
-                       directory: Directory, now: dt.datetime, first: bool = True) -> None:
-    have = set() if first else set(conn.execute(
-        select(deliveries.c.recipient).where(deliveries.c.message_id == msg.message_id)).scalars())
-    rows = []
-    for r in routes:
-        if r.agency is None or r.agency in have:
-            continue
-        agency = directory.get(r.agency)
-        assert agency is not None
-        rows.append(dict(
-            id=str(uuid.uuid4()), message_id=msg.message_id, seq=seq, recipient=r.agency, role=r.role,
-            transport=agency.transport.value, person_key=msg.person_key, state="pending", attempts=0,
-            failures=0, next_attempt_at=now, queued_at=now, created_at=now, updated_at=now,
-        ))
-    if rows:
-        conn.execute(insert(deliveries), rows)
-        conn.execute(insert(outbox), [dict(delivery_id=r["id"], available_at=now, created_at=now) for r in rows])
-    event(conn, msg.message_id, "routed", now,
-          recipients=[{"agency": r.agency, "role": r.role, "why": r.why} for r in routes if r.agency])
-    for r in routes:
-        if r.agency is None:
-            open_failed_transfer(conn, message_id=msg.message_id, delivery_id=None, recipient=None,
-                                 cause="no_recipient", detail=r.missing or r.why, now=now)
 
 
 def open_failed_transfer(conn: Connection, *, message_id: str, delivery_id: str | None, recipient: str | None,

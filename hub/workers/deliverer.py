@@ -7,6 +7,7 @@ import logging
 import queue as stdqueue
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,9 +66,10 @@ class Deliverer:
     """Per-recipient lanes of at most ``per_recipient`` concurrent sends; a full lane defers new work."""
 
     def __init__(self, *, directory: Directory, policy: RetryPolicy, writer: OutcomeWriter, threads: int,
-                 per_recipient: int, http_timeout: float, lane_limit: int = 64) -> None:
+                 per_recipient: int, http_timeout: float, lease_seconds: float = 60.0) -> None:
         self.directory, self.policy, self.writer = directory, policy, writer
-        self.per_recipient, self.lane_limit = per_recipient, lane_limit
+        self.per_recipient, self.lease_seconds = per_recipient, lease_seconds
+        self.send_seconds: dict[str, float] = {}  # moving average of each recipient's send time
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver")
         self.client = httpx.Client(timeout=httpx.Timeout(http_timeout, connect=min(http_timeout, 5.0)),
                                    limits=httpx.Limits(max_connections=threads * 2,
@@ -83,7 +85,7 @@ class Deliverer:
         for c in claimed:
             with self.lock:
                 lane = self.lanes.setdefault(c.recipient, deque())
-                if len(lane) >= self.lane_limit:
+                if len(lane) >= self.lane_limit(c.recipient):
                     full = True
                 else:
                     full = False
@@ -93,6 +95,12 @@ class Deliverer:
                 self.writer.put(Outcome(c.delivery_id, c.attempt, "deferred", f"recipient {c.recipient} busy"))
             else:
                 self._pump(c.recipient)
+
+    def lane_limit(self, recipient: str) -> int:
+        """How many claims may wait for a recipient: as many as it can take within half a lease, so a slow
+        recipient's claims are handed back (and its lane stays short) while fast ones are never starved."""
+        per_send = self.send_seconds.get(recipient, 0.05)
+        return int(min(2000, max(8, self.per_recipient * self.lease_seconds / 2 / max(per_send, 0.001))))
 
     def backlog(self) -> int:
         with self.lock:
@@ -115,6 +123,7 @@ class Deliverer:
             self.pool.submit(self._run, c)
 
     def _run(self, c: Claimed) -> None:
+        started = time.monotonic()
         try:
             agency = self.directory.get(c.recipient)
             if agency is None:
@@ -126,7 +135,10 @@ class Deliverer:
             log.exception("send of %s failed unexpectedly", c.delivery_id)
             outcome = Outcome(c.delivery_id, c.attempt, "transient", f"internal error: {e!r}")
         self.writer.put(outcome)
+        took = time.monotonic() - started
         with self.lock:
+            prev = self.send_seconds.get(c.recipient, took)
+            self.send_seconds[c.recipient] = 0.8 * prev + 0.2 * took
             self.active[c.recipient] -= 1
             self.in_flight -= 1
         self._pump(c.recipient)

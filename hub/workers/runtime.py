@@ -34,6 +34,7 @@ class Workers:
         self.deliverer = Deliverer(
             directory=directory, policy=settings.retry, writer=self.writer, threads=settings.delivery_threads,
             per_recipient=settings.per_recipient_concurrency, http_timeout=settings.http_timeout,
+            lease_seconds=settings.lease_seconds,
         )
         self.skip_locked = not settings.is_sqlite
         self.threads: list[threading.Thread] = []
@@ -68,7 +69,7 @@ class Workers:
 
     def _handle(self, ids: list[str]) -> None:
         # Back-pressure: don't claim more than the deliverer can start before the leases run out.
-        while self.deliverer.backlog() > self.settings.delivery_threads * 8 and not self.stop_consuming.is_set():
+        while self.deliverer.backlog() > self.settings.delivery_threads * 32 and not self.stop_consuming.is_set():
             self.stop_consuming.wait(0.02)
         with self.engine.begin() as conn:
             claimed = claim(conn, ids, now=utcnow(), lease=self.settings.lease_seconds)

@@ -29,7 +29,7 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lease_seconds: float = 60.0
     http_timeout: float = 10.0
-    delivery_threads: int = 32
+    delivery_threads: int = 8
     per_recipient_concurrency: int = 4
     relay_batch: int = 500
     bus_batch: int = 100

@@ -67,9 +67,12 @@ class Workers:
                     self.stop_event.wait(1.0)
         return run
 
+    def _full(self) -> bool:
+        return self.deliverer.backlog() > self.settings.delivery_threads * 32
+
     def _handle(self, ids: list[str]) -> None:
         # Back-pressure: don't claim more than the deliverer can start before the leases run out.
-        while self.deliverer.backlog() > self.settings.delivery_threads * 32 and not self.stop_consuming.is_set():
+        while self._full() and not self.stop_consuming.is_set():
             self.stop_consuming.wait(0.02)
         with self.engine.begin() as conn:
             claimed = claim(conn, ids, now=utcnow(), lease=self.settings.lease_seconds)
@@ -78,6 +81,9 @@ class Workers:
     def _poll_loop(self) -> None:
         """Database queue: take due outbox rows and claim their deliveries; sleep only when there are none."""
         while not self.stop_consuming.is_set():
+            if self._full():  # leave the rows in the outbox until there is room: nothing is announced twice
+                self.stop_consuming.wait(0.02)
+                continue
             with self.engine.begin() as conn:
                 rows = take_outbox(conn, now=utcnow(), limit=self.settings.relay_batch, skip_locked=self.skip_locked)
                 drop_outbox(conn, [r[0] for r in rows])

@@ -125,6 +125,7 @@ outbox = Table(
     Column("created_at", TS, nullable=False),
 )
 Index("ix_outbox_available", outbox.c.available_at)
+Index("ix_outbox_delivery", outbox.c.delivery_id)  # the sweeper asks "is this delivery announced?"
 
 quarantine = Table(
     "quarantine",

@@ -42,6 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.migrate import upgrade
 
     s = _settings(args)
+    _warn_if_demo_registry(s)
     if s.is_sqlite or args.migrate:
         upgrade(s.database_url)
     app = create_app(s, workers=not args.no_workers)
@@ -57,6 +58,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from hub.workers.runtime import Workers
 
     s = _settings(args)
+    _warn_if_demo_registry(s)
     engine = make_engine(s.database_url)
     bus = make_bus(s.broker_url, build_topology(broker_url=s.broker_url, prefix=s.queue_prefix))
     w = Workers(settings=s, engine=engine, bus=bus, directory=load_registry(s.registry_path))
@@ -90,6 +92,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from hub.demo import run_demo
 
     return int(run_demo(_settings(args), duration=args.duration))
+
+
+def _warn_if_demo_registry(s: Settings) -> None:
+    from hub.resources import default_registry_path
+
+    if s.registry_path.resolve() == default_registry_path().resolve():
+        logging.getLogger("xianjie").warning(
+            "serving with the packaged 保山 DEMO registry, whose API keys are public (demo-<code>): "
+            "set XIANJIE_REGISTRY to your own registry before any real agency connects")
 
 
 def _safe(url: str) -> str:

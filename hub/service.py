@@ -20,7 +20,7 @@ from hub.core.routing import route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
 from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_message
-from hub.store.ledger import acknowledge, enqueue, event, open_failed_transfer
+from hub.store.ledger import acknowledge, enqueue, event
 from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
 from hub.workers.groupcommit import GroupCommit
 
@@ -80,7 +80,7 @@ class Hub:
                 id=qid, received_at=utcnow(), agency=agency, channel=channel, status_code=status, code=code,
                 message=message, problems=json.dumps([p.as_dict() for p in problems], ensure_ascii=False),
                 content_type=(content_type or "")[:100], size=size if size is not None else len(raw),
-                truncated=1 if truncated else 0, raw=raw[:QUARANTINE_KEEP]))
+                truncated=1 if truncated or len(raw) > QUARANTINE_KEEP else 0, raw=raw[:QUARANTINE_KEEP]))
         return qid
 
     def get_quarantine(self, qid: str) -> dict[str, Any] | None:
@@ -132,7 +132,7 @@ class Hub:
 
     # ---- pull inbox ------------------------------------------------------------------------------------
 
-    def inbox(self, agency: Agency, *, limit: int = 100) -> list[dict[str, Any]]:
+    def inbox(self, agency: Agency, *, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
         """The agency's undelivered and unacknowledged inbox items in hub order; fetching marks them delivered."""
         now = utcnow()
         with self.engine.begin() as conn:
@@ -140,7 +140,8 @@ class Hub:
                 select(deliveries.c.id, deliveries.c.message_id, deliveries.c.state, deliveries.c.seq,
                        messages.c.message_type, messages.c.canonical)
                 .join(messages, messages.c.id == deliveries.c.message_id)
-                .where(deliveries.c.recipient == agency.code, deliveries.c.state.in_(("available", "delivered")))
+                .where(deliveries.c.recipient == agency.code, deliveries.c.state.in_(("available", "delivered")),
+                       deliveries.c.seq > after)
                 .order_by(deliveries.c.seq).limit(limit)).all()
             fresh = [r for r in rows if r.state == "available"]
             if fresh:
@@ -194,9 +195,12 @@ class Hub:
             conn.execute(insert(audit_log).values(at=now, actor=actor, action="retry_failed_transfer",
                                                   target=ft_id, detail=reason))
             if ft["delivery_id"] is not None:
-                conn.execute(update(deliveries).where(deliveries.c.id == ft["delivery_id"]).values(
-                    state="pending", failures=0, first_attempt_at=None, next_attempt_at=now, queued_at=now,
-                    lease_until=None, updated_at=now))
+                if not conn.execute(update(deliveries).where(
+                        deliveries.c.id == ft["delivery_id"], deliveries.c.state == "failed").values(
+                        state="pending", failures=0, first_attempt_at=None, next_attempt_at=now, queued_at=now,
+                        lease_until=None, updated_at=now)).rowcount:
+                    return {"id": ft_id, "status": ft["status"],
+                            "note": "the delivery is not failed (already being retried or delivered)"}
                 enqueue(conn, [ft["delivery_id"]], at=now, now=now)
                 conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft_id).values(status="retrying"))
                 event(conn, ft["message_id"], "retried", now, delivery_id=ft["delivery_id"], by=actor,
@@ -247,5 +251,3 @@ def _ft_view(f: Any) -> dict[str, Any]:
         "resolved_at": aware(f["resolved_at"]), "resolution": f["resolution"], "resolved_by": f["resolved_by"],
     }
 
-
-__all__ = ["Hub", "IngestResult", "open_failed_transfer"]

@@ -94,6 +94,8 @@ class Recipients:
                     return self._answer(503, b"service unavailable")
                 if mode == "reject":
                     return self._answer(400, b"payload refused: unknown document kind")
+                if mode == "reject-nul":  # a careless system's error page, control bytes and all
+                    return self._answer(400, b"refused\x00\x01 by \xff\xfe legacy gateway")
                 mid = self.headers.get("X-Xianjie-Message-Id", "")
                 with outer.lock:
                     outer.received.append(Received(code, mid, body, time.time()))

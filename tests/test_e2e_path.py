@@ -175,3 +175,21 @@ def test_a_slow_recipient_does_not_delay_the_others(hub: InProcessHub, recipient
                    what="police deliveries beside a slow bureau")
         assert time.time() - t0 < 10
         assert sum(1 for m in ids if states(c, m)["530581SF"] == "delivered") < 20
+
+
+def test_an_error_body_with_nul_bytes_is_recorded_readably_and_blocks_nothing(
+        hub: InProcessHub, recipients: Recipients) -> None:
+    # Given a bureau whose gateway answers 400 with NUL and invalid bytes (PostgreSQL refuses NUL in text)
+    recipients.modes["530581SF"] = "reject-nul"
+    first, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581")
+    with hub.client() as c:
+        assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+        # Then the failure is on the record with printable text
+        wait_until(lambda: states(c, first).get("530581SF") == "failed", what="failed transfer")
+        ft = next(f for f in c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["items"]
+                  if f["message_id"] == first)
+        assert "HTTP 400" in ft["detail"] and "\x00" not in ft["detail"]
+        # And later notices to the same hub are still delivered
+        second, xml2 = notice("SentencingDecision", sender="530502FY", execution_division="530523")
+        assert c.post("/api/v1/messages", content=xml2, headers=auth("530502FY")).status_code == 202
+        wait_until(lambda: states(c, second).get("530523SF") == "delivered", what="next notice delivered")

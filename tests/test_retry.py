@@ -291,11 +291,13 @@ def test_an_ack_in_the_response_acknowledges_at_once(client: httpx.Client) -> No
         s.stop()
 
 
-def test_a_rejecting_ack_in_the_response_is_only_delivered(client: httpx.Client) -> None:
+def test_a_rejecting_ack_in_the_response_is_a_permanent_failure(client: httpx.Client) -> None:
     c = claim()
     s = serve((200, technical_ack("530581SF", c.message_id, status="REJECTED"), 0.0))
     try:
-        assert send(c, bureau(s.url), client=client, policy=POLICY) == ("delivered", None, 200)
+        kind, detail, status = send(c, bureau(s.url), client=client, policy=POLICY)
+        assert (kind, status) == ("permanent", 200)
+        assert "REJECTED" in str(detail)
     finally:
         s.stop()
 

@@ -170,10 +170,11 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return Response(bytes(q["raw"]), media_type="application/octet-stream")
 
     @app.get("/api/v1/inbox", tags=["inbox"])
-    async def get_inbox(request: Request, limit: int = 100) -> Response:
-        """The authenticated agency's pull inbox, in hub order; fetched items count as delivered."""
+    async def get_inbox(request: Request, limit: int = 100, after: int = 0) -> Response:
+        """The authenticated agency's pull inbox in hub order (items after ``seq`` ``after``); fetched items count
+        as delivered and stay until acknowledged."""
         agency = who(request)
-        items = await run_in_threadpool(hub.inbox, agency, limit=max(1, min(limit, 500)))
+        items = await run_in_threadpool(hub.inbox, agency, limit=max(1, min(limit, 500)), after=max(0, after))
         return JSONResponse({"items": items})
 
     @app.post("/api/v1/inbox/{delivery_id}/ack", tags=["inbox"])

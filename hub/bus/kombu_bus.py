@@ -61,7 +61,6 @@ class KombuBus:
         self._lock = threading.Lock()
         self._pub_conn: Connection | None = None
         self._producer: Producer | None = None
-        self._declared = False
 
     def _connection(self) -> Connection:
         opts: dict[str, Any] = {}
@@ -220,6 +219,4 @@ def make_bus(url: str, topology: Topology) -> Bus:
     """The bus for ``XIANJIE_BROKER_URL``: ``database://`` (embedded default), ``amqp://…`` or ``sqla+…``."""
     if is_database_queue(url):
         return DatabaseQueue()
-    if url.startswith("memory-twin://"):
-        return MemoryBus()
     return KombuBus(url, topology)

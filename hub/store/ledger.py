@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from hub.store.db import aware
-from hub.store.schema import deliveries, events, failed_transfers, messages, outbox
+from hub.store.schema import deliveries, events, failed_transfers, outbox
 
 # States in which a delivery no longer holds back that person's later messages to the same recipient.
 FINAL_FOR_ORDER = ("available", "delivered", "acknowledged", "resolved")
@@ -32,14 +31,6 @@ def event(conn: Connection, message_id: str, kind: str, at: dt.datetime, *, deli
         message_id=message_id, delivery_id=delivery_id, at=at, kind=kind,
         detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
     ))
-
-
-def find_existing(conn: Connection, sender: str, sender_document_id: str) -> str | None:
-    """The message id already accepted for (sender, sender's document id), if any."""
-    return conn.execute(
-        select(messages.c.id).where(messages.c.sender == sender,
-                                    messages.c.sender_document_id == sender_document_id)
-    ).scalar()
 
 
 def open_failed_transfer(conn: Connection, *, message_id: str, delivery_id: str | None, recipient: str | None,
@@ -88,12 +79,13 @@ def acknowledge(conn: Connection, *, original_id: str, by_agency: str, ack_messa
                              cause="rejected", detail=f"recipient rejected it: {reason or 'no reason given'}",
                              now=now)
         return True
-    conn.execute(update(deliveries).where(deliveries.c.id == row["id"]).values(
-        state="acknowledged", acknowledged_at=now, ack_message_id=ack_message_id, lease_until=None,
-        delivered_at=func.coalesce(deliveries.c.delivered_at, now), hold_reason=None, updated_at=now))
+    if not conn.execute(update(deliveries).where(
+            deliveries.c.id == row["id"], deliveries.c.state.not_in(("acknowledged", "resolved"))).values(
+            state="acknowledged", acknowledged_at=now, ack_message_id=ack_message_id, lease_until=None,
+            delivered_at=func.coalesce(deliveries.c.delivered_at, now), hold_reason=None, updated_at=now)).rowcount:
+        return False  # a concurrent receipt got there first
     event(conn, original_id, "acknowledged", now, delivery_id=row["id"], by=by_agency, receipt=ack_message_id)
-    if row["state"] == "failed":
-        resolve_failed_transfers(conn, delivery_id=row["id"], resolution="acknowledged by the recipient", now=now)
+    resolve_failed_transfers(conn, delivery_id=row["id"], resolution="acknowledged by the recipient", now=now)
     if row["state"] not in FINAL_FOR_ORDER:
         release_next(conn, recipient=row["recipient"], person_key=row["person_key"], now=now)
     return True
@@ -147,5 +139,3 @@ def earliest_open(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[s
     return out
 
 
-def as_utc(value: dt.datetime | None) -> dt.datetime | None:
-    return aware(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ class Claimed:
     person_key: str
     attempt: int
     payload: bytes
+    send_by: float = float("inf")  # time.monotonic() after which the lease may be gone: don't start the send
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,6 @@ def claim(conn: Connection, ids: Sequence[str], *, now: dt.datetime, lease: floa
     ).all()
     if not rows:
         return []
-    firsts = [r.id for r in rows if r.first_attempt_at is None]
-    if firsts:
-        conn.execute(update(deliveries).where(deliveries.c.id.in_(firsts)).values(first_attempt_at=now))
     low = earliest_open(conn, {(r.recipient, r.person_key) for r in rows})
     keep = []
     for r in sorted(rows, key=lambda r: r.seq):
@@ -95,11 +94,15 @@ def claim(conn: Connection, ids: Sequence[str], *, now: dt.datetime, lease: floa
             keep.append(r)
     if not keep:
         return []
+    firsts = [r.id for r in keep if r.first_attempt_at is None]
+    if firsts:
+        conn.execute(update(deliveries).where(deliveries.c.id.in_(firsts)).values(first_attempt_at=now))
     info = {m.id: (m.message_type, m.canonical) for m in conn.execute(
         select(messages.c.id, messages.c.message_type, messages.c.canonical)
         .where(messages.c.id.in_({r.message_id for r in keep})))}
+    send_by = time.monotonic() + lease * 0.9
     return [Claimed(r.id, int(r.seq), r.message_id, info[r.message_id][0], r.recipient, r.transport, r.person_key,
-                    int(r.attempts), bytes(info[r.message_id][1])) for r in keep]
+                    int(r.attempts), bytes(info[r.message_id][1]), send_by) for r in keep]
 
 
 def _hold(conn: Connection, delivery_id: str, message_id: str, recipient: str, person_key: str, first_seq: int,
@@ -249,13 +252,15 @@ def sweep(conn: Connection, *, now: dt.datetime, redrive_after: float, policy: R
             event(conn, d.message_id, "redriven", now, delivery_id=d.id, reason="announcement lost")
             counts["lost"] += 1
     # 3. held behind something that is through (a release raced with the hold)
-    held = conn.execute(select(deliveries.c.recipient, deliveries.c.person_key, deliveries.c.seq).where(
-        deliveries.c.state == "held", deliveries.c.updated_at <= stale).limit(limit)).all()
-    low = earliest_open(conn, {(h.recipient, h.person_key) for h in held})
-    for h in held:
-        if low.get((h.recipient, h.person_key)) == h.seq:
-            release_next(conn, recipient=h.recipient, person_key=h.person_key, now=now)
-            counts["released"] += 1
+    earlier = deliveries.alias("earlier")
+    stranded = conn.execute(select(deliveries.c.recipient, deliveries.c.person_key).where(
+        deliveries.c.state == "held", deliveries.c.updated_at <= stale,
+        ~exists().where(earlier.c.recipient == deliveries.c.recipient, earlier.c.person_key == deliveries.c.person_key,
+                        earlier.c.seq < deliveries.c.seq, earlier.c.state.not_in(FINAL_FOR_ORDER)),
+    ).order_by(deliveries.c.seq).limit(limit)).all()
+    for h in {(h.recipient, h.person_key) for h in stranded}:
+        release_next(conn, recipient=h[0], person_key=h[1], now=now)
+        counts["released"] += 1
     # 4. an inbox item nobody collected within the maximum age
     too_old = now - policy.max_age
     uncollected = conn.execute(select(deliveries).where(
@@ -266,5 +271,3 @@ def sweep(conn: Connection, *, now: dt.datetime, redrive_after: float, policy: R
     counts["not_collected"] = len(uncollected)
     return counts
 
-
-FINAL = FINAL_FOR_ORDER

@@ -8,15 +8,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import uuid
 from pathlib import Path
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from adapters import get_adapter
+from hub.canonical import parse
 from hub.core.model import Agency
 from hub.core.retry import RetryPolicy, is_retryable_status
-from hub.errors import RecipientRejected, RecipientUnavailable
+from hub.errors import InvalidMessage, RecipientRejected, RecipientUnavailable
 from hub.store.work import Claimed
 
 ACK_MARK = b"TechnicalAck"
@@ -26,8 +28,8 @@ class _FastTransient(RecipientUnavailable):
     """A transient failure cheap enough to retry at once (refused connection, 5xx)."""
 
 
-def send(c: Claimed, agency: Agency, *, client: httpx.Client, policy: RetryPolicy,
-         parse_ack: object = None) -> tuple[str, str | None, int | None]:
+def send(c: Claimed, agency: Agency, *, client: httpx.Client,
+         policy: RetryPolicy) -> tuple[str, str | None, int | None]:
     """Deliver one claim; returns (kind, detail, http status). Never raises for recipient failures."""
     enc = get_adapter(agency.adapter).encode(c.payload, message_type=c.message_type)
     try:
@@ -39,17 +41,33 @@ def send(c: Claimed, agency: Agency, *, client: httpx.Client, policy: RetryPolic
             return ("delivered", f"written as {name}", None)
         assert agency.endpoint is not None
         status, body = _post(client, agency.endpoint, c, enc.body, enc.content_type, policy)
-        kind = "acknowledged" if _acks(body, c.message_id) else "delivered"
-        return (kind, None, status)
+        answer = _ack_in(body, c.message_id)
+        if answer == "REJECTED":
+            return ("permanent", "the recipient answered with a TechnicalAck REJECTED: " + clean_text(body), status)
+        return ("acknowledged" if answer == "ACCEPTED" else "delivered", None, status)
     except RecipientRejected as e:
         return ("permanent", str(e), getattr(e, "status", None))
     except RecipientUnavailable as e:
         return ("transient", str(e), getattr(e, "status", None))
 
 
-def _acks(body: bytes, message_id: str) -> bool:
-    # A recipient may answer with a TechnicalAck naming the message: delivered and acknowledged at once.
-    return ACK_MARK in body[:4096] and message_id.encode() in body and b"REJECTED" not in body
+def _ack_in(body: bytes, message_id: str) -> str | None:
+    """ACCEPTED or REJECTED if the reply is a valid canonical TechnicalAck naming this message, else None."""
+    if ACK_MARK not in body[:4096] or message_id.encode() not in body:
+        return None
+    try:
+        ack = parse(body).canonical
+    except InvalidMessage:
+        return None
+    if ack.message_type != "TechnicalAck" or ack.facts.get("ackOf") != message_id:
+        return None
+    return ack.facts.get("status")
+
+
+def clean_text(raw: bytes | str, limit: int = 300) -> str:
+    """Printable, bounded text for the record: recipients' error bodies may hold anything (even NUL)."""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    return "".join(ch if ch.isprintable() else " " for ch in text[:limit]).strip()
 
 
 def _post(client: httpx.Client, url: str, c: Claimed, body: bytes, content_type: str,
@@ -63,10 +81,10 @@ def _post(client: httpx.Client, url: str, c: Claimed, body: bytes, content_type:
         except httpx.TimeoutException as e:
             raise RecipientUnavailable(f"timed out: {type(e).__name__}") from e
         except httpx.TransportError as e:
-            raise _FastTransient(f"cannot reach {url}: {type(e).__name__}: {e}") from e
+            raise _FastTransient(f"cannot reach {url}: {type(e).__name__}: {clean_text(str(e))}") from e
         if 200 <= r.status_code < 300:
             return r.status_code, r.content
-        excerpt = r.text[:300].replace("\n", " ")
+        excerpt = clean_text(r.content)
         if is_retryable_status(r.status_code):
             err: Exception = (_FastTransient if r.status_code >= 500 else RecipientUnavailable)(
                 f"HTTP {r.status_code}: {excerpt}")
@@ -83,7 +101,7 @@ def _post(client: httpx.Client, url: str, c: Claimed, body: bytes, content_type:
 def drop_file(folder: Path, c: Claimed, body: bytes, extension: str) -> str:
     """Write atomically: a temp file in the same folder, fsync, then rename; the name sorts in hub order."""
     name = f"{c.seq:012d}-{c.message_type}-{c.message_id}.{extension}"
-    tmp = folder / f".{c.delivery_id}.tmp"
+    tmp = folder / f".{c.delivery_id}.{c.attempt}.{uuid.uuid4().hex}.tmp"  # two sends never share one
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:

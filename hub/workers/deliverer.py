@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hub.core.model import Directory
 from hub.core.retry import RetryPolicy
@@ -50,16 +51,35 @@ class OutcomeWriter:
                 except stdqueue.Empty:
                     break
             try:
-                with self.engine.begin() as conn:
-                    record_outcomes(conn, pending, policy=self.policy, now=utcnow(), rng=self.rng)
+                self._write(pending)
                 pending = []
                 self.on_commit()
             except Exception:
-                log.exception("could not record %d outcomes; retrying", len(pending))
-                if stop.wait(1.0) and self.q.empty():
+                log.exception("could not record %d outcomes; recording them one by one", len(pending))
+                pending = self._one_by_one(pending)
+                if pending and stop.wait(1.0) and self.q.empty():
                     # shutting down with the database away: the leases will expire and be redriven
                     log.error("giving up %d outcomes at shutdown; their deliveries will be redriven", len(pending))
                     return
+
+    def _write(self, outcomes: list[Outcome]) -> None:
+        with self.engine.begin() as conn:
+            record_outcomes(conn, outcomes, policy=self.policy, now=utcnow(), rng=self.rng)
+
+    def _one_by_one(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Record each alone; keep those that fail for the database's sake, drop one that is itself refused
+        (its lease expires and the sweeper redrives the delivery: nothing is lost, one outcome is)."""
+        keep = []
+        for o in outcomes:
+            try:
+                self._write([o])
+            except DBAPIError as e:
+                if e.connection_invalidated or isinstance(e, OperationalError):
+                    keep.append(o)
+                else:
+                    log.error("outcome for delivery %s refused by the database (%s); it will be redriven",
+                              o.delivery_id, type(e.orig).__name__)
+        return keep
 
 
 class Deliverer:
@@ -99,8 +119,13 @@ class Deliverer:
     def lane_limit(self, recipient: str) -> int:
         """How many claims may wait for a recipient: as many as it can take within half a lease, so a slow
         recipient's claims are handed back (and its lane stays short) while fast ones are never starved."""
-        per_send = self.send_seconds.get(recipient, 0.05)
+        per_send = self.send_seconds.get(recipient, 1.0)
         return int(min(2000, max(8, self.per_recipient * self.lease_seconds / 2 / max(per_send, 0.001))))
+
+    def concurrency(self, recipient: str) -> int:
+        """Sends in flight allowed for a recipient: one while it is slow (2 s or more a send), so a few slow
+        or hanging recipients cannot occupy every sender thread."""
+        return 1 if self.send_seconds.get(recipient, 0.0) >= 2.0 else self.per_recipient
 
     def backlog(self) -> int:
         with self.lock:
@@ -110,7 +135,7 @@ class Deliverer:
         while True:
             with self.lock:
                 lane = self.lanes.get(recipient)
-                if not lane or self.active.get(recipient, 0) >= self.per_recipient:
+                if not lane or self.active.get(recipient, 0) >= self.concurrency(recipient):
                     return
                 c = lane.popleft()
                 if self.closing:
@@ -126,7 +151,9 @@ class Deliverer:
         started = time.monotonic()
         try:
             agency = self.directory.get(c.recipient)
-            if agency is None:
+            if started > c.send_by:  # the lease may already be redriven elsewhere: hand the claim back unsent
+                outcome = Outcome(c.delivery_id, c.attempt, "deferred", "lease ran out before the send started")
+            elif agency is None:
                 outcome = Outcome(c.delivery_id, c.attempt, "permanent", f"{c.recipient} left the registry")
             else:
                 kind, detail, status = send(c, agency, client=self.client, policy=self.policy)

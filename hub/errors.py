@@ -6,7 +6,6 @@
     │   │   └── HostileInput    DTDs, entities, oversize bodies (4xx, quarantine)
     │   ├── Unauthorised        no or unknown API key (401)
     │   ├── Forbidden           authenticated, but not allowed (sender mismatch: 403)
-    │   ├── Unroutable          no agency can receive it (failed transfer ``no_recipient``)
     │   └── RecipientRejected   the recipient refused the payload for good (a 4xx other than 408/429)
     └── TransientError          retry with backoff
         ├── RecipientUnavailable  timeout, connection refused, 5xx, 408, 429
@@ -73,10 +72,6 @@ class Unauthorised(PermanentError):
 
 class Forbidden(PermanentError):
     code = "forbidden"
-
-
-class Unroutable(PermanentError):
-    code = "no_recipient"
 
 
 class RecipientRejected(PermanentError):

@@ -24,7 +24,6 @@ class Settings:
     registry_path: Path = field(default_factory=default_registry_path)
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 10 * 1024 * 1024
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lease_seconds: float = 60.0
@@ -35,7 +34,6 @@ class Settings:
     bus_batch: int = 100
     redrive_after: float = 30.0
     sweep_interval: float = 1.0
-    drop_root: Path = DEFAULT_VAR / "drop"
     queue_prefix: str = ""
 
     @classmethod
@@ -45,7 +43,7 @@ class Settings:
         s = cls()
         changes: dict[str, object] = {}
         simple: dict[str, type] = {
-            "database_url": str, "broker_url": str, "host": str, "port": int, "public_url": str,
+            "database_url": str, "broker_url": str, "host": str, "port": int,
             "max_body_bytes": int, "lease_seconds": float, "http_timeout": float, "delivery_threads": int,
             "per_recipient_concurrency": int, "relay_batch": int, "bus_batch": int,
             "redrive_after": float, "sweep_interval": float, "queue_prefix": str,
@@ -56,8 +54,6 @@ class Settings:
                 changes[name] = kind(raw)
         if e.get("XIANJIE_REGISTRY"):
             changes["registry_path"] = Path(e["XIANJIE_REGISTRY"])
-        if e.get("XIANJIE_DROP_ROOT"):
-            changes["drop_root"] = Path(e["XIANJIE_DROP_ROOT"])
         retry = retry_policy()
         if e.get("XIANJIE_RETRY_TIERS"):
             retry = replace(retry, tiers=tuple(float(x) for x in e["XIANJIE_RETRY_TIERS"].split(",")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -146,16 +147,21 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         status = await run_in_threadpool(hub.message_status, message_id)
         return JSONResponse(_jsonable(status))
 
-    @app.get("/api/v1/quarantine/{qid}", tags=["quarantine"])
-    async def get_quarantine(qid: str, request: Request) -> Response:
-        """A rejected input: the reasons, and the raw bytes exactly as received (base64) and as text."""
+    async def quarantine_entry(qid: str, request: Request) -> dict[str, Any] | None:
+        """The entry if the caller may see it: the agency it came from, or the hub's operators."""
         agency = who(request)
         q = await run_in_threadpool(hub.get_quarantine, qid)
         if q is None or (agency.organ_type is not OrganType.HUB and q["agency"] != agency.code):
+            return None
+        return q
+
+    @app.get("/api/v1/quarantine/{qid}", tags=["quarantine"])
+    async def get_quarantine(qid: str, request: Request) -> Response:
+        """A rejected input: the reasons, and the raw bytes exactly as received (base64) and as text."""
+        q = await quarantine_entry(qid, request)
+        if q is None:
             return JSONResponse(error_body("not_found", "no such quarantine entry for this agency", []),
                                 status_code=404)
-        import base64
-
         raw = bytes(q.pop("raw"))
         q["raw_base64"] = base64.b64encode(raw).decode()
         q["raw_text"] = raw.decode("utf-8", errors="replace")
@@ -163,9 +169,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
 
     @app.get("/api/v1/quarantine/{qid}/raw", tags=["quarantine"])
     async def get_quarantine_raw(qid: str, request: Request) -> Response:
-        agency = who(request)
-        q = await run_in_threadpool(hub.get_quarantine, qid)
-        if q is None or (agency.organ_type is not OrganType.HUB and q["agency"] != agency.code):
+        q = await quarantine_entry(qid, request)
+        if q is None:
             return JSONResponse(error_body("not_found", "no such quarantine entry", []), status_code=404)
         return Response(bytes(q["raw"]), media_type="application/octet-stream")
 

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.core.model import Canonical, Directory, Route
-from hub.store.ledger import ACK_TYPES, Accepted, acknowledge, open_failed_transfer
-from hub.store.schema import deliveries, events, messages, outbox
+from hub.store.ledger import ACK_TYPES, Accepted, acknowledge, enqueue, open_failed_transfer
+from hub.store.schema import deliveries, events, messages
 
 
 class MessageIdTaken(Exception):
@@ -123,7 +123,7 @@ def store_batch(conn: Connection, items: Sequence[Incoming], *, directory: Direc
         conn.execute(insert(events), evs)
     if drows:
         conn.execute(insert(deliveries), drows)
-        conn.execute(insert(outbox), [dict(delivery_id=d["id"], available_at=now, created_at=now) for d in drows])
+        enqueue(conn, [d["id"] for d in drows], at=now, now=now)
     for it in stored:
         for r in it.routes:
             if r.agency is None:

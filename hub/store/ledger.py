@@ -101,7 +101,7 @@ def release_next(conn: Connection, *, recipient: str, person_key: str, now: dt.d
     changed = conn.execute(update(deliveries).where(deliveries.c.id == nxt.id, deliveries.c.state == "held").values(
         state="pending", hold_reason=None, next_attempt_at=now, queued_at=now, updated_at=now)).rowcount
     if changed:
-        conn.execute(insert(outbox).values(delivery_id=nxt.id, available_at=now, created_at=now))
+        enqueue(conn, [nxt.id], at=now, now=now)
         event(conn, nxt.message_id, "released", now, delivery_id=nxt.id)
 
 

@@ -108,14 +108,15 @@ class Workers:
 
     def relay_once(self, *, limit: int, batch: int) -> int:
         """Publish due outbox rows and delete them; returns how many were published."""
-        if self.skip_locked:
-            with self.engine.begin() as conn:
-                rows = take_outbox(conn, now=utcnow(), limit=limit, skip_locked=True)
+        # PostgreSQL: rows stay locked while they are published, so relays side by side never publish the same
+        # row. SQLite: one writer at a time, so don't hold its lock over the broker round trip (a row published
+        # twice is claimed once anyway).
+        with self.engine.begin() as conn:
+            rows = take_outbox(conn, now=utcnow(), limit=limit, skip_locked=self.skip_locked)
+            if self.skip_locked:
                 self._publish(rows, batch)
                 drop_outbox(conn, [r[0] for r in rows])
-            return len(rows)
-        with self.engine.begin() as conn:
-            rows = take_outbox(conn, now=utcnow(), limit=limit, skip_locked=False)
+                return len(rows)
         if rows:
             self._publish(rows, batch)
             with self.engine.begin() as conn:

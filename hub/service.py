@@ -5,6 +5,7 @@ Each runs its own transaction and returns plain data; the API and CLI only trans
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import uuid
@@ -14,12 +15,13 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import Engine, insert, select, update
 
+from adapters import get_adapter
 from hub.canonical import parse
 from hub.core.model import Agency, Canonical, Directory, OrganType
 from hub.core.routing import route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
-from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_message
+from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_batch, store_message
 from hub.store.ledger import acknowledge, enqueue, event
 from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
 from hub.workers.groupcommit import GroupCommit
@@ -45,17 +47,24 @@ class Hub:
 
     # ---- ingest -------------------------------------------------------------------------------------
 
+    def prepare(self, raw: bytes, *, agency: Agency, channel: str = "api",
+                canonical_xml: bytes | None = None) -> Incoming:
+        """Validate, authorise and route one canonical message (nothing stored yet).
+
+        Raises InvalidMessage or Forbidden."""
+        body = canonical_xml if canonical_xml is not None else raw
+        msg = parse(body, schema=self.schema).canonical
+        if msg.sender != agency.code:
+            raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
+        return Incoming(msg, raw, body, channel, tuple(route(msg, self.directory)))
+
     def ingest(self, raw: bytes, *, agency: Agency, channel: str = "api",
                canonical_xml: bytes | None = None) -> IngestResult:
         """Validate, authorise, route and store one canonical message; idempotent per sender document id.
 
         Raises InvalidMessage or Forbidden (the caller quarantines the raw bytes)."""
-        body = canonical_xml if canonical_xml is not None else raw
-        parsed = parse(body, schema=self.schema)
-        msg = parsed.canonical
-        if msg.sender != agency.code:
-            raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
-        item = Incoming(msg, raw, body, channel, tuple(route(msg, self.directory)))
+        item = self.prepare(raw, agency=agency, channel=channel, canonical_xml=canonical_xml)
+        msg = item.msg
         try:
             if self.committer is not None:
                 acc = self.committer.submit(item)
@@ -63,24 +72,44 @@ class Hub:
                 with self.engine.begin() as conn:
                     acc = store_message(conn, item, directory=self.directory, now=utcnow())
         except MessageIdTaken as e:
-            raise InvalidMessage("duplicate_message_id", "message id already used by another document", [
-                Problem(f"messageId {msg.message_id} belongs to an earlier message with another "
-                        "senderDocumentId", path=f"/x:{msg.message_type}/x:envelope/x:messageId")], 409) from e
+            raise _id_taken(msg) from e
         if acc.created:
             self.on_commit()
         return IngestResult(acc.message_id, acc.created)
 
+    def store_many(self, items: list[Incoming]) -> list[IngestResult | InvalidMessage]:
+        """Store prepared messages in one transaction (each alone if the batch fails); one result per item."""
+        try:
+            with self.engine.begin() as conn:
+                results = store_batch(conn, items, directory=self.directory, now=utcnow())
+        except Exception:
+            if len(items) == 1:
+                raise
+            return [r for it in items for r in self.store_many([it])]
+        out: list[IngestResult | InvalidMessage] = [
+            _id_taken(it.msg) if isinstance(r, MessageIdTaken) else IngestResult(r.message_id, r.created)
+            for it, r in zip(items, results, strict=True)]
+        if any(isinstance(r, IngestResult) and r.created for r in out):
+            self.on_commit()
+        return out
+
     def quarantine(self, raw: bytes, *, agency: str | None, channel: str, status: int, code: str,
                    message: str, problems: list[Problem], content_type: str | None, size: int | None = None,
-                   truncated: bool = False) -> str:
+                   truncated: bool = False, payload_id: str | None = None, record_number: int | None = None,
+                   conn: Any = None) -> str:
         """Keep a rejected input for operators; returns the quarantine id."""
         qid = str(uuid.uuid4())
-        with self.engine.begin() as conn:
-            conn.execute(insert(quarantine).values(
-                id=qid, received_at=utcnow(), agency=agency, channel=channel, status_code=status, code=code,
-                message=message, problems=json.dumps([p.as_dict() for p in problems], ensure_ascii=False),
-                content_type=(content_type or "")[:100], size=size if size is not None else len(raw),
-                truncated=1 if truncated or len(raw) > QUARANTINE_KEEP else 0, raw=raw[:QUARANTINE_KEEP]))
+        row = dict(
+            id=qid, received_at=utcnow(), agency=agency, channel=channel, status_code=status, code=code,
+            message=message, problems=json.dumps([p.as_dict() for p in problems], ensure_ascii=False),
+            content_type=(content_type or "")[:100], size=size if size is not None else len(raw),
+            truncated=1 if truncated or len(raw) > QUARANTINE_KEEP else 0, raw=raw[:QUARANTINE_KEEP],
+            payload_id=payload_id, record_number=record_number)
+        if conn is not None:
+            conn.execute(insert(quarantine).values(**row))
+        else:
+            with self.engine.begin() as c:
+                c.execute(insert(quarantine).values(**row))
         return qid
 
     def get_quarantine(self, qid: str) -> dict[str, Any] | None:
@@ -150,8 +179,7 @@ class Hub:
                 ).values(state="delivered", delivered_at=now, updated_at=now))
                 for r in fresh:
                     event(conn, r.message_id, "delivered", now, delivery_id=r.id, via="inbox")
-        return [{"delivery_id": r.id, "message_id": r.message_id, "message_type": r.message_type,
-                 "seq": r.seq, "payload": bytes(r.canonical).decode("utf-8", errors="replace")} for r in rows]
+        return [_inbox_item(agency, r) for r in rows]
 
     def inbox_ack(self, agency: Agency, delivery_id: str) -> bool | None:
         """Acknowledge one inbox item; None if it is not this agency's."""
@@ -231,6 +259,30 @@ class Hub:
         conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft["id"]).values(
             status="resolved", resolved_at=now, resolution="routed again after a registry change", resolved_by=actor))
         return {"id": ft["id"], "status": "resolved"}
+
+
+def _inbox_item(agency: Agency, r: Any) -> dict[str, Any]:
+    """An inbox item in the agency's own format: text formats as ``payload``, binary ones (XLSX) base64."""
+    item: dict[str, Any] = {"delivery_id": r.id, "message_id": r.message_id, "message_type": r.message_type,
+                            "seq": r.seq}
+    try:
+        enc = get_adapter(agency.adapter).encode(bytes(r.canonical), message_type=r.message_type)
+    except ValueError as e:
+        # the agency's format has no form for this message: hand over the canonical XML and say why
+        return item | {"content_type": "application/xml; charset=utf-8", "format": "canonical",
+                       "format_note": str(e), "payload": bytes(r.canonical).decode("utf-8")}
+    item |= {"content_type": enc.content_type, "format": agency.adapter}
+    if "charset=utf-8" in enc.content_type.lower().replace(" ", "") or enc.content_type.startswith("text/csv"):
+        item["payload"] = enc.body.decode("utf-8-sig")
+    else:
+        item["payload_base64"] = base64.b64encode(enc.body).decode()
+    return item
+
+
+def _id_taken(msg: Canonical) -> InvalidMessage:
+    return InvalidMessage("duplicate_message_id", "message id already used by another document", [
+        Problem(f"messageId {msg.message_id} belongs to an earlier message with another senderDocumentId",
+                path=f"/x:{msg.message_type}/x:envelope/x:messageId")], 409)
 
 
 def _delivery_view(d: Any) -> dict[str, Any]:

@@ -35,6 +35,12 @@ class Settings:
     redrive_after: float = 30.0
     sweep_interval: float = 1.0
     queue_prefix: str = ""
+    # native payloads (batches, spreadsheets) may be far larger than one canonical notice
+    max_native_bytes: int = 64 * 1024 * 1024
+    # drop folders: <inbound_root>/<agency code>/incoming, done, rejected; None switches polling off
+    inbound_root: Path | None = None
+    inbound_poll_interval: float = 2.0
+    inbound_settle_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -47,11 +53,14 @@ class Settings:
             "max_body_bytes": int, "lease_seconds": float, "http_timeout": float, "delivery_threads": int,
             "per_recipient_concurrency": int, "relay_batch": int, "bus_batch": int,
             "redrive_after": float, "sweep_interval": float, "queue_prefix": str,
+            "max_native_bytes": int, "inbound_poll_interval": float, "inbound_settle_seconds": float,
         }
         for name, kind in simple.items():
             raw = e.get(f"XIANJIE_{name.upper()}")
             if raw is not None and raw != "":
                 changes[name] = kind(raw)
+        if e.get("XIANJIE_INBOUND_ROOT"):
+            changes["inbound_root"] = Path(e["XIANJIE_INBOUND_ROOT"])
         if e.get("XIANJIE_REGISTRY"):
             changes["registry_path"] = Path(e["XIANJIE_REGISTRY"])
         retry = retry_policy()

@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
+from adapters import SYSTEMS
+from hub import inbound
 from hub.api.auth import authenticate
 from hub.bus.kombu_bus import Bus, make_bus
 from hub.bus.topology import build_topology
@@ -138,6 +140,60 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return JSONResponse({"message_id": res.message_id, "status_url": status_url, "created": res.created},
                             status_code=202 if res.created else 200)
 
+    @app.post("/api/v1/inbound/{system}", tags=["native inbound"], name="post_native")
+    async def post_native(system: str, request: Request, filename: str | None = None) -> Response:
+        """Accept a native payload of an agency system (one record or a batch; XML, JSON, CSV or XLSX).
+
+        Every record is translated, validated, routed and stored on its own: 202 when all were accepted
+        (200 if all were already known), 207 when some were rejected, 422 when none was accepted, 400 when
+        the payload as a whole is unreadable. The body lists each record's outcome; rejected records name
+        each problem at its native place (element path, JSON pointer, sheet row and column)."""
+        ctype = request.headers.get("content-type")
+        raw, over, size = await read_body(request, settings.max_native_bytes)
+        agency = who(request)
+        if system not in SYSTEMS:
+            reason = f"{system} is not an agency system this hub knows ({', '.join(sorted(SYSTEMS))})"
+            return JSONResponse(error_body("unknown_system", reason, [Problem(reason)]), status_code=404)
+        if over:
+            reason = f"body of {size} bytes exceeds the limit of {settings.max_native_bytes} bytes"
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="native-api", status=413,
+                                          code="too_large", message=reason, problems=[Problem(reason)],
+                                          content_type=ctype, size=size, truncated=True)
+            return JSONResponse(error_body("too_large", reason, [Problem(reason)], quarantine_id=qid),
+                                status_code=413)
+        name = filename or request.headers.get("x-filename")
+        report = await run_in_threadpool(inbound.receive, hub, raw, agency=agency, system=system,
+                                         channel="native-api", filename=name, content_type=ctype)
+        body = report.as_dict()
+        body["status_url"] = str(request.url_for("get_native", payload_id=report.payload_id))
+        if report.error is not None:
+            body = error_body(report.error.code, report.error.message, report.error.problems) | body
+            return JSONResponse(_jsonable(body), status_code=400)
+        if report.rejected:
+            status = 207 if report.accepted or report.duplicates else 422
+        else:
+            status = 202 if report.accepted else 200
+        return JSONResponse(_jsonable(body), status_code=status)
+
+    @app.get("/api/v1/inbound/payloads/{payload_id}", tags=["native inbound"], name="get_native")
+    async def get_native(payload_id: str, request: Request) -> Response:
+        """What became of a native payload and each of its records (the sender's or the operators')."""
+        agency = who(request)
+        found = await run_in_threadpool(inbound.payload_summary, hub, payload_id)
+        if found is None or (agency.organ_type is not OrganType.HUB and found["agency"] != agency.code):
+            return JSONResponse(error_body("not_found", "no such payload for this agency", []), status_code=404)
+        return JSONResponse(_jsonable(found))
+
+    @app.get("/api/v1/attachments/{sha256}", tags=["native inbound"])
+    async def get_attachment(sha256: str, request: Request) -> Response:
+        """A file that came inline (base64) with a native notice, by the SHA-256 its canonical message names;
+        for agencies that may read that message."""
+        agency = who(request)
+        found = await run_in_threadpool(inbound.get_attachment, hub, sha256.lower())
+        if found is None or not await run_in_threadpool(hub.may_read_message, agency, found[0]):
+            return JSONResponse(error_body("not_found", "no such attachment for this agency", []), status_code=404)
+        return Response(found[1], media_type="application/octet-stream")
+
     @app.get("/api/v1/messages/{message_id}", tags=["messages"], name="get_message")
     async def get_message(message_id: str, request: Request) -> Response:
         """Each recipient's state and the message's full timeline."""
@@ -164,7 +220,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                                 status_code=404)
         raw = bytes(q.pop("raw"))
         q["raw_base64"] = base64.b64encode(raw).decode()
-        q["raw_text"] = raw.decode("utf-8", errors="replace")
+        q["raw_text"] = readable(raw)
         return JSONResponse(_jsonable(q))
 
     @app.get("/api/v1/quarantine/{qid}/raw", tags=["quarantine"])
@@ -236,6 +292,17 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return JSONResponse({"status": "ready" if ok else "not ready", **res}, status_code=200 if ok else 503)
 
     return app
+
+
+def readable(raw: bytes) -> str:
+    """Raw bytes as text for an operator: UTF-8 if they are, else GB18030 if they are, else UTF-8 with
+    replacement characters."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", errors="replace")
 
 
 def sender_path(raw: bytes) -> str:

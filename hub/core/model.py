@@ -36,6 +36,13 @@ class Agency:
     adapter: str = "canonical"
     endpoint: str | None = None
     api_key_sha256: str | None = None
+    # native formats the agency may also send in (e.g. a bureau's spreadsheet ledger), besides its adapter's
+    also_accepts: tuple[str, ...] = ()
+
+    @property
+    def inbound_systems(self) -> tuple[str, ...]:
+        """The systems whose native payloads this agency may send: its own adapter first."""
+        return (self.adapter, *(s for s in self.also_accepts if s != self.adapter))
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import hashlib
 import tomllib
 from pathlib import Path
 
+from adapters import SYSTEMS
 from hub.core.model import Agency, Directory, OrganType, Transport
 
 
@@ -32,9 +33,14 @@ def load_registry(path: Path) -> Directory:
                 adapter=str(row.get("adapter", "canonical")),
                 endpoint=row.get("endpoint"),
                 api_key_sha256=row.get("api_key_sha256"),
+                also_accepts=tuple(str(x) for x in row.get("also_accepts", ())),
             )
         except (KeyError, ValueError) as e:
             raise ValueError(f"{where}: {e!r}") from e
+        for system in agency.inbound_systems:
+            if system not in SYSTEMS:
+                raise ValueError(f"{where}: adapter {system!r} is not a known agency system "
+                                 f"(known: {', '.join(sorted(SYSTEMS))})")
         if transport in (Transport.HTTP, Transport.FOLDER) and not agency.endpoint:
             raise ValueError(f"{where}: transport {transport.value} needs an endpoint")
         agencies.append(agency)

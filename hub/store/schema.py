@@ -142,8 +142,44 @@ quarantine = Table(
     Column("size", BigInteger, nullable=False),
     Column("truncated", Integer, nullable=False, default=0),
     Column("raw", LargeBinary, nullable=False),
+    # a rejected record of a native batch: the payload it came from and its record (or row) number
+    Column("payload_id", String(36)),
+    Column("record_number", Integer),
 )
 Index("ix_quarantine_received", quarantine.c.received_at)
+Index("ix_quarantine_payload", quarantine.c.payload_id)
+
+# every native payload as received (HTTP, drop folder, spreadsheet upload), with what became of its records
+native_payloads = Table(
+    "native_payloads",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("received_at", TS, nullable=False),
+    Column("agency", String(12), nullable=False),
+    Column("system", String(40), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("filename", String(255)),
+    Column("content_type", String(100)),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: payload error or per-record outcomes (rejected in full)
+    Column("raw", LargeBinary, nullable=False),
+)
+Index("ix_native_payloads_received", native_payloads.c.received_at)
+
+# files attached inline (base64) to native notices; canonical messages name them by SHA-256
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("message_id", String(36), nullable=False),  # the first message that carried it
+    Column("size", BigInteger, nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
 
 audit_log = Table(
     "audit_log",

@@ -31,10 +31,14 @@ class _FastTransient(RecipientUnavailable):
 def send(c: Claimed, agency: Agency, *, client: httpx.Client,
          policy: RetryPolicy) -> tuple[str, str | None, int | None]:
     """Deliver one claim; returns (kind, detail, http status). Never raises for recipient failures."""
-    enc = get_adapter(agency.adapter).encode(c.payload, message_type=c.message_type)
+    if agency.transport.value == "inbox":
+        return ("available", None, None)  # encoded for the agency when it fetches its inbox
     try:
-        if agency.transport.value == "inbox":
-            return ("available", None, None)
+        enc = get_adapter(agency.adapter).encode(c.payload, message_type=c.message_type)
+    except ValueError as e:
+        # the recipient's format has no form for this message: retrying cannot help, an operator must act
+        return ("permanent", f"cannot encode {c.message_type} in the {agency.adapter} format: {e}", None)
+    try:
         if agency.transport.value == "folder":
             assert agency.endpoint is not None
             name = drop_file(Path(agency.endpoint), c, enc.body, enc.extension)

@@ -25,7 +25,7 @@ log = logging.getLogger("xianjie.workers")
 
 class Workers:
     def __init__(self, *, settings: Settings, engine: Engine, bus: Bus, directory: Directory,
-                 relay: bool = True, deliver: bool = True, sweeper: bool = True) -> None:
+                 relay: bool = True, deliver: bool = True, sweeper: bool = True, folders: bool = True) -> None:
         self.settings, self.engine, self.bus, self.directory = settings, engine, bus, directory
         self.wake = threading.Event()  # set after a commit that added outbox rows
         self.stop_event = threading.Event()
@@ -49,6 +49,11 @@ class Workers:
             self._plan.append(("writer", lambda: self.writer.run(self.stop_event)))
         if sweeper:
             self._plan.append(("sweeper", self._sweep_loop))
+        if folders and settings.inbound_root is not None:
+            from hub.workers.dropfolder import DropFolders
+
+            self.drop_folders = DropFolders(settings, engine, directory, on_commit=self.wake.set)
+            self._plan.append(("drop-folders", lambda: self.drop_folders.run(self.stop_event)))
 
     def start(self) -> None:
         for name, target in self._plan:

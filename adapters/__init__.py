@@ -9,6 +9,8 @@ agency registry's ``adapter = "<system>"`` lines name.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +26,7 @@ __all__ = [
     "NativeProblem",
     "Record",
     "get_adapter",
+    "module_of",
 ]
 
 
@@ -45,12 +48,14 @@ class Adapter(Protocol):
     def encode(self, canonical: bytes, *, message_type: str) -> Encoded:
         """The recipient's native form of a canonical message (ValueError if the format has none)."""
 
-    def decode(self, native: bytes, ctx: DecodeContext) -> list[Record]:
-        """One Record per native record (a bad record fails alone); NativeError when the payload as a
-        whole cannot be read (encoding, not well-formed, a broken header)."""
+    def decode(self, native: bytes, ctx: DecodeContext) -> Iterable[Record]:
+        """One Record per native record, in payload order (a bad record fails alone); NativeError when the
+        payload as a whole cannot be read (encoding, not well-formed, a broken header). Large formats may
+        yield records as they read them (a list is fine too)."""
 
 
-# system name → module defining ADAPTER; the agency registry's ``adapter`` names one of these
+# system name → module defining ADAPTER; a system not listed here is looked up as ``adapters.<system>``, so a
+# new agency system joins with its package, its schema and the registry line naming it
 SYSTEMS: dict[str, str] = {
     "canonical": "adapters.canonical",
     "court": "adapters.court",
@@ -65,11 +70,24 @@ SYSTEMS: dict[str, str] = {
 _loaded: dict[str, Adapter] = {}
 
 
+def module_of(name: str) -> str | None:
+    """The module that defines system ``name``'s adapter, or None if there is none."""
+    module = SYSTEMS.get(name) or (f"adapters.{name}" if name.isidentifier() and name != "kit" else None)
+    if module is None:
+        return None
+    try:
+        return module if importlib.util.find_spec(module) is not None else None
+    except ModuleNotFoundError:
+        return None
+
+
 def get_adapter(name: str) -> Adapter:
     """The adapter registered under ``name``; KeyError for an unknown one."""
     found = _loaded.get(name)
     if found is None:
-        module = SYSTEMS[name]
+        module = module_of(name)
+        if module is None:
+            raise KeyError(name)
         found = importlib.import_module(module).ADAPTER
         _loaded[name] = found
     return found

@@ -140,9 +140,13 @@ def technical_ack(sender: str, ack_of: str, status: str = "ACCEPTED") -> bytes:
 
 
 def write_registry(path: Path, *, recipients_url: str, drop_root: Path,
-                   transports: dict[str, str] | None = None, extra: str = "") -> Path:
-    """The 保山 registry with test keys and every http endpoint on the loopback recipients."""
+                   transports: dict[str, str] | None = None, extra: str = "",
+                   adapters: dict[str, str] | None = None, accepts: dict[str, list[str]] | None = None) -> Path:
+    """The 保山 registry with test keys and every http endpoint on the loopback recipients; ``adapters`` names
+    an agency's native system (canonical otherwise), ``accepts`` the other systems it may send in."""
     transports = transports or {}
+    adapters = adapters or {}
+    accepts = accepts or {}
     lines = []
 
     def add(code: str, organ: str, div: str, name: str) -> None:
@@ -150,6 +154,10 @@ def write_registry(path: Path, *, recipients_url: str, drop_root: Path,
         lines.extend(["[[agency]]", f'code = "{code}"', f'organ_type = "{organ}"', f'division = "{div}"',
                   f'name = "{name}"', f'transport = "{t}"',
                   f'api_key_sha256 = "{hashlib.sha256(api_key(code).encode()).hexdigest()}"'])
+        if code in adapters:
+            lines.append(f'adapter = "{adapters[code]}"')
+        if code in accepts:
+            lines.append("also_accepts = [" + ", ".join(f'"{s}"' for s in accepts[code]) + "]")
         if t == "http":
             lines.append(f'endpoint = "{recipients_url}/agencies/{code}/notices"')
         elif t == "folder":

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
-from adapters import SYSTEMS
+from adapters import module_of
 from hub import inbound
 from hub.api.auth import authenticate
 from hub.bus.kombu_bus import Bus, make_bus
@@ -151,8 +151,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         ctype = request.headers.get("content-type")
         raw, over, size = await read_body(request, settings.max_native_bytes)
         agency = who(request)
-        if system not in SYSTEMS:
-            reason = f"{system} is not an agency system this hub knows ({', '.join(sorted(SYSTEMS))})"
+        if module_of(system) is None:
+            reason = f"{system} is not an agency system this hub knows"
             return JSONResponse(error_body("unknown_system", reason, [Problem(reason)]), status_code=404)
         if over:
             reason = f"body of {size} bytes exceeds the limit of {settings.max_native_bytes} bytes"

@@ -6,7 +6,7 @@ import hashlib
 import tomllib
 from pathlib import Path
 
-from adapters import SYSTEMS
+from adapters import module_of
 from hub.core.model import Agency, Directory, OrganType, Transport
 
 
@@ -38,9 +38,9 @@ def load_registry(path: Path) -> Directory:
         except (KeyError, ValueError) as e:
             raise ValueError(f"{where}: {e!r}") from e
         for system in agency.inbound_systems:
-            if system not in SYSTEMS:
-                raise ValueError(f"{where}: adapter {system!r} is not a known agency system "
-                                 f"(known: {', '.join(sorted(SYSTEMS))})")
+            if module_of(system) is None:
+                raise ValueError(f"{where}: adapter {system!r} is not an agency system: no package "
+                                 f"adapters/{system}/ defines it")
         if transport in (Transport.HTTP, Transport.FOLDER) and not agency.endpoint:
             raise ValueError(f"{where}: transport {transport.value} needs an endpoint")
         agencies.append(agency)

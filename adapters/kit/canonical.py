@@ -7,6 +7,7 @@ leaves are strings exactly as in the XML, an element that may repeat is always a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -81,8 +82,18 @@ def to_dict(root: etree._Element) -> CanonicalDict:
     return _read(root, shape)
 
 
+_INDEX: dict[int, tuple[Shape, dict[str, Child]]] = {}
+
+
+def _index_of(shape: Shape) -> dict[str, Child]:
+    found = _INDEX.get(id(shape))
+    if found is None or found[0] is not shape:
+        found = _INDEX[id(shape)] = (shape, {c.name: c for c in shape})
+    return found[1]
+
+
 def _read(node: etree._Element, shape: Shape) -> CanonicalDict:
-    index = {c.name: c for c in shape}
+    index = _index_of(shape)
     out: CanonicalDict = {}
     cut = len(_NSB)
     for el in node:
@@ -115,8 +126,46 @@ def to_element(message_type: str, data: CanonicalDict) -> etree._Element:
 
 
 def to_xml(message_type: str, data: CanonicalDict) -> bytes:
-    """Canonical XML bytes (UTF-8, declared) of a canonical dict, elements in schema order."""
-    return etree.tostring(to_element(message_type, data), xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    """Canonical XML bytes (UTF-8, declared, indented) of a canonical dict, elements in schema order.
+
+    Written as text rather than through an element tree: the adapters' hot path, about five times faster.
+    Values must be XML characters (the mapping refuses control characters before they get here)."""
+    out = ["<?xml version='1.0' encoding='UTF-8'?>\n<", message_type, ' xmlns="', NS, '">']
+    _write_text(out, shapes()[message_type], data, "\n  ")
+    out.append("\n</")
+    out.append(message_type)
+    out.append(">\n")
+    return "".join(out).encode("utf-8")
+
+
+def _escape(value: str) -> str:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value
+
+
+def _write_text(out: list[str], shape: Shape, data: CanonicalDict, indent: str) -> None:
+    for child in shape:
+        value = data.get(child.name)
+        if value is None:
+            continue
+        items = value if child.repeated and type(value) is list else (value,)
+        name = child.name
+        for item in items:
+            if item is None or item == "" or item == {}:
+                continue
+            if child.shape is not None:
+                out.append(f"{indent}<{name}>")
+                _write_text(out, child.shape, item, indent + "  ")
+                out.append(f"{indent}</{name}>")
+            else:
+                out.append(f"{indent}<{name}>{_escape(str(item))}</{name}>")
 
 
 def _write(parent: etree._Element, shape: Shape, data: CanonicalDict) -> None:
@@ -138,13 +187,18 @@ def _write(parent: etree._Element, shape: Shape, data: CanonicalDict) -> None:
 def get(data: CanonicalDict, path: str) -> Any:
     """The value at ``a/b/c`` (None when any step is missing)."""
     cur: Any = data
-    for step in path.split("/"):
-        if not isinstance(cur, dict):
+    for step in _split(path):
+        if type(cur) is not dict:
             return None
         cur = cur.get(step)
         if cur is None:
             return None
     return cur
+
+
+@cache
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
 
 
 def put(data: CanonicalDict, path: str, value: Any) -> None:
@@ -160,7 +214,7 @@ def put(data: CanonicalDict, path: str, value: Any) -> None:
     cur[steps[-1]] = value
 
 
-def xsd_problems(xml: bytes, provenance: dict[str, str] | None = None) -> list[NativeProblem]:
+def xsd_problems(xml: bytes, provenance: Mapping[str, str] | None = None) -> list[NativeProblem]:
     """Problems of canonical XML against the canonical XSD, each located at the native field that produced
     the offending element when ``provenance`` (canonical path → native place) knows it."""
     from hub.canonical import load_schema, parse_tree, readable_path
@@ -176,9 +230,10 @@ def xsd_problems(xml: bytes, provenance: dict[str, str] | None = None) -> list[N
     return out
 
 
-def native_place(path: str | None, provenance: dict[str, str] | None) -> str | None:
-    """The native place of a canonical element path (``/x:Root/x:person/x:idNumber``), or the canonical
-    path itself, marked as such, when no native field produced it."""
+def native_place(path: str | None, provenance: Mapping[str, str] | None) -> str | None:
+    """The native place of a canonical element path (``/x:Root/x:person/x:idNumber``): of the element or an
+    ancestor, else the common native place of the fields inside it (an element missing a child, such as a
+    supervision period with a start and no end), else the canonical path itself, marked as such."""
     if path is None:
         return None
     if provenance:
@@ -187,4 +242,17 @@ def native_place(path: str | None, provenance: dict[str, str] | None) -> str | N
             if probe in provenance:
                 return provenance[probe]
             probe = probe.rsplit("/", 1)[0] if "/" in probe[1:] else ""
+        inside = [place for key, place in provenance.items() if key.startswith(path + "/")]
+        if inside:
+            return _common_place(inside)
     return f"canonical {path}"
+
+
+def _common_place(places: list[str]) -> str:
+    """The deepest native place (``/``-separated) that contains every one of ``places``; one place is itself."""
+    common: list[str] = []
+    for steps in zip(*(p.split("/") for p in places), strict=False):
+        if len(set(steps)) != 1:
+            break
+        common.append(steps[0])
+    return "/".join(common) or places[0]

@@ -13,14 +13,16 @@ Native paths use ``/`` between steps (``FJLB/WJ``); canonical paths are relative
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.kit import text
-from adapters.kit.canonical import CanonicalDict, get, put
+from adapters.kit.canonical import CanonicalDict, get
 from adapters.kit.problems import NativeProblem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -112,12 +114,21 @@ class Date:
     def inbound(self, value: str) -> str:
         v = text.halfwidth(value).strip()
         try:
+            if self.fmt == "%Y%m%d" and len(v) == 8 and v.isdigit():
+                return dt.date(int(v[:4]), int(v[4:6]), int(v[6:])).isoformat()
+            if self.fmt == "%Y-%m-%d" and len(v) == 10 and v[4] == "-" and v[7] == "-":
+                return dt.date.fromisoformat(v).isoformat()
             return dt.datetime.strptime(v, self.fmt).date().isoformat()
         except ValueError:
             raise ValueError(f"{value!r} is not a date of the form {self.doc[5:]}") from None
 
     def outbound(self, value: str) -> str:
-        return dt.date.fromisoformat(value).strftime(self.fmt)
+        d = dt.date.fromisoformat(value)
+        if self.fmt == "%Y%m%d":
+            return f"{d.year:04d}{d.month:02d}{d.day:02d}"
+        if self.fmt == "%Y-%m-%d":
+            return d.isoformat()
+        return d.strftime(self.fmt)
 
 
 @dataclass(frozen=True)
@@ -200,6 +211,7 @@ class Group:
     canonical: str
     fields: tuple[F, ...]
     label: str = ""
+    required: bool = False  # at least one item
 
 
 @dataclass(frozen=True)
@@ -247,9 +259,13 @@ class Specs:
 # ---- native nested data ---------------------------------------------------------------------------
 
 def native_get(record: Mapping[str, Any], path: str) -> Any:
-    cur: Any = record
-    for step in path.split("/"):
-        if not isinstance(cur, Mapping):
+    return _get_steps(record, _steps(path))
+
+
+def _get_steps(record: Any, steps: tuple[str, ...]) -> Any:
+    cur = record
+    for step in steps:
+        if type(cur) is not dict and not isinstance(cur, Mapping):
             return None
         cur = cur.get(step)
         if cur is None:
@@ -257,14 +273,29 @@ def native_get(record: Mapping[str, Any], path: str) -> Any:
     return cur
 
 
+@functools.cache
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(path.split("/"))
+
+
 def native_put(record: dict[str, Any], path: str, value: Any) -> None:
-    steps = path.split("/")
+    steps = _steps(path)
     cur = record
     for step in steps[:-1]:
         nxt = cur.get(step)
         if not isinstance(nxt, dict):
             nxt = {}
             cur[step] = nxt
+        cur = nxt
+    cur[steps[-1]] = value
+
+
+def _put_steps(data: CanonicalDict, steps: tuple[str, ...], value: Any) -> None:
+    cur = data
+    for step in steps[:-1]:
+        nxt = cur.get(step)
+        if nxt is None:
+            nxt = cur[step] = {}
         cur = nxt
     cur[steps[-1]] = value
 
@@ -285,6 +316,38 @@ def _canonical_path(message_type: str, path: str, index: dict[str, tuple[int, in
     return f"/x:{message_type}/" + "/".join(steps)
 
 
+class Provenance(Mapping[str, str]):
+    """Canonical element path → native place, worked out only when asked (most records never need it)."""
+
+    def __init__(self, message_type: str, locate: Locate) -> None:
+        self._mt, self._locate = message_type, locate
+        # (canonical path, group path and (index, count) or None, native path for locate)
+        self._trace: list[tuple[str, str | None, tuple[int, int] | None, str]] = []
+        self._built: dict[str, str] | None = None
+
+    def note(self, canonical: str, group: str | None, pos: tuple[int, int] | None, native: str) -> None:
+        self._trace.append((canonical, group, pos, native))
+        self._built = None
+
+    def _table(self) -> dict[str, str]:
+        if self._built is None:
+            out: dict[str, str] = {}
+            for canonical, group, pos, native in self._trace:
+                index = {group: pos} if group is not None and pos is not None else None
+                out.setdefault(_canonical_path(self._mt, canonical, index), self._locate(native))
+            self._built = out
+        return self._built
+
+    def __getitem__(self, key: str) -> str:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
 @dataclass
 class Translation:
     """The result of translating one native record: the canonical dict, where each canonical element came
@@ -292,7 +355,7 @@ class Translation:
 
     message_type: str
     data: CanonicalDict
-    provenance: dict[str, str]
+    provenance: Mapping[str, str]
     problems: list[NativeProblem]
 
 
@@ -300,52 +363,66 @@ def _label(f: F | Group) -> str:
     return f"{f.label} ({f.native.rsplit('/', 1)[-1]})" if f.label else f.native
 
 
+# characters XML 1.0 cannot carry (a value with one would make the canonical message unreadable)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
 def inbound(spec: Spec, record: Mapping[str, Any], locate: Locate) -> Translation:
     """Native record → canonical dict (problems collected, not raised)."""
     data: CanonicalDict = {}
-    provenance: dict[str, str] = {}
-    problems: list[NativeProblem] = []
     mt = spec.message_type
+    provenance = Provenance(mt, locate)
+    problems: list[NativeProblem] = []
 
-    def one(f: F, source: Mapping[str, Any], prefix: str, into: CanonicalDict, cpath: str) -> None:
-        raw = native_get(source, f.native)
-        where = locate(f"{prefix}{f.native}")
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
+    def one(f: F, source: Any, prefix: str, into: CanonicalDict, group: str | None,
+            pos: tuple[int, int] | None) -> None:
+        raw = _get_steps(source, _steps(f.native))
+        if raw is None or (type(raw) is str and not raw.strip()):
             if f.required:
-                problems.append(NativeProblem(f"{_label(f)} is required but empty or missing", where=where))
+                problems.append(NativeProblem(f"{_label(f)} is required but empty or missing",
+                                              where=locate(prefix + f.native)))
             return
-        if not isinstance(raw, str):
-            problems.append(NativeProblem(f"{_label(f)} must be a single value", where=where))
+        if type(raw) is not str:
+            problems.append(NativeProblem(f"{_label(f)} must be a single value", where=locate(prefix + f.native)))
             return
         try:
             value = f.codec.inbound(raw)
         except ValueError as e:
-            problems.append(NativeProblem(f"{_label(f)}: {e}", where=where))
+            problems.append(NativeProblem(f"{_label(f)}: {e}", where=locate(prefix + f.native)))
             return
-        put(into, f.canonical, value)
-        provenance[cpath] = where
+        bad = _NOT_XML.search(value)
+        if bad is not None:
+            problems.append(NativeProblem(f"{_label(f)} contains the control character U+{ord(bad.group()):04X}, "
+                                          "which XML cannot carry", where=locate(prefix + f.native)))
+            return
+        _put_steps(into, _steps(f.canonical), value)
+        provenance.note(f"{group}/{f.canonical}" if group else f.canonical, group, pos, prefix + f.native)
 
     for item in spec.fields:
-        if isinstance(item, F):
-            one(item, record, "", data, _canonical_path(mt, item.canonical))
+        if type(item) is F:
+            one(item, record, "", data, None, None)
             continue
-        entries = _as_list(native_get(record, item.native))
+        assert isinstance(item, Group)
+        entries = _as_list(_get_steps(record, _steps(item.native)))
+        if item.required and not entries:
+            problems.append(NativeProblem(f"{_label(item)} is required but empty or missing",
+                                          where=locate(item.native)))
         out: list[CanonicalDict] = []
+        count = len(entries)
         for i, entry in enumerate(entries):
-            prefix = f"{item.native}[{i + 1}]/" if len(entries) > 1 else f"{item.native}/"
+            prefix = f"{item.native}[{i + 1}]/" if count > 1 else f"{item.native}/"
             if not isinstance(entry, Mapping):
                 problems.append(NativeProblem(f"{_label(item)} item must be a structure", where=locate(prefix[:-1])))
                 continue
             sub: CanonicalDict = {}
-            base = _canonical_path(mt, item.canonical, {item.canonical: (i, len(entries))})
             for f in item.fields:
-                one(f, entry, prefix, sub, f"{base}/x:{f.canonical.replace('/', '/x:')}")
+                one(f, entry, prefix, sub, item.canonical, (i, count))
             out.append(sub)
-            provenance.setdefault(base, locate(prefix[:-1]))
+            provenance.note(item.canonical, item.canonical, (i, count), prefix[:-1])
         if out:
-            put(data, item.canonical, out)
+            _put_steps(data, _steps(item.canonical), out)
     for path, value in spec.fixed.items():
-        put(data, path, value)
+        _put_steps(data, _steps(path), value)
     return Translation(mt, data, provenance, problems)
 
 
@@ -353,11 +430,12 @@ def outbound(spec: Spec, data: CanonicalDict) -> dict[str, Any]:
     """Canonical dict → native record, in the order of the spec's fields."""
     record: dict[str, Any] = {}
     for item in spec.fields:
-        if isinstance(item, F):
-            value = get(data, item.canonical)
+        if type(item) is F:
+            value = _get_steps(data, _steps(item.canonical))
             if value is not None and value != "":
-                native_put(record, item.native, item.codec.outbound(str(value)))
+                native_put(record, item.native, item.codec.outbound(value if type(value) is str else str(value)))
             continue
+        assert isinstance(item, Group)
         entries = _as_list(get(data, item.canonical))
         rows: list[dict[str, Any]] = []
         for entry in entries:

@@ -69,7 +69,9 @@ def path_of(node: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
-_NS_IN_MSG = re.compile(r"\{[^}]*\}")
+# a namespace in Clark notation ({urn:…}); not an enumeration set such as {'1', '2'}, which names the allowed codes,
+# nor a pattern quantifier such as [0-9]{8}, which says how many characters are expected
+_NS_IN_MSG = re.compile(r"\{[^}\s':]*:[^}\s']*\}")
 
 
 def schema_errors(root: etree._Element, schema: etree.XMLSchema) -> list[tuple[etree._Element | None, NativeProblem]]:
@@ -118,9 +120,11 @@ def to_data(node: etree._Element) -> dict[str, Any]:
     """Nested data of an element: leaf children as text, repeated names as lists, attributes ignored."""
     out: dict[str, Any] = {}
     for el in node:
-        if not isinstance(el.tag, str):
-            continue
-        name = etree.QName(el).localname
+        name = el.tag
+        if type(name) is not str:
+            continue  # a comment or processing instruction
+        if name[0] == "{":
+            name = name[name.index("}") + 1:]
         value: Any = to_data(el) if len(el) else (el.text or "")
         prior = out.get(name)
         if prior is None:
@@ -135,10 +139,13 @@ def to_data(node: etree._Element) -> dict[str, Any]:
 def build(parent: etree._Element, data: Mapping[str, Any], namespace: str | None = None) -> None:
     """Append ``data`` under ``parent`` in insertion order (lists become repeated elements)."""
     prefix = "{" + namespace + "}" if namespace else ""
+    sub = etree.SubElement
     for name, value in data.items():
-        for item in value if isinstance(value, list) else [value]:
-            el = etree.SubElement(parent, prefix + name)
-            if isinstance(item, Mapping):
+        for item in value if type(value) is list else (value,):
+            el = sub(parent, prefix + name)
+            if type(item) is str:
+                el.text = item
+            elif type(item) is dict or isinstance(item, Mapping):
                 build(el, item, namespace)
             else:
                 el.text = str(item)

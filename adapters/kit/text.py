@@ -162,4 +162,7 @@ def person_name(value: str) -> str:
 
 def clean_text(value: str) -> str:
     """Free text trimmed, line ends as \\n, NFC."""
-    return unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n").strip())
+    if "\r" in value:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = value.strip()
+    return value if value.isascii() or unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)

@@ -1,0 +1,248 @@
+"""Native payloads through the hub: POST /api/v1/inbound/{system} and the drop folders. A batch with bad records
+stores the good ones and reports each bad one by record number and native place; the raw input is kept; each
+recipient gets its own format."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from lxml import etree
+
+from hub.settings import Settings
+from hub.workers.dropfolder import DropFolders
+from tests.conftest import Stack
+from tests.harness import Recipients, auth, notice, wait_until, write_registry
+from tests.hubserver import InProcessHub, hub_settings
+
+BUREAU_SAMPLES = Path(__file__).resolve().parent.parent / "schemas" / "agencies" / "bureau" / "samples"
+BNS = "urn:sqjz:exchange:1"
+B = {"b": BNS}
+ADAPTERS = {"530581SF": "bureau", "530581JC": "procuratorate", "530502JC": "procuratorate"}
+
+
+def bureau_batch(n: int, *, bad_sex: tuple[int, ...] = (), bad_id: tuple[int, ...] = (), tag: str | None = None,
+                 declared: str = "UTF-8") -> bytes:
+    """A 腾冲市司法局 batch of ``n`` reporting outcomes (records numbered from 1), some spoilt on purpose."""
+    root = etree.parse(str(BUREAU_SAMPLES / "2102-ReportingOutcome.xml")).getroot()
+    record = root.find("b:SJX", B)
+    assert record is not None
+    root.remove(record)
+    tag = tag or uuid.uuid4().hex[:8]
+    for i in range(1, n + 1):
+        r = copy.deepcopy(record)
+        r.find("b:XXID", B).getparent().remove(r.find("b:XXID", B))  # the hub derives stable ids
+        r.find("b:WSBH", B).text = f"腾司矫报〔2026〕{tag}-{i}号"
+        if i in bad_sex:
+            r.find("b:JZDX/b:XB", B).text = "5"
+        if i in bad_id:
+            r.find("b:JZDX/b:SFZHM", B).text = "530522198803140311"  # wrong check digit
+        root.append(r)
+    root.find("b:BWTX/b:JLS", B).text = str(n)
+    root.find("b:BWTX/b:BWBH", B).text = f"530581SF-{tag}"
+    return etree.tostring(root, xml_declaration=True, encoding=declared)
+
+
+@pytest.fixture
+def native_hub(tmp_path: Path, stack: Stack) -> Iterator[tuple[InProcessHub, Recipients]]:
+    recipients = Recipients().start()
+    registry = write_registry(tmp_path / "registry.toml", recipients_url=recipients.url, drop_root=tmp_path / "drop",
+                              adapters=ADAPTERS)
+    hub = InProcessHub(hub_settings(database_url=stack.database_url, broker_url=stack.broker_url,
+                                    queue_prefix=stack.queue_prefix, registry_path=registry)).start()
+    yield hub, recipients
+    hub.stop()
+    recipients.stop()
+
+
+def test_a_batch_with_bad_records_stores_the_good_ones_and_reports_the_bad_by_record(
+        native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, recipients = native_hub
+    # Given a bureau batch of 5 records where record 2 has a sex code the bureau's schema refuses and record 4 an
+    # ID number whose check digit is wrong (only the hub's own check can see that)
+    batch = bureau_batch(5, bad_sex=(2,), bad_id=(4,))
+    with hub.client() as client:
+        # When it is posted to the bureau system's inbound endpoint
+        r = client.post("/api/v1/inbound/bureau", content=batch, headers=auth("530581SF"),
+                        params={"filename": "报到情况.xml"})
+        # Then the 3 good ones are accepted and the 2 bad ones reported with their record number and native place
+        assert r.status_code == 207, r.text
+        body = r.json()
+        assert (body["records"], body["accepted"], body["rejected"]) == (5, 3, 2)
+        by_number = {o["record"]: o for o in body["outcomes"]}
+        assert [n for n, o in sorted(by_number.items()) if o["status"] == "accepted"] == [1, 3, 5]
+        assert by_number[2]["status"] == "rejected" and by_number[2]["where"] == "/JHBW/SJX[2]"
+        assert any(p["path"] == "/JHBW/SJX[2]/JZDX/XB" and "5" in p["reason"] for p in by_number[2]["problems"])
+        assert by_number[4]["status"] == "rejected"
+        assert any(p["path"] == "/JHBW/SJX[4]/JZDX/SFZHM" and "check" in p["reason"]
+                   for p in by_number[4]["problems"]), by_number[4]
+        # And each bad record is quarantined with its own native text, its payload and its number
+        q = client.get(f"/api/v1/quarantine/{by_number[4]['quarantine_id']}", headers=auth("530581SF")).json()
+        assert q["payload_id"] == body["payload_id"] and q["record_number"] == 4
+        assert "530522198803140311" in q["raw_text"] and "<SJX" in q["raw_text"]
+        # And the whole payload is kept with its report
+        stored = client.get(body["status_url"], headers=auth("530581SF")).json()
+        assert stored["filename"] == "报到情况.xml" and stored["accepted"] == 3 and stored["rejected"] == 2
+        assert client.get(body["status_url"], headers=auth("530502FY")).status_code == 404
+
+        # And the good ones go to the deciding court, in the court's registered format (canonical here)
+        ids = [by_number[n]["message_id"] for n in (1, 3, 5)]
+        wait_until(lambda: {x.message_id for x in recipients.got("530502FY")} >= set(ids), what="court deliveries")
+        assert all(b"<ReportingOutcome" in x.body for x in recipients.got("530502FY"))
+        # And the procuratorate of 腾冲市 gets its copies in its own field-list format through its inbox
+        wait_until(lambda: len(client.get("/api/v1/inbox", headers=auth("530581JC")).json()["items"]) >= 3,
+                   what="procuratorate inbox")
+        items = client.get("/api/v1/inbox", headers=auth("530581JC")).json()["items"]
+        assert all(i["format"] == "procuratorate" and "<JCJH" in i["payload"] for i in items), items[0]
+
+        # When the same batch is sent again, Then nothing new is stored and the ids are the same
+        again = client.post("/api/v1/inbound/bureau", content=batch, headers=auth("530581SF")).json()
+        assert again["duplicates"] == 3 and again["accepted"] == 0
+        assert sorted(o["message_id"] for o in again["outcomes"] if o["status"] == "duplicate") == sorted(ids)
+
+
+def test_an_unreadable_payload_is_refused_whole_and_kept(native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, _ = native_hub
+    # Given a bureau batch written in GB18030 but declared UTF-8
+    batch = bureau_batch(2).decode("utf-8").encode("gb18030")
+    with hub.client() as client:
+        r = client.post("/api/v1/inbound/bureau", content=batch, headers=auth("530581SF"))
+        # Then it is refused as a whole with the offset of the first wrong byte, and kept
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["error"]["code"] == "wrong_encoding" and "offset" in body["error"]["details"][0]["reason"]
+        q = client.get(f"/api/v1/quarantine/{body['quarantine_id']}/raw", headers=auth("530581SF"))
+        assert q.content == batch
+
+
+def test_only_the_agencys_own_systems_are_accepted(native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, _ = native_hub
+    with hub.client() as client:
+        # a court may not send the bureau's format, and nobody a system the hub does not know
+        r = client.post("/api/v1/inbound/bureau", content=bureau_batch(1), headers=auth("530502FY"))
+        assert r.status_code == 403, r.text
+        r = client.post("/api/v1/inbound/fax-machine", content=b"x", headers=auth("530581SF"))
+        assert r.status_code == 404, r.text
+        # and a record whose sender is not the authenticated agency is refused
+        r = client.post("/api/v1/inbound/bureau", content=bureau_batch(1).replace(b"<FSDW>530581SF", b"<FSDW>530523SF"),
+                        headers=auth("530581SF"))
+        assert r.status_code == 422 and r.json()["outcomes"][0]["code"] == "sender_mismatch", r.text
+
+
+def test_each_recipient_gets_its_own_format(native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, recipients = native_hub
+    # Given a canonical judgment from 隆阳区人民法院 for a resident of 腾冲市, whose bureau speaks the bureau format
+    mid, xml = notice("SentencingDecision", execution_division="530581")
+    with hub.client() as client:
+        assert client.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+    # Then the bureau receives its <JHBW> with the judgment's business type, and the police the canonical XML
+    wait_until(lambda: recipients.got("530581SF") and recipients.got("530581GA"), what="deliveries")
+    got = recipients.got("530581SF")[0].body
+    root = etree.fromstring(got)
+    assert root.tag == f"{{{BNS}}}JHBW" and root.findtext("b:SJX/b:YWLX", namespaces=B) == "1101"
+    assert root.findtext("b:SJX/b:XXID", namespaces=B) == mid
+    assert b"<SentencingDecision" in recipients.got("530581GA")[0].body
+
+
+def _drop_settings(tmp_path: Path) -> tuple[Settings, Path]:
+    registry = write_registry(tmp_path / "registry.toml", recipients_url="http://127.0.0.1:9", drop_root=tmp_path,
+                              adapters=ADAPTERS)
+    root = tmp_path / "inbound"
+    return hub_settings(database_url=f"sqlite:///{tmp_path}/hub.db", registry_path=registry, inbound_root=root,
+                        inbound_settle_seconds=0.3, inbound_poll_interval=0.1), root
+
+
+def test_a_drop_folder_file_is_taken_only_once_written_and_sorted_into_done_or_rejected(tmp_path: Path) -> None:
+    from hub.canonical import load_schema  # noqa: F401  (compiled once, outside the timing below)
+    from hub.migrate import upgrade
+    from hub.registry import load_registry
+    from hub.store.db import make_engine
+
+    settings, root = _drop_settings(tmp_path)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    folders = DropFolders(settings, engine, load_registry(settings.registry_path))
+    incoming = root / "530581SF" / "incoming"
+    assert incoming.is_dir() and (root / "530581SF" / "done").is_dir()
+
+    # Given a batch being written slowly into the bureau's incoming folder, a piece at a time, for longer than
+    # the settle time
+    batch = bureau_batch(4, bad_sex=(3,))
+    target = incoming / "报到-20260408.xml"
+    pieces = [batch[i:i + len(batch) // 6 + 1] for i in range(0, len(batch), len(batch) // 6 + 1)]
+    with target.open("wb") as f:
+        for piece in pieces[:-1]:
+            f.write(piece)
+            f.flush()
+            # When the folder is polled while the file is still growing, Then the file is not taken
+            assert folders.poll_once() == 0
+            time.sleep(0.15)
+        assert target.exists(), "a half-written file must not be taken"
+        f.write(pieces[-1])
+    # Then once it has stopped changing for the settle time it is taken, and moved to done/ with an error file
+    # naming the one bad record
+    deadline = time.time() + 10
+    while target.exists() and time.time() < deadline:
+        folders.poll_once()
+        time.sleep(0.1)
+    done = root / "530581SF" / "done" / target.name
+    assert done.exists() and not target.exists()
+    errors = (root / "530581SF" / "done" / (target.name + ".errors.txt")).read_text(encoding="utf-8-sig")
+    assert "被拒 rejected: 1" in errors and "record 3 (/JHBW/SJX[3])" in errors and "/JHBW/SJX[3]/JZDX/XB" in errors
+
+    # Given a file that is not XML at all and a temporary name being written
+    (incoming / "garbage.xml").write_bytes(b"\x00\x01 not xml")
+    (incoming / "next.xml.part").write_bytes(batch)
+    time.sleep(0.4)
+    for _ in range(3):
+        folders.poll_once()
+        time.sleep(0.35)
+    # Then the garbage goes to rejected/ with the reason, and the temporary file is left alone
+    assert (root / "530581SF" / "rejected" / "garbage.xml").exists()
+    assert "not_xml" in (root / "530581SF" / "rejected" / "garbage.xml.errors.txt").read_text(encoding="utf-8-sig")
+    assert (incoming / "next.xml.part").exists()
+    engine.dispose()
+
+
+def test_a_file_left_in_processing_by_a_crash_is_taken_again(tmp_path: Path) -> None:
+    from hub.migrate import upgrade
+    from hub.registry import load_registry
+    from hub.store.db import make_engine
+
+    settings, root = _drop_settings(tmp_path)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    directory = load_registry(settings.registry_path)
+    # Given a file a crashed poller had claimed
+    (root / "530581SF" / "processing").mkdir(parents=True)
+    (root / "530581SF" / "processing" / "batch.xml").write_bytes(bureau_batch(2))
+    # When a poller starts, Then it puts the file back and takes it
+    folders = DropFolders(settings, engine, directory)
+    assert (root / "530581SF" / "incoming" / "batch.xml").exists()
+    deadline = time.time() + 10
+    while not (root / "530581SF" / "done" / "batch.xml").exists() and time.time() < deadline:
+        folders.poll_once()
+        time.sleep(0.1)
+    assert (root / "530581SF" / "done" / "batch.xml").exists()
+    engine.dispose()
+
+
+def test_the_drop_folders_run_inside_the_hub(tmp_path: Path) -> None:
+    settings, root = _drop_settings(tmp_path)
+    hub = InProcessHub(settings).start()
+    try:
+        (root / "530581SF" / "incoming").mkdir(parents=True, exist_ok=True)
+        tmp = root / "530581SF" / "incoming" / ".batch.xml"
+        tmp.write_bytes(bureau_batch(2))
+        tmp.rename(root / "530581SF" / "incoming" / "batch.xml")
+        wait_until(lambda: (root / "530581SF" / "done" / "batch.xml").exists(), what="the file in done/")
+        with httpx.Client(base_url=hub.url) as client:
+            wait_until(lambda: len(client.get("/api/v1/inbox", headers=auth("530581JC")).json()["items"]) >= 2,
+                       what="copies to the procuratorate")
+    finally:
+        hub.stop()

@@ -32,7 +32,7 @@ from hub.demo_agencies import (
 )
 from hub.demo_feed import DEMO_MAX_AGE, DEMO_TIERS, HUB, SUMMARY_EVERY, Feed
 from hub.registry import load_registry
-from hub.settings import Settings
+from hub.settings import DEFAULT_VAR, Settings
 from hub.store.db import make_engine
 from hub.store.schema import deliveries, failed_transfers, messages
 
@@ -93,7 +93,8 @@ def report_trouble(engine: Engine, after_seq: int, seen: set[str], directory: Di
 def run_demo(settings: Settings, *, duration: float = 0) -> int:
     """Run the hub, the simulated agencies and the feed for ``duration`` seconds (0: until Ctrl-C or SIGTERM),
     then stop them cleanly; returns the exit status (2 if a port is taken)."""
-    s = replace(settings, retry=replace(settings.retry, tiers=DEMO_TIERS, max_age=DEMO_MAX_AGE))
+    s = replace(settings, retry=replace(settings.retry, tiers=DEMO_TIERS, max_age=DEMO_MAX_AGE),
+                inbound_root=settings.inbound_root or DEFAULT_VAR / "inbound")
     busy = [p for p, h in ((s.port, s.host), (AGENCY_PORT, "127.0.0.1")) if not port_free(h, p)]
     if busy:
         them = "them" if len(busy) > 1 else "it"
@@ -102,7 +103,8 @@ def run_demo(settings: Settings, *, duration: float = 0) -> int:
               f"`xianjie demo` or `xianjie serve` (lsof -i :{busy[0]} shows it) — and run the demo again.",
               file=sys.stderr)
         return 2
-    for noisy in ("httpx", "alembic"):  # one line per request or migration step would drown the story
+    # one line per request, migration step or dropped file would drown the story
+    for noisy in ("httpx", "alembic", "xianjie.dropfolder"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     stop = threading.Event()
     restore = _on_signals(stop)
@@ -141,7 +143,7 @@ def _run(s: Settings, stop: threading.Event, duration: float) -> int:
         time.sleep(0.05)
     agencies.start_collectors()
     client = httpx.Client(base_url=hub_url, timeout=30.0)
-    feed = Feed(client=client, directory=directory, world=world, rng=random.Random())
+    feed = Feed(client=client, directory=directory, world=world, rng=random.Random(), inbound_root=s.inbound_root)
     seen: set[str] = set()
     try:
         first = feed.judgment("530581", "530502FY")  # 隆阳区 court, a person living in 腾冲市: routed by 执行地

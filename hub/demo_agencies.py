@@ -4,6 +4,7 @@ inbox poller, the reader of 施甸县公安局's drop folder)."""
 
 from __future__ import annotations
 
+import base64
 import calendar
 import copy
 import datetime as dt
@@ -266,6 +267,56 @@ def auth(code: str) -> dict[str, str]:
     return {"Authorization": f"Bearer demo-{code}"}
 
 
+def as_native(agency: Agency, xml: bytes) -> tuple[str, bytes] | None:
+    """(system, payload) of a canonical notice in ``agency``'s own format, or None if the format has no form
+    for it (a TechnicalAck: those stay canonical)."""
+    if agency.adapter == "canonical":
+        return None
+    from adapters import get_adapter
+
+    try:
+        return agency.adapter, get_adapter(agency.adapter).encode(xml, message_type=etree.QName(parse(xml)).localname
+                                                                  ).body
+    except ValueError:
+        return None
+
+
+def post_native(client: httpx.Client, agency: Agency, xml: bytes) -> httpx.Response:
+    """Send a canonical notice the way ``agency``'s system does: in its own format to
+    /api/v1/inbound/{system}, or as canonical XML when its format has no form for it."""
+    native = as_native(agency, xml)
+    if native is None:
+        return client.post("/api/v1/messages", content=xml, headers=auth(agency.code))
+    return client.post(f"/api/v1/inbound/{native[0]}", content=native[1], headers=auth(agency.code))
+
+
+def refused(r: httpx.Response) -> str | None:
+    """Why the hub refused a post (None if it took it): a canonical error or the first rejected record."""
+    if r.status_code in (200, 202):
+        return None
+    try:
+        body = r.json()
+    except ValueError:
+        return f"HTTP {r.status_code}: {r.text[:300]}"
+    bad = [o for o in body.get("outcomes", []) if o.get("status") == "rejected"]
+    if bad:
+        return f"HTTP {r.status_code}: record {bad[0]['record']}: {bad[0].get('problems')}"
+    return f"HTTP {r.status_code}: {str(body.get('error', body))[:300]}"
+
+
+def read_native(agency: Agency, body: bytes) -> etree._Element:
+    """The canonical root of a notice as ``agency``'s system received it in its own format (the simulated system
+    reads its format with the same adapter the hub wrote it with)."""
+    if agency.adapter == "canonical" or (body.lstrip()[:1] == b"<" and b"urn:xianjie:canonical:v1" in body[:400]):
+        return parse(body)
+    from adapters import DecodeContext, get_adapter
+
+    records = list(get_adapter(agency.adapter).decode(body, DecodeContext(None, dt.datetime.now(dt.UTC))))
+    if not records or records[0].canonical is None:
+        raise ValueError(f"cannot read its own format: {records[0].problems if records else 'no record'}")
+    return parse(records[0].canonical)
+
+
 class Agencies:
     """Simulated agency systems. Endpoints on 127.0.0.1:8100 log each notice and answer 200; a bureau then
     posts a 回执 for a judgment, police post a TechnicalAck, the others put the TechnicalAck in the answer.
@@ -317,9 +368,9 @@ class Agencies:
         if agency is None:
             return 404, f"no agency {code} on this simulator".encode()
         try:
-            root = parse(body)
-        except etree.XMLSyntaxError as e:
-            return 400, f"not XML: {e}".encode()
+            root = read_native(agency, body)
+        except (etree.XMLSyntaxError, ValueError) as e:
+            return 400, f"unreadable: {e}".encode()
         mid = message_id or text(root, "x:envelope/x:messageId")
         corr = text(root, "x:envelope/x:correlationId") or None
         say(f"{agency.name} {code} ← {describe(root)}")
@@ -348,10 +399,10 @@ class Agencies:
     def _post(self, agency: Agency, xml: bytes, *, say_it: bool = False) -> bool:
         if say_it:
             say(f"{agency.name} {agency.code} → 衔接 {describe(parse(xml))}")
-        r = self.client.post("/api/v1/messages", content=xml, headers=auth(agency.code))
-        if r.status_code not in (200, 202):
-            say(f"  ✗ the hub refused {agency.code}'s {describe(parse(xml))}: HTTP {r.status_code}: {r.text[:300]}")
-        return r.status_code in (200, 202)
+        why = refused(post_native(self.client, agency, xml))
+        if why:
+            say(f"  ✗ the hub refused {agency.code}'s {describe(parse(xml))}: {why}")
+        return why is None
 
     def _collect_inboxes(self) -> None:
         pullers = [a for a in self.directory.agencies.values()
@@ -360,7 +411,9 @@ class Agencies:
             for a in pullers:
                 try:
                     for item in self.client.get("/api/v1/inbox", headers=auth(a.code)).json()["items"]:
-                        say(f"{a.name} {a.code} ← {describe(parse(item['payload'].encode()))}  (收件箱 inbox)")
+                        raw = (item["payload"].encode("utf-8") if "payload" in item
+                               else base64.b64decode(item["payload_base64"]))
+                        say(f"{a.name} {a.code} ← {describe(read_native(a, raw))}  (收件箱 inbox)")
                         self.client.post(f"/api/v1/inbox/{item['delivery_id']}/ack", headers=auth(a.code))
                 except (httpx.HTTPError, KeyError, ValueError) as e:
                     if not self.quiet.is_set():
@@ -376,14 +429,14 @@ class Agencies:
                                key=lambda f: f.stat().st_mtime_ns) if folder.is_dir() else []
                 for f in files:
                     try:
-                        root = parse(f.read_bytes())
+                        root = read_native(a, f.read_bytes())
                         say(f"{a.name} {a.code} ← {describe(root)}  (投递文件夹 drop folder)")
                         ack = technical_ack(a.code, text(root, "x:envelope/x:messageId"),
                                             text(root, "x:envelope/x:correlationId") or None)
                         if self._post(a, ack):
                             (folder / "done").mkdir(exist_ok=True)
                             f.replace(folder / "done" / f.name)
-                    except (OSError, etree.XMLSyntaxError, httpx.HTTPError) as e:
+                    except (OSError, ValueError, etree.XMLSyntaxError, httpx.HTTPError) as e:
                         say(f"(simulated {a.code} could not take {f.name}: {type(e).__name__}: {e})")
 
     def quiesce(self) -> None:

@@ -10,6 +10,7 @@ import itertools
 import random
 import threading
 import time
+from pathlib import Path
 
 import httpx
 from lxml import etree
@@ -25,13 +26,15 @@ from hub.demo_agencies import (
     N,
     World,
     add_months,
-    auth,
+    as_native,
     describe,
     el,
     fill,
     make_case,
     make_person,
     parse,
+    post_native,
+    refused,
     say,
     set_person_case,
     template,
@@ -155,21 +158,41 @@ class Feed:
     """Judgments from the five counties' courts (a quarter for residents of another county, some parole rulings
     of 中院), then the bureaus' follow-ups on the cases they received, and now and then a release."""
 
-    def __init__(self, *, client: httpx.Client, directory: Directory, world: World, rng: random.Random) -> None:
+    def __init__(self, *, client: httpx.Client, directory: Directory, world: World, rng: random.Random,
+                 inbound_root: Path | None = None) -> None:
         self.client, self.directory, self.world, self.rng = client, directory, world, rng
+        self.inbound_root = inbound_root  # courts drop some of their judgments here as files
+        self.dropped = 0
         self.serial = itertools.count(rng.randint(100, 700))
         self.cases: list[Case] = []
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, name="demo-feed", daemon=True)
 
     def post(self, sender: str, xml: bytes) -> bool:
-        """Post one notice as ``sender``; says what went and whether the hub took it."""
+        """Send one notice as ``sender``'s system does (its own format, to the inbound endpoint); says what
+        went and whether the hub took it."""
         agency = self.directory.get(sender)
-        say(f"{agency.name if agency else ''} {sender} → 衔接 {describe(parse(xml))}")  # before its deliveries
-        r = self.client.post("/api/v1/messages", content=xml, headers=auth(sender))
-        if r.status_code not in (200, 202):
-            say(f"  ✗ the hub refused it: HTTP {r.status_code}: {r.text[:300]}")
-        return r.status_code in (200, 202)
+        assert agency is not None
+        say(f"{agency.name} {sender} → 衔接 {describe(parse(xml))}  ({agency.adapter})")  # before its deliveries
+        why = refused(post_native(self.client, agency, xml))
+        if why:
+            say(f"  ✗ the hub refused it: {why}")
+        return why is None
+
+    def drop(self, sender: str, xml: bytes) -> bool:
+        """Write one notice in ``sender``'s format into its drop folder (temporary name, then renamed)."""
+        agency = self.directory.get(sender)
+        native = as_native(agency, xml) if agency is not None and self.inbound_root is not None else None
+        if native is None or self.inbound_root is None or agency is None:
+            return self.post(sender, xml)
+        incoming = self.inbound_root / sender / "incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        self.dropped += 1
+        name = f"{sender}-{time.strftime('%Y%m%d-%H%M%S')}-{self.dropped}.xml"
+        (incoming / f".{name}").write_bytes(native[1])
+        (incoming / f".{name}").rename(incoming / name)
+        say(f"{agency.name} {sender} → 投递文件夹 drop folder {name}: {describe(parse(xml))}")
+        return True
 
     def judgment(self, division: str | None = None, court: str | None = None) -> str:
         rng = self.rng
@@ -179,7 +202,9 @@ class Feed:
                       late=court != "530500FY" and rng.random() < 0.1)
         agency = self.directory.get(court)
         c.judgment_id, xml = sentencing(c, agency.name if agency else court)
-        if self.post(court, xml):
+        # a fifth of the courts' judgments come as files in the court's drop folder, the rest by HTTP
+        send = self.drop if self.inbound_root is not None and self.rng.random() < 0.2 else self.post
+        if send(court, xml):
             self.cases = [*self.cases[-300:], c]
         return c.judgment_id
 

@@ -1,0 +1,307 @@
+"""Reading a county office's ledger (台账): an XLSX workbook or a CSV file, one notice or event per row.
+
+``read_rows`` streams the rows under the header row (the first non-empty row) as ``Row`` objects keyed by
+normalised header names. Memory stays flat in the number of rows: XLSX goes through openpyxl's read-only
+reader, CSV through the csv module over an incremental decoder. Problems with the file itself (not a
+spreadsheet, corrupt, undecodable, bad header, a value in a column without a header) raise
+``LedgerFormatError`` naming the cell; they surface while iterating, header problems on the first ``next``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from xml.etree.ElementTree import ParseError
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+__all__ = ["CSV_SHEET", "LEDGER_SHEET", "LedgerFormatError", "Row", "normalise_header", "read_rows"]
+
+CSV_SHEET = "CSV"
+LEDGER_SHEET = "台账"  # read in preference to the first sheet when a workbook has it
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls and other Office 97-2003 files
+_UTF16_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_CHUNK = 1 << 20
+_SAVE_AS = "请另存为 .xlsx 或 CSV (UTF-8) / save it as .xlsx or CSV (UTF-8)"
+# What openpyxl and zipfile raise for a damaged or foreign file.
+_CORRUPT: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ParseError,
+    InvalidFileException,
+    KeyError,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    IndexError,
+    AttributeError,
+)
+
+# Full-width ASCII letters, digits and brackets → half-width; zero-width characters removed.
+_HALF = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz()[]{}"
+_FULL = "".join(chr(ord(c) + 0xFEE0) for c in _HALF)  # U+FF01..FF5E mirror ASCII 0x21..0x7E
+_HEADER_TABLE: dict[int, int | None] = {
+    **str.maketrans(_FULL, _HALF),
+    **{ord(c): None for c in "\u200b\u200c\u200d\u2060\ufeff"},
+}
+_PLAIN_SHEET_TITLE = re.compile(r"\w+")
+
+
+class LedgerFormatError(ValueError):
+    """The file is not a readable ledger; ``where`` names the place (``Sheet1!B1``, ``CSV!3:3``) if known."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.message = message
+        self.where = where
+
+
+@dataclass(frozen=True)
+class Row:
+    """One non-empty row under the header.
+
+    ``number`` is the row number the user sees (the sheet's row; for CSV the line the record starts on,
+    the header being line 1 when it is the first line); ``cells`` maps header → value (strings stripped;
+    XLSX numbers and dates as openpyxl gives them; empty cells left out); ``columns`` maps every header
+    to its column letter and is shared by all rows of a file: do not modify it.
+    """
+
+    number: int
+    sheet: str
+    cells: dict[str, object]
+    columns: dict[str, str]
+
+    def where(self, header: str) -> str:
+        """The cell reference of this row's ``header`` column, e.g. ``Sheet1!E7``."""
+        return f"{_sheet_ref(self.sheet)}!{self.columns[header]}{self.number}"
+
+
+def normalise_header(value: object) -> str:
+    """A header cell's name: whitespace removed, full-width ASCII letters, digits and brackets made half-width."""
+    text = value if isinstance(value, str) else str(value)
+    return "".join(text.translate(_HEADER_TABLE).split())
+
+
+def read_rows(data: bytes, *, filename: str | None = None) -> Iterator[Row]:
+    """The ledger's rows under its header, streamed; XLSX (by its zip signature) or else CSV.
+
+    ``filename`` only sharpens messages (a file named ``.xlsx`` that is no zip is refused as such).
+    """
+    if data.startswith(_ZIP_MAGIC):
+        yield from _xlsx_rows(data)
+        return
+    name = (filename or "").lower()
+    if data.startswith(_OLE_MAGIC):
+        raise LedgerFormatError(f"不支持旧版 Excel (.xls) / legacy Excel (.xls) files are not supported; {_SAVE_AS}")
+    if name.endswith((".xlsx", ".xlsm")):
+        raise LedgerFormatError(f"文件名为 .xlsx 但内容不是 XLSX / named {filename} but not an XLSX (no zip signature)")
+    yield from _csv_rows(data)
+
+
+# --- header and rows, shared by both formats ---------------------------------------------------------
+
+
+def _sheet_ref(title: str) -> str:
+    if _PLAIN_SHEET_TITLE.fullmatch(title):
+        return title
+    return "'" + title.replace("'", "''") + "'"
+
+
+class _Layout:
+    """The header row: which column holds which header."""
+
+    def __init__(self, sheet: str, number: int, names: Sequence[str]) -> None:
+        self.sheet = sheet
+        self.ref = _sheet_ref(sheet)
+        used = [i for i, name in enumerate(names) if name]
+        first, last = used[0], used[-1]
+        self.columns: dict[str, str] = {}
+        for i in range(first, last + 1):
+            name, letter = names[i], get_column_letter(i + 1)
+            if not name:
+                raise LedgerFormatError(
+                    f"表头单元格为空 / blank header cell in column {letter} (between {names[first]!r} and "
+                    f"{names[last]!r}); 请填写列名或删除该列 / name the column or delete it",
+                    f"{self.ref}!{letter}{number}",
+                )
+            if name in self.columns:
+                raise LedgerFormatError(
+                    f"表头重复 / duplicate header {name!r} (also in {self.columns[name]}{number})",
+                    f"{self.ref}!{letter}{number}",
+                )
+            self.columns[name] = letter
+        self.names: list[str | None] = [None] * first + [names[i] for i in range(first, last + 1)]
+
+    def row(self, number: int, values: Iterable[object]) -> Row | None:
+        """The row of ``values``, or None when every cell is empty."""
+        names = self.names
+        width = len(names)
+        cells: dict[str, object] = {}
+        for i, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, str):
+                value = value.strip()
+                if not value:
+                    continue
+            name = names[i] if i < width else None
+            if name is None:
+                letter = get_column_letter(i + 1)
+                raise LedgerFormatError(
+                    f"第{number}行 {letter} 列有数据但该列没有表头 / a value in column {letter} (row {number}) has "
+                    "no header; 表头须为第一个非空行 / the header must be the first non-empty row "
+                    "(delete any title above it)",
+                    f"{self.ref}!{letter}{number}",
+                )
+            cells[name] = value
+        if not cells:
+            return None
+        return Row(number, self.sheet, cells, self.columns)
+
+
+def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Iterator[Row]:
+    for number, values in numbered:
+        names = [normalise_header(v) if v is not None else "" for v in values]
+        if any(names):
+            layout = _Layout(sheet, number, names)
+            break
+    else:
+        raise LedgerFormatError("没有表头：文件中没有数据 / no header row: the sheet is empty", _sheet_ref(sheet))
+    make = layout.row
+    for number, values in numbered:
+        row = make(number, values)
+        if row is not None:
+            yield row
+
+
+# --- XLSX ---------------------------------------------------------------------------------------------
+
+
+def _xlsx_rows(data: bytes) -> Iterator[Row]:
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    except _CORRUPT as exc:
+        raise LedgerFormatError(f"XLSX 文件损坏或不是工作簿 / corrupt XLSX or not an Excel workbook: {exc!r}") from exc
+    try:
+        sheets = [ws for ws in workbook.worksheets if isinstance(ws, ReadOnlyWorksheet)]
+        if not sheets:
+            raise LedgerFormatError("工作簿中没有工作表 / the workbook has no worksheet")
+        sheet = next((ws for ws in sheets if ws.title.strip() == LEDGER_SHEET), sheets[0])
+        sheet.reset_dimensions()  # trust the rows, not a stored (possibly wrong) <dimension>
+        yield from _rows(sheet.title, _xlsx_numbered(sheet))
+    finally:
+        workbook.close()
+
+
+def _xlsx_numbered(sheet: ReadOnlyWorksheet) -> Iterator[tuple[int, Sequence[object]]]:
+    # openpyxl yields an empty tuple for each missing row, so counting from 1 gives the sheet's row number.
+    rows = sheet.values  # iter_rows(values_only=True) over the whole sheet (the stubs reject the direct call)
+    number = 0
+    while True:
+        try:
+            values = next(rows)
+        except StopIteration:
+            return
+        except _CORRUPT as exc:
+            raise LedgerFormatError(
+                f"XLSX 文件损坏 / corrupt XLSX after row {number}: {exc!r}",
+                f"{_sheet_ref(sheet.title)}!{number + 1}:{number + 1}",
+            ) from exc
+        number += 1
+        yield number, values
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+
+def _first_bad_byte(data: bytes, encoding: str) -> int | None:
+    """Offset of the first byte that ``encoding`` cannot decode, or None; decodes chunk by chunk."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    view = memoryview(data)
+    for start in range(0, len(data), _CHUNK):
+        pending = len(decoder.getstate()[0])  # undecoded bytes carried over: the error offset counts them
+        try:
+            decoder.decode(view[start : start + _CHUNK])
+        except UnicodeDecodeError as exc:
+            return start - pending + exc.start
+    pending = len(decoder.getstate()[0])
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return len(data) - pending + exc.start
+    return None
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _csv_encoding(data: bytes) -> str:
+    if data.startswith(_UTF16_BOMS):
+        raise LedgerFormatError(f"不支持 UTF-16/UTF-32 编码 / UTF-16 and UTF-32 text is not supported; {_SAVE_AS}")
+    if b"\x00" in data:
+        raise LedgerFormatError(f"不是 XLSX 也不是 CSV 文本 / neither an XLSX workbook nor a CSV text file; {_SAVE_AS}")
+    if data.startswith(codecs.BOM_UTF8):
+        bad = _first_bad_byte(data[len(codecs.BOM_UTF8) :], "utf-8")
+        if bad is not None:
+            bad += len(codecs.BOM_UTF8)
+            raise LedgerFormatError(
+                f"文件以 UTF-8 BOM 开头但含有非 UTF-8 字节 / UTF-8 byte-order mark but invalid UTF-8 at byte {bad}",
+                f"{CSV_SHEET}!{_line_of(data, bad)}:{_line_of(data, bad)}",
+            )
+        return "utf-8-sig"
+    bad_utf8 = _first_bad_byte(data, "utf-8")
+    if bad_utf8 is None:
+        return "utf-8"
+    bad_gb = _first_bad_byte(data, "gb18030")
+    if bad_gb is None:
+        return "gb18030"
+    line = _line_of(data, max(bad_utf8, bad_gb))
+    raise LedgerFormatError(
+        f"既不是 UTF-8 也不是 GB18030 编码的文本，也不是 XLSX / neither XLSX nor CSV text in UTF-8 or GB18030 "
+        f"(invalid UTF-8 at byte {bad_utf8}, invalid GB18030 at byte {bad_gb}); {_SAVE_AS}",
+        f"{CSV_SHEET}!{line}:{line}",
+    )
+
+
+def _csv_delimiter(data: bytes, encoding: str) -> str:
+    """Tab for a tab-separated export (tabs and no commas in the first non-blank line), else comma."""
+    sample = data[:65536].decode(encoding, errors="ignore")
+    for line in sample.splitlines():
+        if line.strip():
+            return "\t" if "\t" in line and "," not in line else ","
+    return ","
+
+
+def _csv_rows(data: bytes) -> Iterator[Row]:
+    encoding = _csv_encoding(data)
+    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="strict", newline="")
+    reader = csv.reader(text, delimiter=_csv_delimiter(data, encoding))
+
+    def numbered() -> Iterator[tuple[int, Sequence[object]]]:
+        end = 0
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise LedgerFormatError(
+                    f"CSV 格式错误 / malformed CSV: {exc}", f"{CSV_SHEET}!{end + 1}:{reader.line_num}"
+                ) from exc
+            start, end = end + 1, reader.line_num
+            yield start, fields
+
+    yield from _rows(CSV_SHEET, numbered())

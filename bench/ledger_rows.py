@@ -1,0 +1,272 @@
+"""Ledger (台账) reading throughput: ``python -m bench.ledger_rows [ROWS]`` (default 200000).
+
+Writes a realistic ledger XLSX with openpyxl's write-only mode and the same workbook in the layout Excel and
+WPS save (shared strings, a ``<dimension>``), and the ledger as UTF-8 CSV; then, each in a fresh child process
+so that peak RSS is the reader's own, reads them with openpyxl's read-only ``iter_rows`` alone and with
+``read_rows``. Prints rows/s overall, the time to open (to the first row) and rows/s after it, and peak RSS
+(``ru_maxrss``) before reading, after the first tenth of the rows and at the end (growth with the row count).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+HEADERS = [
+    "序号",
+    "事项",
+    "姓名",
+    "性别",
+    "身份证号码",
+    "出生日期",
+    "案号",
+    "决定机关",
+    "矫正类别",
+    "执行地",
+    "日期",
+    "文书编号",
+    "备注",
+]
+_EVENTS = ["交付执行", "入矫报到", "变更执行地", "警告", "提请撤销缓刑", "收监执行", "解除矫正", "死亡"]
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+_GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红文斌玉兰海燕鹏飞晓东春梅"
+_PLACES = [
+    ("110105", "北京市朝阳区", "京", "朝"),
+    ("310115", "上海市浦东新区", "沪", "浦"),
+    ("440106", "广州市天河区", "粤", "天"),
+    ("510107", "成都市武侯区", "川", "武"),
+    ("420111", "武汉市洪山区", "鄂", "洪"),
+    ("330106", "杭州市西湖区", "浙", "西"),
+]
+_CATEGORIES = ["缓刑", "假释", "管制", "暂予监外执行"]
+_REMARKS = ["", "", "", "", "电话已核实", "外出请假已销假", "居住地址变更，见附件", "补录"]
+_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+_ID_CHECK = "10X98765432"
+
+
+def _id_number(rng: random.Random, area: str, birth: dt.date, female: bool) -> str:
+    seq = rng.randrange(0, 100) * 10 + rng.randrange(0, 5) * 2 + (0 if female else 1)
+    body = f"{area}{birth:%Y%m%d}{seq:03d}"
+    return body + _ID_CHECK[sum(int(c) * w for c, w in zip(body, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _hand_date(rng: random.Random, d: dt.date) -> object:
+    """The date as a clerk might have entered it: a real date cell most often, else typed text or a serial."""
+    form = rng.randrange(10)
+    if form < 5:
+        return dt.datetime(d.year, d.month, d.day)
+    if form == 5:
+        return d.isoformat()
+    if form == 6:
+        return f"{d.year}/{d.month}/{d.day}"
+    if form == 7:
+        return f"{d.year}年{d.month}月{d.day}日"
+    if form == 8:
+        return f"{d:%Y%m%d}"
+    return (d - dt.date(1899, 12, 30)).days  # a serial number in a cell formatted as General
+
+
+def ledger_rows(rows: int, seed: int = 20170630) -> Iterator[list[object]]:
+    """``rows`` realistic ledger rows (values in HEADERS order), deterministic for a seed."""
+    rng = random.Random(seed)
+    for n in range(1, rows + 1):
+        area, place, short, district = rng.choice(_PLACES)
+        female = rng.random() < 0.18
+        birth = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 52))
+        event_day = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 10))
+        year = event_day.year
+        given = "".join(rng.choice(_GIVEN) for _ in range(rng.choice((1, 2))))
+        yield [
+            n,
+            rng.choice(_EVENTS),
+            rng.choice(_SURNAMES) + given,
+            "女" if female else "男",
+            _id_number(rng, area, birth, female),
+            _hand_date(rng, birth),
+            f"({year}){short}{area[2:]}刑初{rng.randrange(1, 3000)}号",
+            f"{place}人民法院",
+            rng.choice(_CATEGORIES),
+            place,
+            _hand_date(rng, event_day),
+            f"{short}{district}司矫〔{year}〕{rng.randrange(1, 999)}号",
+            rng.choice(_REMARKS) or None,
+        ]
+
+
+def make_xlsx(path: str | os.PathLike[str], rows: int) -> None:
+    """Write a ledger workbook of ``rows`` data rows (sheet 台账, header in row 1) with openpyxl write-only."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("台账")
+    sheet.append(HEADERS)
+    for values in ledger_rows(rows):
+        sheet.append(values)
+    workbook.save(path)
+
+
+_INLINE = re.compile(
+    r'<c r="([A-Z]+[0-9]+)"( s="[0-9]+")? t="inlineStr"><is><t(?: xml:space="preserve")?>(.*?)</t></is></c>'
+)
+_SHEET = "xl/worksheets/sheet1.xml"
+_SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+def excel_layout(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rewrite an openpyxl-written workbook the way Excel and WPS save one: strings in a shared-string table
+    (openpyxl writes them inline, which its reader parses far more slowly), a ``<dimension>`` at the top of the
+    sheet (without one, openpyxl's reader parses the whole sheet once just to size it) and UTF-8 text."""
+    strings: dict[str, int] = {}
+
+    def shared(m: re.Match[str]) -> str:
+        index = strings.setdefault(html.unescape(m[3]), len(strings))
+        return f'<c r="{m[1]}"{m[2] or ""} t="s"><v>{index}</v></c>'
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            text = zin.read(item).decode("utf-8")
+            if item.filename == _SHEET:
+                text = _INLINE.sub(shared, text)
+                last = text.rsplit('<c r="', 1)[1].split('"', 1)[0]
+                text = text.replace("</sheetPr>", f'</sheetPr><dimension ref="A1:{last}"/>', 1)
+            elif item.filename == "[Content_Types].xml":
+                override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{_SST_TYPE}"/>'
+                text = text.replace("</Types>", override + "</Types>")
+            elif item.filename == "xl/_rels/workbook.xml.rels":
+                text = text.replace(
+                    "</Relationships>",
+                    f'<Relationship Type="{_SST_REL}" Target="sharedStrings.xml" Id="rIdSST"/></Relationships>',
+                )
+            zout.writestr(item.filename, text)
+        table = "".join(f'<si><t xml:space="preserve">{escape(t)}</t></si>' for t in strings)
+        zout.writestr(
+            "xl/sharedStrings.xml",
+            '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'count="{len(strings)}" uniqueCount="{len(strings)}">{table}</sst>',
+        )
+
+
+def make_csv(path: str | os.PathLike[str], rows: int) -> None:
+    """The same ledger as UTF-8 CSV, dates as Excel would export them (date cells as 2017/6/30)."""
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADERS)
+        for values in ledger_rows(rows):
+            writer.writerow(
+                f"{v.year}/{v.month}/{v.day}" if isinstance(v, dt.datetime) else "" if v is None else v for v in values
+            )
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _measure(mode: str, path: str, rows: int) -> dict[str, float]:
+    """Run in a child: read the file ``mode``'s way, return the counts, time and memory figures."""
+    data = Path(path).read_bytes()
+    base = _peak_mib()
+    checkpoint = max(1, rows // 10)
+    early = first = 0.0
+    count = 0
+    start = time.perf_counter()
+    if mode == "openpyxl":
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        first = time.perf_counter() - start
+        for _values in workbook.worksheets[0].iter_rows(values_only=True):
+            count += 1
+            if count == checkpoint:
+                early = _peak_mib()
+        workbook.close()
+    else:
+        from adapters.ledger.native import read_rows
+
+        for _row in read_rows(data, filename=path):
+            count += 1
+            if count == 1:
+                first = time.perf_counter() - start
+            if count == checkpoint:
+                early = _peak_mib()
+    seconds = time.perf_counter() - start
+    return {
+        "rows": count,
+        "seconds": seconds,
+        "rows_per_s": count / seconds,
+        "open_s": first,
+        "iter_rows_per_s": count / (seconds - first),
+        "file_mib": len(data) / 2**20,
+        "base_mib": base,
+        "early_peak_mib": early,
+        "peak_mib": _peak_mib(),
+    }
+
+
+_FILES = ("openpyxl.xlsx", "excel.xlsx", "ledger.csv")
+
+
+def _make(folder: str, rows: int) -> None:
+    xlsx, excel, text = (os.path.join(folder, name) for name in _FILES)
+    make_xlsx(xlsx, rows)
+    excel_layout(xlsx, excel)
+    make_csv(text, rows)
+
+
+def main(rows: int) -> None:
+    """Generate the ledger, measure each reader in a child process, print the figures."""
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as tmp:
+        xlsx, excel, text = (os.path.join(tmp, name) for name in _FILES)
+        start = time.perf_counter()
+        # The files are made in a child too: a child's ru_maxrss starts at its parent's RSS, so the parent stays small.
+        subprocess.run([sys.executable, "-m", "bench.ledger_rows", "--make", tmp, str(rows)], check=True)
+        size = os.path.getsize(xlsx) / 2**20
+        print(f"wrote {rows} rows to XLSX ({size:.1f} MiB), Excel layout, CSV: {time.perf_counter() - start:.1f} s")
+        cases = [
+            ("openpyxl iter_rows, openpyxl-written", "openpyxl", xlsx),
+            ("read_rows, openpyxl-written", "rows", xlsx),
+            ("openpyxl iter_rows, Excel layout", "openpyxl", excel),
+            ("read_rows, Excel layout", "rows", excel),
+            ("read_rows, CSV UTF-8", "rows", text),
+        ]
+        print(
+            f"{'reader, file':38} {'rows':>7} {'total s':>8} {'rows/s':>7} {'open s':>7} {'iter r/s':>8} "
+            f"{'file MiB':>8} {'base MiB':>8} {'peak@10%':>8} {'peak MiB':>8}"
+        )
+        for label, mode, path in cases:
+            out = subprocess.run(
+                [sys.executable, "-m", "bench.ledger_rows", "--measure", mode, path, str(rows)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            r = json.loads(out)
+            print(
+                f"{label:38} {r['rows']:>7.0f} {r['seconds']:>8.2f} {r['rows_per_s']:>7.0f} {r['open_s']:>7.2f} "
+                f"{r['iter_rows_per_s']:>8.0f} {r['file_mib']:>8.1f} {r['base_mib']:>8.1f} "
+                f"{r['early_peak_mib']:>8.1f} {r['peak_mib']:>8.1f}"
+            )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--measure"]:
+        print(json.dumps(_measure(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    elif sys.argv[1:2] == ["--make"]:
+        _make(sys.argv[2], int(sys.argv[3]))
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000)

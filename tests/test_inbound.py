@@ -5,6 +5,8 @@ recipient gets its own format."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +25,8 @@ from tests.hubserver import InProcessHub, hub_settings
 BUREAU_SAMPLES = Path(__file__).resolve().parent.parent / "schemas" / "agencies" / "bureau" / "samples"
 BNS = "urn:sqjz:exchange:1"
 B = {"b": BNS}
-ADAPTERS = {"530581SF": "bureau", "530581JC": "procuratorate", "530502JC": "procuratorate"}
+ADAPTERS = {"530581SF": "bureau", "530581JC": "procuratorate", "530502JC": "procuratorate", "530502FY": "court"}
+COURT_JUDGMENT = Path(__file__).resolve().parent / "golden" / "court" / "sentencing-judgment.in.xml"
 
 
 def bureau_batch(n: int, *, bad_sex: tuple[int, ...] = (), bad_id: tuple[int, ...] = (), tag: str | None = None,
@@ -147,6 +150,28 @@ def test_each_recipient_gets_its_own_format(native_hub: tuple[InProcessHub, Reci
     assert root.tag == f"{{{BNS}}}JHBW" and root.findtext("b:SJX/b:YWLX", namespaces=B) == "1101"
     assert root.findtext("b:SJX/b:XXID", namespaces=B) == mid
     assert b"<SentencingDecision" in recipients.got("530581GA")[0].body
+
+
+def test_an_inline_attachment_is_kept_and_served_to_whoever_may_read_the_message(
+        native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, recipients = native_hub
+    # Given the court's GB18030 judgment batch with the judgment attached inline as base64
+    payload = COURT_JUDGMENT.read_bytes()
+    with hub.client() as client:
+        r = client.post("/api/v1/inbound/court", content=payload, headers=auth("530502FY"))
+        assert r.status_code == 202, r.text
+        mid = r.json()["outcomes"][0]["message_id"]
+        wait_until(lambda: recipients.got("530581SF"), what="the bureau's copy")
+        # Then the canonical message names the file by its SHA-256, and the bureau can fetch it by that hash
+        native = recipients.got("530581SF")[0].body
+        digest = re.search(rb"urn:xianjie:attachment:sha256:([0-9a-f]{64})", native)
+        assert digest is not None, native[:500]
+        got = client.get(f"/api/v1/attachments/{digest.group(1).decode()}", headers=auth("530581SF"))
+        assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == digest.group(1).decode()
+        # And an agency with no part in the message cannot
+        assert client.get(f"/api/v1/attachments/{digest.group(1).decode()}",
+                          headers=auth("530523SF")).status_code == 404
+        assert mid
 
 
 def _drop_settings(tmp_path: Path) -> tuple[Settings, Path]:

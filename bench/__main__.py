@@ -1,5 +1,9 @@
 """``python -m bench``: baselines, then the hub end to end on both stacks; prints a table, writes JSON.
 
+Suites (BENCH_SUITES, default adapters,ledger,hubs): each adapter's inbound and outbound messages/s against raw
+lxml parse + validate (bench.adapters); a BENCH_LEDGER_ROWS-row (200000) XLSX ledger read and imported in
+streaming mode, rows/s and peak RSS (bench.ledger_rows); the hub end to end on both stacks.
+
 Environment: BENCH_N (notices per stack, default 20000), BENCH_CONCURRENCY (48), BENCH_RATE (250/s),
 BENCH_LATENCY_SECONDS (20), BENCH_DEADLINE (150 s for the closed loop; 0: none), BENCH_DRAIN (60 s for a
 paced run's notices to complete after its last POST), BENCH_PG_WORKERS (2), BENCH_STACKS
@@ -75,6 +79,28 @@ def main() -> int:
         "hub_env": {k: v for k, v in os.environ.items() if k.startswith("XIANJIE_")},
     }
     results: dict[str, Any] = {"meta": meta, "baselines": {}, "hubs": {}}
+    suites = set((os.environ.get("BENCH_SUITES") or "adapters,ledger,hubs").split(","))
+    if "adapters" in suites:
+        from bench import adapters as adapter_bench
+
+        log("adapters: inbound and outbound messages/s against raw lxml parse + validate")
+        results["adapters"] = adapter_bench.run()
+        print(adapter_bench.table(results["adapters"]), flush=True)
+    if "ledger" in suites:
+        rows = int(_env("BENCH_LEDGER_ROWS", 200000))
+        log(f"ledger: a {rows}-row XLSX 台账 read and imported in streaming mode (child processes)")
+        proc = subprocess.run([sys.executable, "-m", "bench.ledger_rows", str(rows)], capture_output=True,
+                              text=True, cwd=HERE.parent)
+        results["ledger"] = {"rows": rows, "output": proc.stdout, "returncode": proc.returncode}
+        print(proc.stdout, flush=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+    if "hubs" not in suites:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(results, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        print(f"\nresults: {out_path}")
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     log(f"baselines (work folder {work})")
     b = results["baselines"]

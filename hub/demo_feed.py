@@ -4,8 +4,10 @@ canonical samples."""
 from __future__ import annotations
 
 import copy
+import csv
 import datetime as dt
 import hashlib
+import io
 import itertools
 import random
 import threading
@@ -27,6 +29,7 @@ from hub.demo_agencies import (
     World,
     add_months,
     as_native,
+    auth,
     describe,
     el,
     fill,
@@ -50,6 +53,7 @@ SUMMARY_EVERY = 10.0
 DEMO_TIERS = (2.0, 4.0, 8.0)
 DEMO_MAX_AGE = dt.timedelta(seconds=30)
 ACTIVE = ("at_bureau", "supervised", "missing", "revoked")
+LEDGER_EVERY = 15.0  # seconds between the uploads of an office that keeps a spreadsheet ledger (台账)
 
 
 def sentencing(c: Case, court_name: str) -> tuple[str, bytes]:
@@ -154,6 +158,32 @@ def old_case(rng: random.Random, serial: int) -> Case:
                 "", rng.choice(OFFENCES), decided, effective, end, serial, "530502JY" if temp else None)
 
 
+LEDGER_TYPES = frozenset({"ReportingOutcome", "SupervisionEvent"})
+
+
+def ledger_workbook(notices: list[bytes]) -> bytes:
+    """An XLSX 台账 with one row per canonical notice: each written as the ledger format's row, under the union
+    of their headers."""
+    from openpyxl import Workbook
+
+    from adapters import get_adapter
+
+    ledger = get_adapter("ledger")
+    rows: list[dict[str, str]] = []
+    for xml in notices:
+        enc = ledger.encode(xml, message_type=etree.QName(parse(xml)).localname)
+        rows.extend(csv.DictReader(io.StringIO(enc.body.decode("utf-8-sig"))))
+    headers = list(dict.fromkeys(h for row in rows for h in row))
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("台账")
+    ws.append(headers)
+    for row in rows:
+        ws.append([row.get(h) or None for h in headers])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
 class Feed:
     """Judgments from the five counties' courts (a quarter for residents of another county, some parole rulings
     of 中院), then the bureaus' follow-ups on the cases they received, and now and then a release."""
@@ -163,6 +193,10 @@ class Feed:
         self.client, self.directory, self.world, self.rng = client, directory, world, rng
         self.inbound_root = inbound_root  # courts drop some of their judgments here as files
         self.dropped = 0
+        # bureaus that keep a 台账: their follow-ups are written down and uploaded as a workbook now and then
+        self.ledger_rows: dict[str, list[bytes]] = {
+            code: [] for code, a in directory.agencies.items() if a.adapter != "ledger" and "ledger" in a.also_accepts}
+        self.next_upload = time.monotonic() + LEDGER_EVERY
         self.serial = itertools.count(rng.randint(100, 700))
         self.cases: list[Case] = []
         self.stop_event = threading.Event()
@@ -240,9 +274,33 @@ class Feed:
         elif active and r < 0.55:
             c = urgent[0] if urgent else self.rng.choice(active)
             c.due = now + self.rng.uniform(4.0, 10.0)  # compressed time, but one thing after another
-            self.post(c.bureau, bureau_notice(c, self._next_kind(c), next(self.serial))[1])
+            xml = bureau_notice(c, self._next_kind(c), next(self.serial))[1]
+            if c.bureau in self.ledger_rows and etree.QName(parse(xml)).localname in LEDGER_TYPES:
+                self.ledger_rows[c.bureau].append(xml)
+            else:
+                self.post(c.bureau, xml)
         else:
             self.judgment()
+        if now >= self.next_upload:
+            self.next_upload = now + LEDGER_EVERY
+            for code, pending in self.ledger_rows.items():
+                if pending:
+                    self.upload_ledger(code, pending)
+                    pending.clear()
+
+    def upload_ledger(self, code: str, notices: list[bytes]) -> None:
+        """Upload the office's 台账: one workbook row per notice, as the clerk would have typed them."""
+        agency = self.directory.get(code)
+        assert agency is not None
+        name = f"{agency.name}社区矫正台账-{time.strftime('%Y%m%d-%H%M%S')}.xlsx"
+        r = self.client.post("/api/v1/inbound/ledger", content=ledger_workbook(notices), headers=auth(code),
+                             params={"filename": name})
+        try:
+            body = r.json()
+            said = f"{body['records']} 行 rows: 已接收 accepted {body['accepted']}, 被拒 rejected {body['rejected']}"
+        except (ValueError, KeyError):
+            said = f"HTTP {r.status_code}: {r.text[:200]}"
+        say(f"{agency.name} {code} → 衔接 台账上传 spreadsheet upload {name}: {said}")
 
     def _run(self) -> None:
         self.judgment("530524", "530524FY")  # 昌宁县司法局 is down: this one will retry, then fail

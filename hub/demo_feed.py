@@ -196,6 +196,12 @@ class Feed:
         # bureaus that keep a 台账: their follow-ups are written down and uploaded as a workbook now and then
         self.ledger_rows: dict[str, list[bytes]] = {
             code: [] for code, a in directory.agencies.items() if a.adapter != "ledger" and "ledger" in a.also_accepts}
+        try:
+            from adapters import get_adapter
+
+            get_adapter("ledger")
+        except (KeyError, AttributeError, ImportError):
+            self.ledger_rows = {}
         self.next_upload = time.monotonic() + LEDGER_EVERY
         self.serial = itertools.count(rng.randint(100, 700))
         self.cases: list[Case] = []

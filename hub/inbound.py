@@ -11,12 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 
 from adapters import DecodeContext, NativeError, Record, get_adapter
 from adapters.kit.canonical import native_place
@@ -26,6 +28,8 @@ from hub.service import Hub, IngestResult
 from hub.store.db import utcnow
 from hub.store.ingest import Incoming
 from hub.store.schema import attachments, native_payloads
+
+log = logging.getLogger("xianjie.inbound")
 
 CHUNK = 500  # records stored per transaction
 LISTED_ACCEPTED = 10_000  # accepted records listed one by one in a report; counts are always exact
@@ -128,6 +132,16 @@ def receive(hub: Hub, raw: bytes, *, agency: Agency, system: str, channel: str, 
         report.quarantine_id = hub.quarantine(
             raw, agency=agency.code, channel=channel, status=400, code=e.code, message=e.message,
             problems=problems, content_type=content_type, payload_id=report.payload_id)
+    except Exception as e:  # an adapter's own defect must not lose the payload
+        if isinstance(e, DBAPIError):
+            raise  # the database is away: the caller answers 503 and the sender sends again
+        log.exception("the %s adapter failed on a payload from %s", system, agency.code)
+        message = f"the {system} adapter could not translate this payload ({type(e).__name__}); it is kept for the " \
+                  "operators"
+        report.error = InvalidMessage("adapter_failed", message, [Problem(f"{type(e).__name__}: {e}")], 500)
+        report.quarantine_id = hub.quarantine(
+            raw, agency=agency.code, channel=channel, status=500, code="adapter_failed", message=message,
+            problems=report.error.problems, content_type=content_type, payload_id=report.payload_id)
     summary = report.as_dict()
     with hub.engine.begin() as conn:
         conn.execute(insert(native_payloads).values(

@@ -123,6 +123,25 @@ def test_an_unreadable_payload_is_refused_whole_and_kept(native_hub: tuple[InPro
         assert q.content == batch
 
 
+def test_an_adapter_defect_keeps_the_payload_for_the_operators(
+        native_hub: tuple[InProcessHub, Recipients], monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, _ = native_hub
+    from adapters import get_adapter
+
+    def broken(native: bytes, ctx: object) -> list[object]:
+        raise RuntimeError("a defect in the adapter")
+
+    # Given an adapter with a defect
+    monkeypatch.setattr(get_adapter("bureau"), "decode", broken)
+    batch = bureau_batch(1)
+    with hub.client() as client:
+        # When a payload reaches it, Then the sender hears so and the payload is kept
+        r = client.post("/api/v1/inbound/bureau", content=batch, headers=auth("530581SF"))
+        assert r.status_code == 500 and r.json()["error"]["code"] == "adapter_failed", r.text
+        kept = client.get(f"/api/v1/quarantine/{r.json()['quarantine_id']}/raw", headers=auth("530581SF"))
+        assert kept.content == batch
+
+
 def test_only_the_agencys_own_systems_are_accepted(native_hub: tuple[InProcessHub, Recipients]) -> None:
     hub, _ = native_hub
     with hub.client() as client:

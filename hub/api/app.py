@@ -168,7 +168,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         body["status_url"] = str(request.url_for("get_native", payload_id=report.payload_id))
         if report.error is not None:
             body = error_body(report.error.code, report.error.message, report.error.problems) | body
-            return JSONResponse(_jsonable(body), status_code=400)
+            return JSONResponse(_jsonable(body), status_code=report.error.status)
         if report.rejected:
             status = 207 if report.accepted or report.duplicates else 422
         else:

@@ -18,6 +18,8 @@ from lxml import etree
 
 from hub.settings import Settings
 from hub.workers.dropfolder import DropFolders
+from tests.adapters.test_ledger import ledger_csv
+from tests.adapters.test_ledger import row as ledger_row
 from tests.conftest import Stack
 from tests.harness import Recipients, auth, notice, wait_until, write_registry
 from tests.hubserver import InProcessHub, hub_settings
@@ -55,7 +57,7 @@ def bureau_batch(n: int, *, bad_sex: tuple[int, ...] = (), bad_id: tuple[int, ..
 def native_hub(tmp_path: Path, stack: Stack) -> Iterator[tuple[InProcessHub, Recipients]]:
     recipients = Recipients().start()
     registry = write_registry(tmp_path / "registry.toml", recipients_url=recipients.url, drop_root=tmp_path / "drop",
-                              adapters=ADAPTERS)
+                              adapters=ADAPTERS, accepts={"530521SF": ["ledger"]})
     hub = InProcessHub(hub_settings(database_url=stack.database_url, broker_url=stack.broker_url,
                                     queue_prefix=stack.queue_prefix, registry_path=registry)).start()
     yield hub, recipients
@@ -93,10 +95,11 @@ def test_a_batch_with_bad_records_stores_the_good_ones_and_reports_the_bad_by_re
         assert stored["filename"] == "报到情况.xml" and stored["accepted"] == 3 and stored["rejected"] == 2
         assert client.get(body["status_url"], headers=auth("530502FY")).status_code == 404
 
-        # And the good ones go to the deciding court, in the court's registered format (canonical here)
+        # And the good ones go to the deciding court, in the court's own format (its case-management XML)
         ids = [by_number[n]["message_id"] for n in (1, 3, 5)]
         wait_until(lambda: {x.message_id for x in recipients.got("530502FY")} >= set(ids), what="court deliveries")
-        assert all(b"<ReportingOutcome" in x.body for x in recipients.got("530502FY"))
+        court = [x.body for x in recipients.got("530502FY") if x.message_id in ids]
+        assert len(court) == 3 and all(b"<SJBW" in b and b"<ReportingOutcome" not in b for b in court), court[0][:300]
         # And the procuratorate of 腾冲市 gets its copies in its own field-list format through its inbox
         wait_until(lambda: len(client.get("/api/v1/inbox", headers=auth("530581JC")).json()["items"]) >= 3,
                    what="procuratorate inbox")
@@ -107,6 +110,35 @@ def test_a_batch_with_bad_records_stores_the_good_ones_and_reports_the_bad_by_re
         again = client.post("/api/v1/inbound/bureau", content=batch, headers=auth("530581SF")).json()
         assert again["duplicates"] == 3 and again["accepted"] == 0
         assert sorted(o["message_id"] for o in again["outcomes"] if o["status"] == "duplicate") == sorted(ids)
+
+
+def test_a_ledger_that_breaks_part_way_keeps_every_row_before_the_break(
+        native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, _ = native_hub
+    # Given a 施甸县司法局 CSV ledger of 520 good warnings (more than one storage chunk of 500) whose row 522 has a
+    # value in a column without a header, which the reader finds only when it gets there
+    tag = uuid.uuid4().hex[:8]
+    good = [ledger_row("警告", 0, 文书编号=f"施司矫〔2026〕{tag}-{n}号", 日期="2026-07-03", 情况说明="予以警告。")
+            for n in range(2, 522)]
+    lines = ledger_csv(good).decode().split("\r\n")[:-1]
+    broken = "\r\n".join(lines + [lines[-1].replace(f"{tag}-521", f"{tag}-522") + ",多出来的一列"]) + "\r\n"
+    with hub.client() as client:
+        # When it is uploaded
+        r = client.post("/api/v1/inbound/ledger", content=broken.encode(), headers=auth("530521SF"),
+                        params={"filename": "台账.csv"})
+        # Then the file is refused at the cell of row 522, and every row before it is reported as stored
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["error"]["code"] == "bad_header" and body["error"]["details"][0]["path"] == "CSV!L522", body["error"]
+        assert (body["records"], body["accepted"], body["rejected"]) == (520, 520, 0)
+        # And stored indeed: the same 520 rows sent again are all duplicates, the last ones (the part-filled chunk)
+        # included
+        again = client.post("/api/v1/inbound/ledger", content=("\r\n".join(lines) + "\r\n").encode(),
+                            headers=auth("530521SF"), params={"filename": "台账.csv"}).json()
+        assert (again["accepted"], again["duplicates"], again["rejected"]) == (0, 520, 0), again
+        # And the broken file is kept for the operators
+        q = client.get(f"/api/v1/quarantine/{body['quarantine_id']}/raw", headers=auth("530521SF"))
+        assert q.content == broken.encode()
 
 
 def test_an_unreadable_payload_is_refused_whole_and_kept(native_hub: tuple[InProcessHub, Recipients]) -> None:

@@ -1,16 +1,20 @@
-"""Reading a county office's ledger (台账): an XLSX workbook or a CSV file, one notice or event per row.
+"""Reading a county office's ledger (台账): an XLSX workbook or a CSV file, one notice or event per row; and
+writing the CSV the hub delivers to such an office (``write_csv``).
 
 ``read_rows`` streams the rows under the header row (the first non-empty row) as ``Row`` objects keyed by
 normalised header names. Memory stays flat in the number of rows: XLSX goes through openpyxl's read-only
 reader, CSV through the csv module over an incremental decoder. Problems with the file itself (not a
-spreadsheet, corrupt, undecodable, bad header, a value in a column without a header) raise
-``LedgerFormatError`` naming the cell; they surface while iterating, header problems on the first ``next``.
+spreadsheet, corrupt, undecodable, bad header, a value in a column without a header; a workbook part that
+declares a DTD or entities, or one that inflates too far) raise ``LedgerFormatError`` naming the cell; they
+surface while iterating, header problems on the first ``next``.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -24,7 +28,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-__all__ = ["CSV_SHEET", "LEDGER_SHEET", "LedgerFormatError", "Row", "normalise_header", "read_rows"]
+__all__ = ["CSV_SHEET", "LEDGER_SHEET", "LedgerFormatError", "Row", "normalise_header", "read_rows", "row_text",
+           "sheet_ref", "write_csv"]
 
 CSV_SHEET = "CSV"
 LEDGER_SHEET = "台账"  # read in preference to the first sheet when a workbook has it
@@ -60,12 +65,15 @@ _PLAIN_SHEET_TITLE = re.compile(r"\w+")
 
 
 class LedgerFormatError(ValueError):
-    """The file is not a readable ledger; ``where`` names the place (``Sheet1!B1``, ``CSV!3:3``) if known."""
+    """The file is not a readable ledger; ``where`` names the place (``Sheet1!B1``, ``CSV!3:3``) if known;
+    ``code`` says what kind of problem it is (``not_a_ledger``, ``wrong_encoding``, ``bad_header``, ``empty``,
+    ``corrupt``, ``dtd_forbidden``, ``too_large``)."""
 
-    def __init__(self, message: str, where: str | None = None) -> None:
+    def __init__(self, message: str, where: str | None = None, code: str = "not_a_ledger") -> None:
         super().__init__(f"{where}: {message}" if where else message)
         self.message = message
         self.where = where
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -75,19 +83,22 @@ class Row:
     ``number`` is the row number the user sees (the sheet's row; for CSV the line the record starts on,
     the header being line 1 when it is the first line); ``cells`` maps header → value (strings stripped;
     XLSX numbers and dates as openpyxl gives them; empty cells left out); ``columns`` maps every header
-    to its column letter and is shared by all rows of a file: do not modify it.
+    to its column letter and is shared by all rows of a file: do not modify it. ``header_row`` is the
+    number of the header row.
     """
 
     number: int
     sheet: str
     cells: dict[str, object]
     columns: dict[str, str]
+    header_row: int = 1
 
     def where(self, header: str) -> str:
         """The cell reference of this row's ``header`` column, e.g. ``Sheet1!E7``."""
-        return f"{_sheet_ref(self.sheet)}!{self.columns[header]}{self.number}"
+        return f"{sheet_ref(self.sheet)}!{self.columns[header]}{self.number}"
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def normalise_header(value: object) -> str:
     """A header cell's name: whitespace removed, full-width ASCII letters, digits and brackets made half-width."""
     text = value if isinstance(value, str) else str(value)
@@ -113,7 +124,8 @@ def read_rows(data: bytes, *, filename: str | None = None) -> Iterator[Row]:
 # --- header and rows, shared by both formats ---------------------------------------------------------
 
 
-def _sheet_ref(title: str) -> str:
+def sheet_ref(title: str) -> str:
+    """A sheet's title as a cell reference writes it (quoted when it is not a plain word)."""
     if _PLAIN_SHEET_TITLE.fullmatch(title):
         return title
     return "'" + title.replace("'", "''") + "'"
@@ -124,7 +136,8 @@ class _Layout:
 
     def __init__(self, sheet: str, number: int, names: Sequence[str]) -> None:
         self.sheet = sheet
-        self.ref = _sheet_ref(sheet)
+        self.number = number
+        self.ref = sheet_ref(sheet)
         used = [i for i, name in enumerate(names) if name]
         first, last = used[0], used[-1]
         self.columns: dict[str, str] = {}
@@ -135,11 +148,13 @@ class _Layout:
                     f"表头单元格为空 / blank header cell in column {letter} (between {names[first]!r} and "
                     f"{names[last]!r}); 请填写列名或删除该列 / name the column or delete it",
                     f"{self.ref}!{letter}{number}",
+                    "bad_header",
                 )
             if name in self.columns:
                 raise LedgerFormatError(
                     f"表头重复 / duplicate header {name!r} (also in {self.columns[name]}{number})",
                     f"{self.ref}!{letter}{number}",
+                    "bad_header",
                 )
             self.columns[name] = letter
         self.names: list[str | None] = [None] * first + [names[i] for i in range(first, last + 1)]
@@ -164,11 +179,12 @@ class _Layout:
                     "no header; 表头须为第一个非空行 / the header must be the first non-empty row "
                     "(delete any title above it)",
                     f"{self.ref}!{letter}{number}",
+                    "bad_header",
                 )
             cells[name] = value
         if not cells:
             return None
-        return Row(number, self.sheet, cells, self.columns)
+        return Row(number, self.sheet, cells, self.columns, self.number)
 
 
 def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Iterator[Row]:
@@ -178,7 +194,8 @@ def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Itera
             layout = _Layout(sheet, number, names)
             break
     else:
-        raise LedgerFormatError("没有表头：文件中没有数据 / no header row: the sheet is empty", _sheet_ref(sheet))
+        raise LedgerFormatError("没有表头：文件中没有数据 / no header row: the sheet is empty", sheet_ref(sheet),
+                                "empty")
     make = layout.row
     for number, values in numbered:
         row = make(number, values)
@@ -189,11 +206,47 @@ def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Itera
 # --- XLSX ---------------------------------------------------------------------------------------------
 
 
+# A workbook that inflates beyond this is refused before it is read (a zip bomb); 200,000 rows inflate to ~175 MiB.
+MAX_UNZIPPED = 1 << 30
+_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+def _check_xlsx_parts(data: bytes) -> None:
+    """Refuse a workbook whose XML parts declare a DTD or entities (Excel and WPS never write one; openpyxl's
+    sheet reader would expand them), or that inflates beyond MAX_UNZIPPED. Streams each part: memory stays flat."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise LedgerFormatError(f"XLSX 解压后超过 {MAX_UNZIPPED >> 20} MiB / the workbook inflates beyond "
+                                        f"{MAX_UNZIPPED >> 20} MiB", code="too_large")
+            keep = max(len(m) for m in _DTD_MARKERS) - 1
+            for member in members:
+                if not member.filename.endswith((".xml", ".rels")):
+                    continue
+                with archive.open(member) as part:
+                    tail = b""
+                    while chunk := part.read(_CHUNK):
+                        window = tail + chunk
+                        if any(marker in window for marker in _DTD_MARKERS):
+                            raise LedgerFormatError(
+                                f"XLSX 的 {member.filename} 含有 DOCTYPE/ENTITY 声明，拒绝读取 / "
+                                f"{member.filename} declares a DTD or entities: refused", code="dtd_forbidden")
+                        tail = window[-keep:]
+    except LedgerFormatError:
+        raise
+    except _CORRUPT as exc:
+        raise LedgerFormatError(f"XLSX 文件损坏或不是工作簿 / corrupt XLSX or not an Excel workbook: {exc!r}",
+                                code="corrupt") from exc
+
+
 def _xlsx_rows(data: bytes) -> Iterator[Row]:
+    _check_xlsx_parts(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except _CORRUPT as exc:
-        raise LedgerFormatError(f"XLSX 文件损坏或不是工作簿 / corrupt XLSX or not an Excel workbook: {exc!r}") from exc
+        raise LedgerFormatError(f"XLSX 文件损坏或不是工作簿 / corrupt XLSX or not an Excel workbook: {exc!r}",
+                                code="corrupt") from exc
     try:
         sheets = [ws for ws in workbook.worksheets if isinstance(ws, ReadOnlyWorksheet)]
         if not sheets:
@@ -217,7 +270,8 @@ def _xlsx_numbered(sheet: ReadOnlyWorksheet) -> Iterator[tuple[int, Sequence[obj
         except _CORRUPT as exc:
             raise LedgerFormatError(
                 f"XLSX 文件损坏 / corrupt XLSX after row {number}: {exc!r}",
-                f"{_sheet_ref(sheet.title)}!{number + 1}:{number + 1}",
+                f"{sheet_ref(sheet.title)}!{number + 1}:{number + 1}",
+                "corrupt",
             ) from exc
         number += 1
         yield number, values
@@ -250,7 +304,8 @@ def _line_of(data: bytes, offset: int) -> int:
 
 def _csv_encoding(data: bytes) -> str:
     if data.startswith(_UTF16_BOMS):
-        raise LedgerFormatError(f"不支持 UTF-16/UTF-32 编码 / UTF-16 and UTF-32 text is not supported; {_SAVE_AS}")
+        raise LedgerFormatError(f"不支持 UTF-16/UTF-32 编码 / UTF-16 and UTF-32 text is not supported; {_SAVE_AS}",
+                                code="wrong_encoding")
     if b"\x00" in data:
         raise LedgerFormatError(f"不是 XLSX 也不是 CSV 文本 / neither an XLSX workbook nor a CSV text file; {_SAVE_AS}")
     if data.startswith(codecs.BOM_UTF8):
@@ -260,6 +315,7 @@ def _csv_encoding(data: bytes) -> str:
             raise LedgerFormatError(
                 f"文件以 UTF-8 BOM 开头但含有非 UTF-8 字节 / UTF-8 byte-order mark but invalid UTF-8 at byte {bad}",
                 f"{CSV_SHEET}!{_line_of(data, bad)}:{_line_of(data, bad)}",
+                "wrong_encoding",
             )
         return "utf-8-sig"
     bad_utf8 = _first_bad_byte(data, "utf-8")
@@ -273,6 +329,7 @@ def _csv_encoding(data: bytes) -> str:
         f"既不是 UTF-8 也不是 GB18030 编码的文本，也不是 XLSX / neither XLSX nor CSV text in UTF-8 or GB18030 "
         f"(invalid UTF-8 at byte {bad_utf8}, invalid GB18030 at byte {bad_gb}); {_SAVE_AS}",
         f"{CSV_SHEET}!{line}:{line}",
+        "wrong_encoding",
     )
 
 
@@ -299,9 +356,58 @@ def _csv_rows(data: bytes) -> Iterator[Row]:
                 return
             except csv.Error as exc:
                 raise LedgerFormatError(
-                    f"CSV 格式错误 / malformed CSV: {exc}", f"{CSV_SHEET}!{end + 1}:{reader.line_num}"
+                    f"CSV 格式错误 / malformed CSV: {exc}", f"{CSV_SHEET}!{end + 1}:{reader.line_num}", "corrupt"
                 ) from exc
             start, end = end + 1, reader.line_num
             yield start, fields
 
     yield from _rows(CSV_SHEET, numbered())
+
+
+# --- writing --------------------------------------------------------------------------------------------
+
+# Excel and WPS run a cell that starts with one of these as a formula when they open a CSV: such a value is
+# written after an apostrophe, which the reader takes off again (``unescape``); a value that itself starts
+# with an apostrophe gets one more, so that every value comes back as it was.
+FORMULA_START = frozenset("=+-@'")
+
+
+def escape(value: str) -> str:
+    """A cell value as written: with a leading apostrophe when a spreadsheet would read it as a formula."""
+    return "'" + value if value[:1] in FORMULA_START else value
+
+
+def unescape(value: str) -> str:
+    """The value of a cell ``escape`` wrote (any other value unchanged)."""
+    return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_START else value
+
+
+def write_csv(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
+    """A ledger as CSV the way Excel and WPS open it: UTF-8 with a byte-order mark, CRLF line ends, the header
+    row then one row per record; every value escaped (see ``escape``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([escape(v) for v in row])
+    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+
+
+def row_text(row: Row) -> bytes:
+    """One row as a little CSV of its own (UTF-8): the headers of its filled cells, then their values as
+    the file holds them, so that a row rejected alone can be shown as it was."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(row.cells)
+    writer.writerow([_shown(v) for v in row.cells.values()])
+    return out.getvalue().encode("utf-8")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)

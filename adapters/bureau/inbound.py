@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.bureau import mapping, native
@@ -11,24 +11,33 @@ from adapters.kit.pipeline import DecodeContext, NativeRecord, Record, translate
 from adapters.kit.problems import NativeProblem
 
 
-def _leaves(data: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
-    """Native paths of the leaf elements under ``data`` (repeated items without their index)."""
+def _unmapped(data: Mapping[str, Any], mapped: frozenset[str], prefix: str = "") -> str | None:
+    """The native path of the first leaf element under ``data`` (in document order, repeated items without their
+    index) that is not in ``mapped``."""
     for name, value in data.items():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, Mapping):
-                yield from _leaves(item, f"{prefix}{name}/")
-            else:
-                yield f"{prefix}{name}"
+        path = prefix + name
+        for item in value if isinstance(value, list) else (value,):
+            if type(item) is not str and (type(item) is dict or isinstance(item, Mapping)):
+                found = _unmapped(item, mapped, path + "/")
+                if found is not None:
+                    return found
+            elif path not in mapped:
+                return path
+    return None
 
 
-def _mapped(spec: Spec) -> set[str]:
+def _mapped(spec: Spec) -> frozenset[str]:
     out = {"YWLX"}
     for item in spec.fields:
         if isinstance(item, F):
             out.add(item.native)
         else:
             out.update(f"{item.native}/{f.native}" for f in item.fields)
-    return out
+    return frozenset(out)
+
+
+# the leaf paths each business type reads, by its code (worked out once, not per record)
+_MAPPED = {s.native_type: _mapped(s) for s in mapping.SPECS.items}
 
 
 def _type_problem(rec: NativeRecord) -> tuple[NativeProblem, str | None] | None:
@@ -47,11 +56,10 @@ def _type_problem(rec: NativeRecord) -> tuple[NativeProblem, str | None] | None:
         return NativeProblem(f"业务类型 {code} ({spec.label}) carries its content in <{expected}>, but the record has "
                              f"<{found[0]}>", where=rec.locate(found[0])), spec.message_type
     # the schema's body blocks are shared between business types: e.g. 终止原因 ZZYY means nothing in a 解除 (2601)
-    mapped = _mapped(spec)
-    for path in _leaves(rec.data):
-        if path not in mapped:
-            return NativeProblem(f"<{path.rsplit('/', 1)[-1]}> is not part of 业务类型 {code} ({spec.label})",
-                                 where=rec.locate(path)), spec.message_type
+    path = _unmapped(rec.data, _MAPPED.get(code) or _mapped(spec))
+    if path is not None:
+        return NativeProblem(f"<{path.rsplit('/', 1)[-1]}> is not part of 业务类型 {code} ({spec.label})",
+                             where=rec.locate(path)), spec.message_type
     return None
 
 

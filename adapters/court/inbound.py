@@ -13,6 +13,7 @@ import binascii
 import copy
 import dataclasses
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.kit.mapping import Group, Spec, native_get
@@ -44,11 +45,32 @@ def _record(rec: NativeRecord, ctx: DecodeContext) -> Record:
         return _failed(rec, [NativeProblem(
             f"文书类型 {rec.native_type} ({spec.label}) carries its content in <{body}>, not <{found}>",
             where=rec.locate(found))], spec.message_type)
+    if not _has_inline_documents(spec, rec.data):
+        return translate(SPECS, rec, ctx)
     data, attachments, problems = _inline_documents(spec, rec)
     if problems:
         return _failed(rec, problems, spec.message_type)
     out = translate(SPECS, dataclasses.replace(rec, data=data), ctx)
     return dataclasses.replace(out, attachments=attachments) if out.ok and attachments else out
+
+
+def _document_groups(spec: Spec) -> list[Group]:
+    return [g for g in spec.fields if isinstance(g, Group) and {f.native for f in g.fields} == _DOCUMENT_NATIVE]
+
+
+# each document type's document lists (worked out once, not per record)
+_DOCUMENT_GROUPS = {s.native_type: _document_groups(s) for s in SPECS.items}
+
+
+def _has_inline_documents(spec: Spec, data: Mapping[str, Any]) -> bool:
+    """Whether any document of the record carries its file inline (most carry references, and the record's data
+    is then translated as it is, without a copy to edit)."""
+    for group in _DOCUMENT_GROUPS.get(spec.native_type) or _document_groups(spec):
+        found = native_get(data, group.native)
+        items = found if isinstance(found, list) else [found] if found is not None else []
+        if any(isinstance(item, dict) and INLINE_CONTENT in item for item in items):
+            return True
+    return False
 
 
 def _inline_documents(spec: Spec, rec: NativeRecord) -> tuple[dict[str, Any], dict[str, bytes], list[NativeProblem]]:
@@ -57,9 +79,7 @@ def _inline_documents(spec: Spec, rec: NativeRecord) -> tuple[dict[str, Any], di
     data: dict[str, Any] = copy.deepcopy(dict(rec.data))
     files: dict[str, bytes] = {}
     problems: list[NativeProblem] = []
-    for group in spec.fields:
-        if not isinstance(group, Group) or {f.native for f in group.fields} != _DOCUMENT_NATIVE:
-            continue
+    for group in _document_groups(spec):
         found = native_get(data, group.native)
         items = found if isinstance(found, list) else [found] if found is not None else []
         for i, item in enumerate(items):

@@ -75,8 +75,7 @@ def read_batch(data: bytes) -> list[NativeRecord]:
                                          where=nativexml.path_of(count) if count is not None else None,
                                          line=_line(count))])
     out = []
-    for i, el in enumerate(records):
-        where = nativexml.path_of(el)
+    for i, (el, where) in enumerate(zip(records, nativexml.paths_of(records), strict=True)):
         out.append(NativeRecord(
             number=i + 1,
             where=where,
@@ -104,9 +103,7 @@ def _header_envelope(header: etree._Element) -> dict[str, str]:
 
 def write_batch(*, batch_id: str, sender: str, sent_at: str, native_type: str, record: Mapping[str, Any]) -> bytes:
     """A batch of one record, in GB18030 (``sent_at`` is canonical ISO 8601 with offset)."""
-    root = etree.Element(ROOT, BBH=VERSION)
-    nativexml.build(root, {HEADER: {"BWID": batch_id, "FSDW": sender, "FSSJ": SEND_TIME.outbound(sent_at),
-                                    "JLS": "1"}})
-    jl = etree.SubElement(root, RECORD)
-    nativexml.build(jl, {TYPE: native_type, **record})
-    return nativexml.serialise(root, ENCODING)
+    return nativexml.to_text(ROOT, {HEADER: {"BWID": batch_id, "FSDW": sender, "FSSJ": SEND_TIME.outbound(sent_at),
+                                             "JLS": "1"},
+                                    RECORD: {TYPE: native_type, **record}},
+                             attributes={"BBH": VERSION}, encoding=ENCODING)

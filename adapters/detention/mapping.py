@@ -11,6 +11,7 @@ from adapters.kit import text
 from adapters.kit.mapping import (
     CASE_NUMBER,
     CODE,
+    DOCUMENT_KINDS,
     DOCUMENT_NUMBER,
     ID_NUMBER,
     NAME,
@@ -35,23 +36,7 @@ SHA256 = Func("SHA-256 (lower-case hex)", lambda v: text.halfwidth(v).strip().lo
 SEX = Enum({"男": "MALE", "女": "FEMALE", "未知": "UNKNOWN"}, "性别", aliases={"未说明": "UNKNOWN"})
 CORRECTION = Enum({"管制": "CONTROL", "缓刑": "PROBATION", "假释": "PAROLE", "暂予监外执行": "TEMP_OUTSIDE"},
                   "矫正类别")
-DOCUMENT_KIND = Enum({
-    "判决书": "JUDGMENT",
-    "裁定书": "RULING",
-    "决定书": "DECISION",
-    "执行通知书": "EXECUTION_NOTICE",
-    "假释证明书": "PAROLE_CERTIFICATE",
-    "暂予监外执行决定书": "TEMP_OUTSIDE_DECISION",
-    "结案登记表": "CASE_CLOSING_FORM",
-    "起诉书": "INDICTMENT",
-    "调查评估委托函": "COMMISSION_LETTER",
-    "调查评估意见书": "ASSESSMENT_REPORT",
-    "档案材料": "PERSON_FILE",
-    "病情诊断": "MEDICAL_REPORT",
-    "证据材料": "EVIDENCE",
-    "证明书": "CERTIFICATE",
-    "其他": "OTHER",
-}, "文书种类")
+DOCUMENT_KIND = Enum(DOCUMENT_KINDS, "文书种类")
 MEASURE = Enum({"1": "CRIMINAL_DETENTION", "2": "ARREST", "3": "ADMINISTRATIVE_DETENTION", "4": "COMPULSORY_ISOLATION",
                 "9": "OTHER"}, "羁押类型代码")
 REVOCATION = Enum({"撤销缓刑": "REVOKE_PROBATION", "撤销假释": "REVOKE_PAROLE", "收监执行": "RECOMMIT_TEMP_OUTSIDE"},

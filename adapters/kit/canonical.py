@@ -7,6 +7,8 @@ leaves are strings exactly as in the XML, an element that may repeat is always a
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from adapters.kit.problems import NativeProblem
+from adapters.kit.text import escape_text
 
 NS = "urn:xianjie:canonical:v1"
 _NSB = "{" + NS + "}"
@@ -113,10 +116,110 @@ def _read(node: etree._Element, shape: Shape) -> CanonicalDict:
 
 def parse_canonical(raw: bytes) -> tuple[str, CanonicalDict]:
     """Message type and dict of canonical XML bytes (trusted: the hub wrote or validated them)."""
+    found = _read_plain(raw)
+    if found is not None:
+        return found
     from hub.canonical import parse_tree
 
     root = parse_tree(raw).getroot()
     return message_type_of(root), to_dict(root)
+
+
+# ---- plain canonical XML, read without building a tree --------------------------------------------------
+# What the hub writes and stores is plain: an XML declaration, the root in the default canonical namespace,
+# elements without attributes, leaves holding text without references, comments only before the root. Such a
+# document is read here by its tags, several times faster than building an lxml tree and walking it; anything
+# else (a prefix, an attribute, a comment inside, a CDATA section, a character or entity reference, a carriage
+# return, a byte lxml would refuse) is left to lxml, so the result is always what the tree gives.
+
+_DECLARATION = re.compile(r"""<\?xml version=(["'])1\.0\1(?: encoding=(["'])(?:UTF|utf)-8\2)?"""
+                          r"""(?: standalone=(["'])(?:yes|no)\3)?[ \t\n]*\?>""")
+_COMMENT = re.compile(r"[ \t\n]*<!--[^-]*(?:-[^-]+)*-->")  # no "--" inside, none before the end
+_ROOT = re.compile(r"""[ \t\n]*<([A-Za-z][A-Za-z0-9]*) xmlns=(["'])urn:xianjie:canonical:v1\2>""")
+# a whole element holding only text, a start tag, or an end tag
+_TOKEN = re.compile(r"<([A-Za-z][A-Za-z0-9]*)>([^<]*)</\1>|<([A-Za-z][A-Za-z0-9]*)>|</([A-Za-z][A-Za-z0-9]*)>")
+# bytes that are control characters XML 1.0 does not allow, and CR (which parsing turns into LF)
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 0x20 and b not in (0x09, 0x0A)))
+
+# a shape as the reader walks it: child name → (repeated, the same for its children, or None for a leaf)
+_Reading = dict[str, tuple[bool, "_Reading | None"]]
+
+
+@cache
+def _reading(message_type: str) -> _Reading:
+    def of(shape: Shape) -> _Reading:
+        return {c.name: (c.repeated, None if c.shape is None else of(c.shape)) for c in shape}
+
+    return of(shapes()[message_type])
+
+
+def _read_plain(raw: bytes) -> tuple[str, CanonicalDict] | None:
+    """Message type and dict of a plain canonical document, or None when it is not plain (or not of a canonical
+    message type), for lxml to read."""
+    # (a text of more than 10 MB: lxml's limit, which this reader would not see)
+    if b"&" in raw or len(raw) > 10_000_000 or raw.translate(None, _NOT_CONTROL):
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\ufffe" in text or "\uffff" in text or ("]" in text and "]]>" in text):
+        return None
+    pos = 0
+    if text.startswith("<?"):
+        decl = _DECLARATION.match(text)
+        if decl is None:
+            return None
+        pos = decl.end()
+    while (comment := _COMMENT.match(text, pos)) is not None:
+        pos = comment.end()
+    root = _ROOT.match(text, pos)
+    if root is None:
+        return None
+    message_type = root.group(1)
+    if message_type not in shapes():
+        return None
+    closing = f"</{message_type}>"
+    end = text.rstrip(" \t\n")
+    if not end.endswith(closing):
+        return None
+    inner = end[root.end():len(end) - len(closing)]
+    tokens = _TOKEN.findall(inner)
+    data: CanonicalDict = {}
+    stack: list[tuple[CanonicalDict, _Reading, str]] = []
+    cur, index, open_name = data, _reading(message_type), message_type
+    leaves = 0
+    value: Any
+    for leaf, content, start, close in tokens:
+        if leaf:  # most tokens: an element with its text
+            found = index.get(leaf)
+            if found is None:
+                return None
+            leaves += 1
+            value = content if found[1] is None else {}  # an element with children ignores its text
+            if found[0]:
+                cur.setdefault(leaf, []).append(value)
+            else:
+                cur[leaf] = value
+        elif start:
+            found = index.get(start)
+            if found is None or found[1] is None:
+                return None  # an unknown element, or a leaf holding elements
+            value = {}
+            if found[0]:
+                cur.setdefault(start, []).append(value)
+            else:
+                cur[start] = value
+            stack.append((cur, index, open_name))
+            cur, index, open_name = value, found[1], start
+        else:
+            if close != open_name or not stack:
+                return None
+            cur, index, open_name = stack.pop()
+    # every "<" of the content is one of the tags read (else it is markup this reader leaves to lxml)
+    if stack or inner.count("<") != len(tokens) + leaves:
+        return None
+    return message_type, data
 
 
 def to_element(message_type: str, data: CanonicalDict) -> etree._Element:
@@ -131,41 +234,59 @@ def to_xml(message_type: str, data: CanonicalDict) -> bytes:
     Written as text rather than through an element tree: the adapters' hot path, about five times faster.
     Values must be XML characters (the mapping refuses control characters before they get here)."""
     out = ["<?xml version='1.0' encoding='UTF-8'?>\n<", message_type, ' xmlns="', NS, '">']
-    _write_text(out, shapes()[message_type], data, "\n  ")
+    _write_text(out, _layout(message_type), data)
     out.append("\n</")
     out.append(message_type)
     out.append(">\n")
     return "".join(out).encode("utf-8")
 
 
-def _escape(value: str) -> str:
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    return value
+# a child as written: (name, repeated, layout of its children or None for a leaf, start tag with its indentation,
+# end tag (indented for an element with children))
+_Written = tuple[str, bool, "tuple[_Written, ...] | None", str, str]
 
 
-def _write_text(out: list[str], shape: Shape, data: CanonicalDict, indent: str) -> None:
-    for child in shape:
-        value = data.get(child.name)
+@cache
+def _layout(message_type: str) -> tuple[_Written, ...]:
+    """The tags of a message type's tree, indentation included, worked out once."""
+    def of(shape: Shape, indent: str) -> tuple[_Written, ...]:
+        return tuple((c.name, c.repeated, None, f"{indent}<{c.name}>", f"</{c.name}>") if c.shape is None
+                     else (c.name, c.repeated, of(c.shape, indent + "  "), f"{indent}<{c.name}>",
+                           f"{indent}</{c.name}>")
+                     for c in shape)
+
+    return of(shapes()[message_type], "\n  ")
+
+
+_escape = escape_text
+
+
+def _write_text(out: list[str], layout: tuple[_Written, ...], data: CanonicalDict) -> None:
+    get = data.get
+    for name, repeated, children, start, end in layout:
+        value = get(name)
         if value is None:
             continue
-        items = value if child.repeated and type(value) is list else (value,)
-        name = child.name
-        for item in items:
-            if item is None or item == "" or item == {}:
+        if children is None and type(value) is str:  # most elements: a leaf with its text
+            if value:
+                if "&" in value or "<" in value or ">" in value or "\r" in value:
+                    value = _escape(value)
+                out.append(start + value + end)
+            continue
+        for item in value if repeated and type(value) is list else (value,):
+            if type(item) is str:
+                if not item:
+                    continue
+            elif item is None or item == "" or item == {}:
                 continue
-            if child.shape is not None:
-                out.append(f"{indent}<{name}>")
-                _write_text(out, child.shape, item, indent + "  ")
-                out.append(f"{indent}</{name}>")
+            if children is None:
+                out.append(start)
+                out.append(_escape(item if type(item) is str else str(item)))
+                out.append(end)
             else:
-                out.append(f"{indent}<{name}>{_escape(str(item))}</{name}>")
+                out.append(start)
+                _write_text(out, children, item)
+                out.append(end)
 
 
 def _write(parent: etree._Element, shape: Shape, data: CanonicalDict) -> None:
@@ -217,9 +338,9 @@ def put(data: CanonicalDict, path: str, value: Any) -> None:
 def xsd_problems(xml: bytes, provenance: Mapping[str, str] | None = None) -> list[NativeProblem]:
     """Problems of canonical XML against the canonical XSD, each located at the native field that produced
     the offending element when ``provenance`` (canonical path → native place) knows it."""
-    from hub.canonical import load_schema, parse_tree, readable_path
+    from hub.canonical import load_schema, readable_path
 
-    doc = parse_tree(xml)
+    doc = etree.fromstring(xml, _parser()).getroottree()
     schema = load_schema()
     if schema.validate(doc):
         return []
@@ -228,6 +349,20 @@ def xsd_problems(xml: bytes, provenance: Mapping[str, str] | None = None) -> lis
         path = readable_path(doc, err.path)
         out.append(NativeProblem(err.message.replace(_NSB, ""), where=native_place(path, provenance)))
     return out
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    """The hub's hardened canonical parser, one per thread (a parser is not shared between threads, and making
+    one per message costs as much as validating a small one)."""
+    found: etree.XMLParser | None = getattr(_local, "parser", None)
+    if found is None:
+        from hub.canonical import _parser as hub_parser
+
+        found = _local.parser = hub_parser()
+    return found
 
 
 def native_place(path: str | None, provenance: Mapping[str, str] | None) -> str | None:

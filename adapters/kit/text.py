@@ -126,12 +126,12 @@ _SPACES = re.compile(r"\s+")
 
 def halfwidth(value: str) -> str:
     """Full-width ASCII letters, digits and punctuation as ASCII."""
-    return value.translate(_HALF)
+    return value if value.isascii() else value.translate(_HALF)
 
 
 def ascii_digits(value: str) -> str:
     """Full-width digits as ASCII digits, nothing else changed."""
-    return value.translate(_DIGITS)
+    return value if value.isascii() else value.translate(_DIGITS)
 
 
 def case_number(value: str) -> str:
@@ -154,7 +154,7 @@ def person_name(value: str) -> str:
     """A name as NFC, with the separator of transliterated names as U+00B7 (阿依古丽·买买提); characters
     outside the BMP (𠮷) are kept as they are."""
     name = unicodedata.normalize("NFC", value.strip())
-    if any(ord(c) > 0x2000 for c in name):  # a Chinese-script name: unify the separator dots
+    if not name.isascii() and max(name) > "\u2000":  # a Chinese-script name: unify the separator dots
         name = name.translate(_NAME_DOTS)
         name = _SPACES.sub("", name)
     return name
@@ -166,3 +166,16 @@ def clean_text(value: str) -> str:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = value.strip()
     return value if value.isascii() or unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
+
+
+def escape_text(value: str) -> str:
+    """Element text as libxml2 writes it: &, <, > and CR escaped."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    return value

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, ValidationError
 
 from adapters.kit.mapping import DateTime, Locate
@@ -85,7 +86,10 @@ class _Repeated(dict[str, Any]):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = dict(pairs)
+    if len(out) == len(pairs):  # no key named twice: the common case, without a loop in Python
+        return out
+    out = {}
     repeated = []
     for key, value in pairs:
         if key in out:
@@ -186,8 +190,21 @@ def _walk(doc: Any) -> Iterator[tuple[Path, Any, int]]:
             stack.extend(((*path, i), v, depth + 1) for i, v in reversed(list(enumerate(value))))
 
 
+def _strict(value: Any, depth: int = 1) -> bool:
+    """Whether ``_check_strict`` has nothing to say about ``value``: no object or array deeper than MAX_DEPTH, no
+    key named twice, no NaN or Infinity (a quick walk without paths; the checked walk names what is wrong)."""
+    t = type(value)
+    if t is dict or t is list:
+        if depth > MAX_DEPTH:
+            return False
+        return all(_strict(v, depth + 1) for v in (value.values() if t is dict else value))
+    return not isinstance(value, _Constant | dict | list)  # a _Repeated is a dict of another type
+
+
 def _check_strict(doc: dict[str, Any]) -> None:
     """What JSON's grammar allows or Python's reader accepts, but the exchange refuses."""
+    if _strict(doc):
+        return
     problems: list[tuple[str, NativeProblem]] = []
     for path, value, depth in _walk(doc):
         if depth > MAX_DEPTH and isinstance(value, dict | list):
@@ -241,6 +258,92 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(_inline(schema, schema.get("$defs", {})))
 
 
+@cache
+def _fast_check() -> Callable[[Any], object]:
+    """The same schema compiled to Python by fastjsonschema: it only tells valid from invalid (raising for
+    invalid), many times faster than ``validator()``, which then says what is wrong. The schema's keywords (type,
+    properties, required, additionalProperties, enum, const, if/then, allOf, items, min/maxItems, pattern,
+    min/maxLength, minimum/maximum) mean the same to both; fastjsonschema reads a pattern's $ as the end of the
+    text, which is stricter, so at worst a valid payload goes to ``validator()`` as well.
+
+    A record's schema is a list of "if wslx is X then …" for every document type; compiled as it is, each "if"
+    that does not hold raises and formats an exception. So a record is checked against the rules of its own type
+    only: the base rules and the "then" of its wslx, which is what the list says (no other "if" holds)."""
+    path = agency_schema_dir(SYSTEM) / SCHEMA_FILE
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    inlined = _inline(schema, schema.get("$defs", {}))
+
+    def compiled(definition: Any) -> Callable[[Any], object]:
+        return fastjsonschema.compile(definition, use_default=False, use_formats=False)
+
+    by_type = _rules_by_type(inlined)
+    if by_type is None:  # a schema of another shape: checked whole
+        return compiled(inlined)
+    frame_schema, base, thens = by_type
+    frame, any_type = compiled(frame_schema), compiled(base)
+    per_type = {code: compiled({"allOf": [base, then]}) for code, then in thens.items()}
+
+    def check(doc: Any) -> None:
+        frame(doc)
+        for record in doc["records"]:
+            code = record.get("wslx") if isinstance(record, dict) else None
+            per_type.get(code, any_type)(record) if type(code) is str else any_type(record)
+
+    return check
+
+
+def _rules_by_type(schema: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+    """(the schema without the records' own rules, a record's base rules, the "then" of each wslx) when the
+    records' rules are the base and a list of "if wslx is X then …", else None."""
+    try:
+        records = schema["properties"]["records"]
+        items = records["items"]
+        rules = items["allOf"]
+        thens: dict[str, Any] = {}
+        for rule in rules:
+            condition = rule["if"]
+            code = condition["properties"]["wslx"]["const"]
+            expected = {"required": ["wslx"], "properties": {"wslx": {"const": code}}}
+            if set(rule) != {"if", "then"} or condition != expected or not isinstance(code, str) or code in thens:
+                return None
+            thens[code] = rule["then"]
+    except (KeyError, TypeError):
+        return None
+    base = {k: v for k, v in items.items() if k != "allOf"}
+    frame_records = {k: v for k, v in records.items() if k != "items"}
+    frame = {**schema, "properties": {**schema["properties"], "records": frame_records}}
+    return frame, base, thens
+
+
+def _schema_valid(doc: Any) -> bool:
+    try:
+        _fast_check()(doc)
+    except Exception:  # invalid, or a value the fast check cannot judge: the full check decides
+        return False
+    return True
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    t = type(value)
+    if t is str:
+        out.append(value)
+    elif t is dict or t is list or isinstance(value, dict | list):
+        for v in value.values() if isinstance(value, dict) else value:
+            if type(v) is str:  # most values: taken here rather than by a call
+                out.append(v)
+            elif v is not None:
+                _strings(v, out)
+
+
+def _carriable(doc: Any) -> bool:
+    """Whether every string in ``doc`` can be carried in XML (checked at once; the walk names the ones that can't)."""
+    found: list[str] = []
+    _strings(doc, found)
+    text = "".join(found)
+    # printable text has no control character, surrogate or non-character; else the exact check
+    return text.isprintable() or _NOT_XML.search(text) is None
+
+
 def _message(err: ValidationError) -> str:
     msg = err.message
     if err.validator == "enum" and isinstance(err.validator_value, list):
@@ -253,6 +356,8 @@ def _message(err: ValidationError) -> str:
 
 def schema_problems(doc: Any) -> list[tuple[Path, NativeProblem]]:
     """Every schema error as (path, problem at its JSON pointer); a missing member is placed where it belongs."""
+    if _schema_valid(doc) and _carriable(doc):
+        return []
     out: list[tuple[Path, NativeProblem]] = []
     for err in validator().iter_errors(doc):
         path: Path = tuple(err.absolute_path)
@@ -327,4 +432,48 @@ def payload(*, sender: str, sent_at: str, batch: str, records: list[dict[str, An
 
 def dump(doc: Mapping[str, Any]) -> bytes:
     """UTF-8 bytes (no BOM), non-ASCII kept as is, keys in the order given, two-space indentation."""
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    text = _indented(doc, "\n")
+    if text is None:
+        # a value the short writer does not handle: json's own (which raises for what JSON cannot hold)
+        return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return (text + "\n").encode("utf-8")
+
+
+def _indented(value: Any, newline: str) -> str | None:
+    """What ``json.dumps(value, ensure_ascii=False, indent=2)`` writes (``newline`` is the line break and
+    indentation before ``value``'s own members), or None for a value of a kind left to json. json writes indented
+    output with its Python encoder, which costs more than the rest of an encode."""
+    t = type(value)
+    if t is str:
+        return _json_string(value)
+    if t is dict or t is list:
+        if not value:
+            return "{}" if t is dict else "[]"
+        inner = newline + "  "
+        members: list[str] = []
+        for key, item in value.items() if t is dict else enumerate(value):
+            written = ""
+            if t is dict:
+                if type(key) is not str:
+                    return None
+                written = _JSON_KEYS.get(key) or ""
+                if not written:
+                    written = _json_string(key) + ": "
+                    if len(_JSON_KEYS) < 4096:  # the exchange has a few hundred member names
+                        _JSON_KEYS[key] = written
+            text = _json_string(item) if type(item) is str else _indented(item, inner)
+            if text is None:
+                return None
+            members.append(written + text)
+        return ("{" if t is dict else "[") + inner + ("," + inner).join(members) + newline + ("}" if t is dict else "]")
+    if value is None:
+        return "null"
+    if t is bool:
+        return "true" if value else "false"
+    if t is int:
+        return int.__repr__(value)
+    return None
+
+
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+_JSON_KEYS: dict[str, str] = {}  # member name → as written before its value

@@ -45,7 +45,7 @@ class BatchFormat:
     encoding: str
     root_attributes: Mapping[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def header_spec(self) -> Spec:
         return Spec(self.header, "", self.header_fields)
 
@@ -83,7 +83,8 @@ class BatchFormat:
                                                 f"{len(records)}",
                               [NativeProblem(f"{self.count_field} = {declared}, records found: {len(records)} "
                                              "(truncated or edited batch)", where=where)])
-        return [self._record(i, el, by_record.get(i, []), envelope) for i, el in enumerate(records)]
+        return [self._record(i, el, where, by_record.get(i, []), envelope)
+                for i, (el, where) in enumerate(zip(records, nativexml.paths_of(records), strict=True))]
 
     def _header(self, header: etree._Element) -> dict[str, str]:
         where = nativexml.path_of(header)
@@ -93,10 +94,8 @@ class BatchFormat:
         env = tr.data.get("envelope", {})
         return {k: v for k, v in env.items() if isinstance(v, str)}
 
-    def _record(self, index: int, el: etree._Element, problems: list[NativeProblem],
+    def _record(self, index: int, el: etree._Element, where: str, problems: list[NativeProblem],
                 envelope: Mapping[str, str]) -> NativeRecord:
-        where = nativexml.path_of(el)
-
         def locate(path: str) -> str:
             return f"{where}/{path}" if path else where
 
@@ -115,21 +114,17 @@ class BatchFormat:
     # ---- writing ----------------------------------------------------------------------------------------
 
     def write(self, batch_id: str, envelope: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> bytes:
-        """A batch file in the format's encoding, checked against the format's XSD (ValueError if it is not
-        valid, e.g. a canonical value the native format cannot hold)."""
-        root = etree.Element(self.root, dict(self.root_attributes))
+        """A batch file in the format's encoding.
+
+        Not validated against the format's XSD here: checking every message would cost about a third of
+        encoding it, and what the mapping writes from a valid canonical message is valid (the tests check every
+        golden and generated message against the schema)."""
         header: dict[str, Any] = {self.batch_field: batch_id}
         header.update(mapping.outbound(self.header_spec, {"envelope": dict(envelope)}))
         header[self.count_field] = str(len(records))
-        nativexml.build(etree.SubElement(root, self.header), header)
-        body = etree.SubElement(root, self.body)
-        for record in records:
-            nativexml.build(etree.SubElement(body, self.record), record)
-        errors = nativexml.schema_errors(root, self.schema())
-        if errors:
-            detail = "; ".join(f"{p.where}: {p.reason}" for _, p in errors)
-            raise ValueError(f"the message cannot be written as {self.title}: {detail}")
-        return nativexml.serialise(root, self.encoding)
+        return nativexml.to_text(self.root, {self.header: header,
+                                             self.body: {self.record: list(records)} if records else {}},
+                                 attributes=self.root_attributes, encoding=self.encoding)
 
 
 @dataclass(frozen=True)
@@ -147,6 +142,11 @@ class Layout:
         groups = {g.native: frozenset(f.native for f in g.fields) for g in spec.fields if isinstance(g, Group)}
         return Layout(leaves, groups, _containers(leaves | set(groups)))
 
+    @cached_property
+    def items(self) -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+        """Each group's item fields and the elements that contain them, relative to the item."""
+        return {path: (fields, _containers(fields)) for path, fields in self.groups.items()}
+
 
 def _containers(paths: set[str] | frozenset[str]) -> frozenset[str]:
     return frozenset(p.rsplit("/", n)[0] for p in paths for n in range(1, p.count("/") + 1))
@@ -157,25 +157,27 @@ def unmapped(layout: Layout, data: Mapping[str, Any]) -> list[str]:
     content is read is named once (``ZWJD``), not leaf by leaf; group items as ``G[n]/X``."""
     out: list[str] = []
 
-    def walk(node: Mapping[str, Any], prefix: str, known: frozenset[str], inner: frozenset[str],
+    # ``rel`` is the path below the record, or below the group item ``prefix`` (``G[n]/``) inside a group
+    def walk(node: Mapping[str, Any], prefix: str, rel: str, known: frozenset[str], inner: frozenset[str],
              in_group: bool) -> None:
         for key, value in node.items():
-            path = f"{prefix}{key}"
+            path = rel + key
+            structured = type(value) is dict or isinstance(value, Mapping)
             if not in_group and path in layout.groups:
                 items = value if isinstance(value, list) else [value]
+                fields, containers = layout.items[path]
                 for n, item in enumerate(items, 1):
                     step = f"{path}[{n}]/" if len(items) > 1 else f"{path}/"
-                    if isinstance(item, Mapping):
-                        fields = frozenset(f"{step}{name}" for name in layout.groups[path])
-                        walk(item, step, fields, _containers(fields), True)
+                    if type(item) is dict or isinstance(item, Mapping):
+                        walk(item, step, "", fields, containers, True)
                     elif str(item).strip():
                         out.append(step[:-1])
-            elif isinstance(value, Mapping) and path in inner:
-                walk(value, f"{path}/", known, inner, in_group)
-            elif isinstance(value, Mapping | list) or (path not in known and str(value).strip()):
-                out.append(path)
+            elif structured and path in inner:
+                walk(value, prefix, f"{path}/", known, inner, in_group)
+            elif structured or isinstance(value, list) or (path not in known and str(value).strip()):
+                out.append(prefix + path)
 
-    walk(data, "", layout.leaves, layout.inner, False)
+    walk(data, "", "", layout.leaves, layout.inner, False)
     return out
 
 

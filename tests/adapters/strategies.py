@@ -283,17 +283,27 @@ def _cn_number(n: int) -> str:
     return _NUMERALS[n // 10 - 1] + "十" + (_NUMERALS[n % 10 - 1] if n % 10 else "")
 
 
-def _sentence_text(years: int, months: int, probation: int, fine: int, control: bool) -> str:
-    if control:
-        text = f"管制{_cn_number(years)}年"
+def _sentence_text(correction: str, years: int, months: int, test: int, fine: int) -> str:
+    """刑罚 as a decision states it, e.g. 有期徒刑一年六个月，缓刑二年，并处罚金人民币五千元."""
+    term = (f"{_cn_number(years)}年" if years else "") + (f"{_cn_number(months)}个月" if months else "") or "六个月"
+    if correction == "CONTROL":
+        text = f"管制{term}"
+    elif correction == "PROBATION":
+        jail = f"拘役{_cn_number(months % 6 + 1)}个月"
+        text = f"{f'有期徒刑{term}' if years else jail}，缓刑{_cn_number(test)}年"
+    elif correction == "PAROLE":
+        text = f"有期徒刑{_cn_number(years + 3)}年，假释考验期限{term}"
     else:
-        text = f"有期徒刑{_cn_number(years)}年" + (f"{_cn_number(months)}个月" if months else "")
-        text += f"，缓刑{_cn_number(probation)}年"
+        text = f"有期徒刑{_cn_number(years + 1)}年"
     return text + (f"，并处罚金人民币{_cn_number(fine)}千元" if fine else "")
 
 
-sentences = st.builds(_sentence_text, st.integers(1, 3), st.integers(0, 11), st.integers(1, 5),
-                      st.integers(0, 9), st.booleans())
+@cache
+def sentences(correction: str) -> SearchStrategy[str]:
+    return st.builds(_sentence_text, st.just(correction), st.integers(0, 3), st.integers(0, 11),
+                     st.integers(1, 5), st.integers(0, 9))
+
+
 free_texts = st.lists(st.sampled_from(_SENTENCES), min_size=1, max_size=3, unique=True).map(_join)
 short_texts = st.sampled_from(_SHORT)
 sha256s = st.binary(min_size=0, max_size=8).map(lambda b: hashlib.sha256(b).hexdigest())
@@ -304,7 +314,6 @@ uuids = st.uuids(version=4).map(str)
 _BOOL = st.booleans()
 _sampled = cache(st.sampled_from)
 _integers = cache(st.integers)
-_dates = cache(st.dates)
 
 
 @cache
@@ -419,7 +428,7 @@ class _Ctx:
             return dt.date.fromisoformat(self.fixed[path])
         lo = min(max(lo, floor), LAST_DAY)
         hi = max(lo, min(hi, LAST_DAY))
-        return self.draw(_dates(min_value=lo, max_value=hi))
+        return lo + _days(self.draw(_integers(0, (hi - lo).days)))
 
     def pair(self, first: str, second: str, lo: dt.date, hi: dt.date, gap: int) -> tuple[dt.date, dt.date]:
         """Two dates with ``first <= second`` (either may be fixed)."""
@@ -598,7 +607,7 @@ def _sentencing(c: _Ctx, case: _Case) -> Body:
     body: Data = {
         "decisionKind": kind,
         "documentNumber": c.derive(f"{b}/documentNumber",
-                                   lambda: case.number if c.flag() else c.draw(document_numbers())),
+                                   lambda: case.number if c.flag() else c.draw(document_numbers(case.decided.year))),
         "decidedOn": _iso_date(c.date(f"{b}/decidedOn", case.decided, case.decided)),
         "effectiveOn": _iso_date(c.date(f"{b}/effectiveOn", case.effective, case.effective)),
         "executionNotice": notice,
@@ -606,7 +615,7 @@ def _sentencing(c: _Ctx, case: _Case) -> Body:
     }
     _set_optional(c, body, b, "originalCustody", _sampled(_codes("PRISON", "DETENTION")),
                   when=case.correction in ("PAROLE", "TEMP_OUTSIDE"))
-    _set_optional(c, body, b, "sentence", sentences)
+    _set_optional(c, body, b, "sentence", sentences(case.correction))
     return b, body, case.deciding, issued
 
 
@@ -650,7 +659,9 @@ def _reporting(c: _Ctx, case: _Case) -> Body:
 
 def _transfer(c: _Ctx, case: _Case) -> Body:
     b = "transfer"
-    kind = c.choice(f"{b}/kind", ("ESCORTED_HANDOVER", "COUNTY_TRANSFER"))
+    # an escorted handover delivers a person serving outside prison (暂予监外执行)
+    kinds = ("ESCORTED_HANDOVER", "COUNTY_TRANSFER") if case.correction == "TEMP_OUTSIDE" else ("COUNTY_TRANSFER",)
+    kind = c.choice(f"{b}/kind", kinds)
     county = kind == "COUNTY_TRANSFER"
     body: Data = {"kind": kind}
     others = [d for d in EXEC_DIVISIONS if d != case.division] or list(EXEC_DIVISIONS)
@@ -820,7 +831,7 @@ _BODIES: dict[str, tuple[_BodyFn, tuple[str, ...]]] = {
 
 
 def _corrections_for(message_type: str, fixed: dict[str, str]) -> tuple[str, ...]:
-    """The correction types that agree with a fixed body kind (decision kind, revocation or release kind)."""
+    """The correction types that agree with a fixed body kind (decision, transfer, revocation or release kind)."""
     allowed = _BODIES[message_type][1]
     revocation: dict[str, tuple[str, ...]] = {k: (v,) for k, v in _REVOCATION_KINDS.items()}
     kinds: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
@@ -828,6 +839,7 @@ def _corrections_for(message_type: str, fixed: dict[str, str]) -> tuple[str, ...
         "RevocationProposal": ("proposal/kind", revocation),
         "RevocationDecision": ("decision/kind", revocation),
         "ReleaseNotice": ("release/kind", _RELEASE_KINDS),
+        "TransferPapers": ("transfer/kind", {"TEMP_OUTSIDE": ("ESCORTED_HANDOVER",)}),
     }
     pinned = kinds.get(message_type)
     if pinned is not None and pinned[0] in fixed:
@@ -881,11 +893,10 @@ def _ack(c: _Ctx) -> Data:
     b = "ack"
     status = c.choice(f"{b}/status", ("ACCEPTED", "REJECTED"))
     ack_of = c.value(f"{b}/ackOf", uuids)
-    day = c.draw(_dates(min_value=FIRST_DAY, max_value=LAST_DAY))
+    day = FIRST_DAY + _days(c.draw(_integers(0, (LAST_DAY - FIRST_DAY).days)))
     body: Data = {"ackOf": ack_of, "status": status}
     _set_optional(c, body, b, "reason", free_texts, when=status == "REJECTED")
-    sender = c.draw(_sampled(_codes("COURT", "PROCURATORATE", "POLICE", "BUREAU", "PRISON", "DETENTION",
-                                           "HUB")))
+    sender = c.draw(_sampled(_codes("COURT", "PROCURATORATE", "POLICE", "BUREAU", "PRISON", "DETENTION", "HUB")))
     env = _envelope(c, sender, day, None, ack_of)
     if c.opt(f"{b}/receivedAt"):
         sent = dt.datetime.fromisoformat(str(env["sentAt"]).replace("Z", "+00:00"))

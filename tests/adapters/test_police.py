@@ -18,7 +18,15 @@ from adapters.kit.mapping import Enum, F, covered_paths, mapping_table
 from adapters.police import native, outbound
 from adapters.police.mapping import CODE_LISTS, RECEIVES, SENDS, SPECS
 from tests.adapters.strategies import canonical_messages
-from tests.adapters.support import GOLDEN, check_inbound, check_outbound, comparable, context, golden_names
+from tests.adapters.support import (
+    GOLDEN,
+    assert_native_valid,
+    check_inbound,
+    check_outbound,
+    comparable,
+    context,
+    golden_names,
+)
 
 ADAPTER = get_adapter("police")
 FOLDER = GOLDEN / "police"
@@ -110,6 +118,7 @@ def test_police_approved_decision_is_read_as_a_temp_outside_decision() -> None:
 def round_trip(canonical: bytes, *, native_type: str | None = None) -> None:
     message_type, original = parse_canonical(canonical)
     body = outbound.encode(canonical, message_type=message_type, native_type=native_type)
+    assert_native_valid("police", body)
     records = list(ADAPTER.decode(body, context(original["envelope"]["sender"])))
     assert len(records) == 1
     back_type, back = parse_canonical(records[0].canonical or b"") if records[0].ok else ("", {})

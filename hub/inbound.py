@@ -156,25 +156,33 @@ def receive(hub: Hub, raw: bytes, *, agency: Agency, system: str, channel: str, 
 def _store_records(hub: Hub, report: InboundReport, records: Iterator[Record], *, raw: bytes, agency: Agency,
                    channel: str) -> None:
     chunk: list[tuple[Record, Incoming]] = []
-    for rec in records:
-        if not rec.ok or rec.canonical is None:
-            _reject(hub, report, rec, "native_invalid", "the record does not match its native format",
-                    _problems(rec), agency=agency, channel=channel, raw=raw)
-            continue
-        try:
-            item = hub.prepare(rec.raw if rec.raw is not None else rec.canonical, agency=agency, channel=channel,
-                               canonical_xml=rec.canonical)
-        except InvalidMessage as e:
-            _reject(hub, report, rec, e.code, e.message, _native(e, rec), agency=agency, channel=channel, raw=raw)
-            continue
-        except Forbidden as e:
-            _reject(hub, report, rec, "sender_mismatch", str(e), [Problem(str(e), path=rec.where)],
-                    agency=agency, channel=channel, raw=raw)
-            continue
-        chunk.append((rec, item))
-        if len(chunk) >= CHUNK:
+    try:
+        for rec in records:
+            if not rec.ok or rec.canonical is None:
+                _reject(hub, report, rec, "native_invalid", "the record does not match its native format",
+                        _problems(rec), agency=agency, channel=channel, raw=raw)
+                continue
+            try:
+                item = hub.prepare(rec.raw if rec.raw is not None else rec.canonical, agency=agency,
+                                   channel=channel, canonical_xml=rec.canonical)
+            except InvalidMessage as e:
+                _reject(hub, report, rec, e.code, e.message, _native(e, rec), agency=agency, channel=channel,
+                        raw=raw)
+                continue
+            except Forbidden as e:
+                _reject(hub, report, rec, "sender_mismatch", str(e), [Problem(str(e), path=rec.where)],
+                        agency=agency, channel=channel, raw=raw)
+                continue
+            chunk.append((rec, item))
+            if len(chunk) >= CHUNK:
+                pending, chunk = chunk, []
+                _flush(hub, report, pending, agency=agency, channel=channel, raw=raw)
+    except Exception as e:
+        # the payload broke part-way (or its adapter failed): the whole, valid records read before the break are
+        # stored like every earlier chunk, so that what the report calls accepted is exactly what was stored
+        if not isinstance(e, DBAPIError):
             _flush(hub, report, chunk, agency=agency, channel=channel, raw=raw)
-            chunk = []
+        raise
     _flush(hub, report, chunk, agency=agency, channel=channel, raw=raw)
 
 

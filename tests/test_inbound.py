@@ -121,7 +121,7 @@ def test_a_ledger_that_breaks_part_way_keeps_every_row_before_the_break(
     good = [ledger_row("警告", 0, 文书编号=f"施司矫〔2026〕{tag}-{n}号", 日期="2026-07-03", 情况说明="予以警告。")
             for n in range(2, 522)]
     lines = ledger_csv(good).decode().split("\r\n")[:-1]
-    broken = "\r\n".join(lines + [lines[-1].replace(f"{tag}-521", f"{tag}-522") + ",多出来的一列"]) + "\r\n"
+    broken = "\r\n".join([*lines, lines[-1].replace(f"{tag}-521", f"{tag}-522") + ",多出来的一列"]) + "\r\n"
     with hub.client() as client:
         # When it is uploaded
         r = client.post("/api/v1/inbound/ledger", content=broken.encode(), headers=auth("530521SF"),
@@ -129,7 +129,8 @@ def test_a_ledger_that_breaks_part_way_keeps_every_row_before_the_break(
         # Then the file is refused at the cell of row 522, and every row before it is reported as stored
         assert r.status_code == 400, r.text
         body = r.json()
-        assert body["error"]["code"] == "bad_header" and body["error"]["details"][0]["path"] == "CSV!L522", body["error"]
+        error = body["error"]
+        assert error["code"] == "bad_header" and error["details"][0]["path"] == "CSV!L522", error
         assert (body["records"], body["accepted"], body["rejected"]) == (520, 520, 0)
         # And stored indeed: the same 520 rows sent again are all duplicates, the last ones (the part-filled chunk)
         # included

@@ -60,6 +60,14 @@ def test_demo_shows_the_whole_path_within_a_minute(tmp_path: Path, demo_ports: N
     assert types.get("DocumentReceipt", 0) >= 5 and types.get("TechnicalAck", 0) >= 5, types
     assert types.get("ReportingOutcome", 0) >= 1, types
     assert db.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0, "a demo notice was rejected"
+    # and the agencies spoke their own formats: court XML over HTTP and through a drop folder, bureau XML, and
+    # 施甸县司法局's spreadsheet 台账 uploaded as a workbook
+    native = {(system, channel): (n, accepted) for system, channel, n, accepted in db.execute(
+        "SELECT system, channel, count(*), sum(accepted) FROM native_payloads WHERE rejected = 0 "
+        "GROUP BY system, channel").fetchall()}
+    for key in (("court", "native-api"), ("court", "drop-folder"), ("bureau", "native-api"), ("ledger", "native-api")):
+        assert native.get(key, (0, 0))[1] >= 1, (key, native)
+    assert "台账上传 spreadsheet upload" in out and "投递文件夹 drop folder" in out
     acked = dict(db.execute("SELECT transport, count(*) FROM deliveries WHERE state = 'acknowledged' "
                             "GROUP BY transport").fetchall())
     assert acked.get("http", 0) >= 20 and acked.get("inbox", 0) >= 10, acked

@@ -533,6 +533,9 @@ class Layout:
             problems.append(NativeProblem(f"事项: {_shown(cell_text(raw_event))} 不是台账的事项 / "
                                           f"is not a 事项 of the ledger; 可填 / allowed: {allowed}",
                                           self.cell("事项", n)))
+        problems.extend(NativeProblem(
+            f"{ref.rsplit('!', 1)[1]} 单元格有数据但该列没有表头 / a value in a column without a header; 请删除或补上"
+            "表头 / delete it or give the column a header", ref) for ref in row.stray)
         used = event.uses if event is not None else frozenset()
         for header, value in row.cells.items():
             col = self.columns[header]

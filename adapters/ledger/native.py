@@ -92,6 +92,8 @@ class Row:
     cells: dict[str, object]
     columns: dict[str, str]
     header_row: int = 1
+    # cells holding a value in a column without a header (their references): a problem of this row alone
+    stray: tuple[str, ...] = ()
 
     def where(self, header: str) -> str:
         """The cell reference of this row's ``header`` column, e.g. ``Sheet1!E7``."""
@@ -158,12 +160,14 @@ class _Layout:
                 )
             self.columns[name] = letter
         self.names: list[str | None] = [None] * first + [names[i] for i in range(first, last + 1)]
+        self._seen_data = False
 
     def row(self, number: int, values: Iterable[object]) -> Row | None:
         """The row of ``values``, or None when every cell is empty."""
         names = self.names
         width = len(names)
         cells: dict[str, object] = {}
+        stray: list[str] = []
         for i, value in enumerate(values):
             if value is None:
                 continue
@@ -173,18 +177,19 @@ class _Layout:
                     continue
             name = names[i] if i < width else None
             if name is None:
-                letter = get_column_letter(i + 1)
-                raise LedgerFormatError(
-                    f"第{number}行 {letter} 列有数据但该列没有表头 / a value in column {letter} (row {number}) has "
-                    "no header; 表头须为第一个非空行 / the header must be the first non-empty row "
-                    "(delete any title above it)",
-                    f"{self.ref}!{letter}{number}",
-                    "bad_header",
-                )
+                stray.append(f"{self.ref}!{get_column_letter(i + 1)}{number}")
+                continue
             cells[name] = value
-        if not cells:
+        if not cells and not stray:
             return None
-        return Row(number, self.sheet, cells, self.columns, self.number)
+        if stray and len(self.columns) == 1 and not self._seen_data:
+            # a one-cell "header" followed by a wider row is a title typed above the real header
+            raise LedgerFormatError(
+                f"第{number}行比表头宽：表头上方可能有标题行 / row {number} is wider than the header row "
+                f"{self.number}; 表头须为第一个非空行 / the header must be the first non-empty row (delete any title "
+                "above it)", stray[0], "bad_header")
+        self._seen_data = True
+        return Row(number, self.sheet, cells, self.columns, self.number, tuple(stray))
 
 
 def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Iterator[Row]:

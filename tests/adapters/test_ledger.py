@@ -496,14 +496,14 @@ def test_header_only_and_empty_files() -> None:
 
 
 def test_decode_streams_and_a_break_part_way_keeps_the_rows_before() -> None:
-    """Given a CSV of 5,000 rows whose row 5000 has a value in a column without a header, when decoded, then decode
-    returns an iterator that yields row 2 before anything else is read, rows 2 to 4999 translate, and then the file
-    is refused at the cell of row 5000."""
+    """Given a CSV of 5,000 rows whose row 5000 has a cell longer than any CSV reader accepts (a file that breaks
+    part-way), when decoded, then decode returns an iterator that yields row 2 before anything else is read, rows
+    2 to 4999 translate, and then the file is refused at row 5000."""
     good = row("警告", 1, 日期="2026-07-03", 情况说明="予以警告。")
     head = ledger_csv([good]).decode().split("\r\n")[0]
     lines = [head] + [ledger_csv([{**good, "文书编号": f"施司矫〔2026〕{n}号"}]).decode().split("\r\n")[1]
                       for n in range(2, 5000)]
-    lines.append(lines[-1] + ",多出来的一列")
+    lines.append(lines[-1].replace("予以警告。", "予以警告。" + "长" * 140_000))
     records = ADAPTER.decode(("\r\n".join(lines) + "\r\n").encode(), context(OFFICE))
     assert isinstance(records, Iterator)
     first = next(records)
@@ -514,8 +514,20 @@ def test_decode_streams_and_a_break_part_way_keeps_the_rows_before() -> None:
             assert rec.ok
             count += 1
     assert count == 4998
-    assert e.value.problems[0].where == f"CSV!{chr(ord('A') + len(good))}5000"
-    assert "has no header" in e.value.message
+    assert e.value.code == "corrupt" and e.value.problems[0].where == "CSV!5000:5000"
+    assert "field larger than field limit" in e.value.message
+
+
+def test_a_value_in_a_column_without_a_header_spoils_only_its_row() -> None:
+    """Given a ledger whose second data row has a stray value right of the last header, when decoded, then that
+    row is refused at the stray cell and the rows around it translate."""
+    good = [row("警告", n, 日期="2026-07-03", 情况说明="予以警告。") for n in (1, 2, 3)]
+    lines = ledger_csv(good).decode().split("\r\n")
+    lines[2] += ",多出来的一列"
+    records = decode("\r\n".join(lines).encode())
+    assert [(r.number, r.ok) for r in records] == [(2, True), (3, False), (4, True)]
+    column = chr(ord("A") + len(good[0]))
+    assert wheres(records[1]) == [f"CSV!{column}3"] and "without a header" in records[1].problems[0].reason
 
 
 def test_decode_is_lazy() -> None:

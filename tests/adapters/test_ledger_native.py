@@ -292,13 +292,10 @@ def test_xlsx_blank_header_among_used_columns() -> None:
 
 
 def test_xlsx_value_in_a_column_without_header() -> None:
-    data = xlsx([["序号", "姓名"], [1, "张三"], [2, "李四", "多出来的"]])
-    rows = read_rows(data)
-    assert next(rows).number == 2  # rows before the problem are delivered
-    with pytest.raises(LedgerFormatError) as caught:
-        next(rows)
-    assert caught.value.where == "Sheet1!C3"
-    assert "has no header" in caught.value.message
+    data = xlsx([["序号", "姓名"], [1, "张三"], [2, "李四", "多出来的"], [3, "王五"]])
+    rows = list(read_rows(data))
+    # the stray value is its row's problem (reported at its cell by the column check); the rows go on
+    assert [(r.number, r.stray) for r in rows] == [(2, ()), (3, ("Sheet1!C3",)), (4, ())]
 
 
 def test_xlsx_title_row_above_the_header_is_reported() -> None:
@@ -418,8 +415,9 @@ def test_csv_duplicate_header_below_blank_lines() -> None:
 
 def test_csv_blank_header_and_headerless_value() -> None:
     assert format_error(b"a,,b\n1,2,3\n").where == "CSV!B1"
-    error = format_error(b"a,b\n1,2\n1,2,3\n")
-    assert error.where == "CSV!C3"
+    # a value beyond the last header is a problem of its row alone: the row carries it, the rows go on
+    rows = list(read_rows(b"a,b\n1,2\n1,2,3\n4,5\n"))
+    assert [(r.number, r.stray) for r in rows] == [(2, ()), (3, ("CSV!C3",)), (4, ())]
 
 
 def test_csv_empty_file_has_no_header() -> None:
@@ -460,10 +458,11 @@ def test_malformed_csv_is_a_format_error() -> None:
 
 
 def test_rows_are_streamed() -> None:
-    text = "序号\n" + "".join(f"{n}\n" for n in range(1, 1000)) + "a,b,c\n"
+    text = "序号\n" + "".join(f"{n}\n" for n in range(1, 1000)) + "a," + "长" * 140_000 + "\n"
     rows = read_rows(text.encode())
     first = next(rows)
     assert isinstance(first, Row) and first.number == 2
     assert sum(1 for _ in zip(range(998), rows, strict=False)) == 998
-    with pytest.raises(LedgerFormatError):
+    with pytest.raises(LedgerFormatError) as caught:
         next(rows)
+    assert caught.value.code == "corrupt"

@@ -7,9 +7,10 @@ RSS is the reader's own, reads them with openpyxl's read-only ``iter_rows`` alon
 imports the Excel-layout workbook and the CSV with the ledger adapter's ``decode`` (column check, mapping,
 canonical XML and canonical XSD validation of every row; target ≥ 3,000 rows/s, peak RSS < 300 MB and flat),
 and finally imports the Excel-layout workbook through the hub as an upload is imported (``hub.inbound.receive``:
-decode, the hub's own checks and routing, storage in a fresh SQLite database). Prints rows/s overall, the time to open (to the first row) and rows/s after it, and peak RSS (``ru_maxrss``)
-before reading, after the first tenth of the rows and at the end (growth with the row count); for an import
-also how many rows translated.
+decode, the hub's own checks and routing, storage in a fresh SQLite database). Prints rows/s overall, the time
+to open (to the first row) and rows/s after it, and peak RSS (``ru_maxrss``) before reading, after the first
+tenth of the rows and at the end (growth with the row count); for an import also how many rows translated or
+were stored.
 """
 
 from __future__ import annotations

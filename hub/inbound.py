@@ -26,8 +26,8 @@ from hub.core.model import Agency
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.service import Hub, IngestResult
 from hub.store.db import utcnow
-from hub.store.ingest import Incoming
-from hub.store.schema import attachments, native_payloads
+from hub.store.ingest import Incoming, insert_ignoring_duplicates
+from hub.store.schema import attachment_messages, attachments, native_payloads
 
 log = logging.getLogger("xianjie.inbound")
 
@@ -200,13 +200,15 @@ def _flush(hub: Hub, report: InboundReport, chunk: list[tuple[Record, Incoming]]
         assert isinstance(res, IngestResult)
         report.note(RecordOutcome(rec.number, rec.where, "accepted" if res.created else "duplicate",
                                   item.msg.message_type, res.message_id))
-        if rec.attachments and res.created:
+        if rec.attachments:
+            # a duplicate's files too: if a crash came between the message and its files, the resend repairs it
             kept.append((rec, res.message_id))
     if kept:
         _keep_attachments(hub, kept)
 
 
 def _keep_attachments(hub: Hub, kept: list[tuple[Record, str]]) -> None:
+    """Store each file once by its SHA-256 and link it to every message that carried it (idempotent)."""
     now = utcnow()
     with hub.engine.begin() as conn:
         for rec, message_id in kept:
@@ -215,7 +217,9 @@ def _keep_attachments(hub: Hub, kept: list[tuple[Record, str]]) -> None:
             rows = [dict(sha256=d, message_id=message_id, size=len(rec.attachments[d]), received_at=now,
                          content=rec.attachments[d]) for d in digests if d not in have]
             if rows:
-                conn.execute(insert(attachments), rows)
+                conn.execute(insert_ignoring_duplicates(conn, attachments), rows)
+            conn.execute(insert_ignoring_duplicates(conn, attachment_messages),
+                         [dict(sha256=d, message_id=message_id) for d in digests])
 
 
 def _reject(hub: Hub, report: InboundReport, rec: Record, code: str, message: str, problems: list[Problem], *,
@@ -228,12 +232,15 @@ def _reject(hub: Hub, report: InboundReport, rec: Record, code: str, message: st
     report.note(RecordOutcome(rec.number, rec.where, "rejected", rec.message_type, None, code, tuple(problems), qid))
 
 
-def get_attachment(hub: Hub, sha256: str) -> tuple[str, bytes] | None:
-    """(first message id, content) of a stored attachment."""
+def get_attachment(hub: Hub, sha256: str) -> tuple[list[str], bytes] | None:
+    """(the ids of every message that carried it, content) of a stored attachment."""
     with hub.engine.connect() as conn:
-        row = conn.execute(select(attachments.c.message_id, attachments.c.content)
-                           .where(attachments.c.sha256 == sha256)).first()
-    return None if row is None else (row.message_id, bytes(row.content))
+        content = conn.execute(select(attachments.c.content).where(attachments.c.sha256 == sha256)).scalar()
+        if content is None:
+            return None
+        ids = list(conn.execute(select(attachment_messages.c.message_id)
+                                .where(attachment_messages.c.sha256 == sha256)).scalars())
+    return ids, bytes(content)
 
 
 def payload_summary(hub: Hub, payload_id: str) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from lxml import etree
 
 from hub.settings import Settings
 from hub.workers.dropfolder import DropFolders
-from tests.adapters.test_ledger import ledger_csv
+from tests.adapters.test_ledger import ledger_csv, ledger_xlsx
 from tests.adapters.test_ledger import row as ledger_row
 from tests.conftest import Stack
 from tests.harness import Recipients, auth, notice, wait_until, write_registry
@@ -116,12 +116,13 @@ def test_a_ledger_that_breaks_part_way_keeps_every_row_before_the_break(
         native_hub: tuple[InProcessHub, Recipients]) -> None:
     hub, _ = native_hub
     # Given a 施甸县司法局 CSV ledger of 520 good warnings (more than one storage chunk of 500) whose row 522 has a
-    # value in a column without a header, which the reader finds only when it gets there
+    # cell longer than any CSV reader accepts, which the reader finds only when it gets there
     tag = uuid.uuid4().hex[:8]
     good = [ledger_row("警告", 0, 文书编号=f"施司矫〔2026〕{tag}-{n}号", 日期="2026-07-03", 情况说明="予以警告。")
             for n in range(2, 522)]
     lines = ledger_csv(good).decode().split("\r\n")[:-1]
-    broken = "\r\n".join([*lines, lines[-1].replace(f"{tag}-521", f"{tag}-522") + ",多出来的一列"]) + "\r\n"
+    last = lines[-1].replace(f"{tag}-521", f"{tag}-522").replace("予以警告。", "长" * 140_000)
+    broken = "\r\n".join([*lines, last]) + "\r\n"
     with hub.client() as client:
         # When it is uploaded
         r = client.post("/api/v1/inbound/ledger", content=broken.encode(), headers=auth("530521SF"),
@@ -130,7 +131,7 @@ def test_a_ledger_that_breaks_part_way_keeps_every_row_before_the_break(
         assert r.status_code == 400, r.text
         body = r.json()
         error = body["error"]
-        assert error["code"] == "bad_header" and error["details"][0]["path"] == "CSV!L522", error
+        assert error["code"] == "corrupt" and error["details"][0]["path"] == "CSV!522:522", error
         assert (body["records"], body["accepted"], body["rejected"]) == (520, 520, 0)
         # And stored indeed: the same 520 rows sent again are all duplicates, the last ones (the part-filled chunk)
         # included
@@ -140,6 +141,35 @@ def test_a_ledger_that_breaks_part_way_keeps_every_row_before_the_break(
         # And the broken file is kept for the operators
         q = client.get(f"/api/v1/quarantine/{body['quarantine_id']}/raw", headers=auth("530521SF"))
         assert q.content == broken.encode()
+
+
+def test_a_workbook_with_bad_rows_delivers_the_good_ones_and_reports_the_bad_by_row(
+        native_hub: tuple[InProcessHub, Recipients]) -> None:
+    hub, _ = native_hub
+    # Given 施甸县司法局's XLSX 台账 of four rows about a person supervised in 施甸县 (decided by 昌宁县's court), where
+    # row 3 has a date that does not exist and row 5 an unknown 事项
+    tag = uuid.uuid4().hex[:8]
+    rows = [ledger_row(event, 0, 文书编号=f"施司矫〔2026〕{tag}-{n}号", 日期=day, 情况说明="予以警告。")
+            for n, (event, day) in enumerate([("警告", "2026-07-03"), ("警告", "2017-02-30"), ("训诫", "2026年8月3日"),
+                                              ("谈话教育", "2026/8/2")], start=2)]
+    with hub.client() as client:
+        # When it is uploaded
+        r = client.post("/api/v1/inbound/ledger", content=ledger_xlsx(rows), headers=auth("530521SF"),
+                        params={"filename": "台账.xlsx"})
+        # Then rows 2 and 4 are accepted and rows 3 and 5 reported by row, each problem at its cell
+        assert r.status_code == 207, r.text
+        body = r.json()
+        by_row = {o["record"]: o for o in body["outcomes"]}
+        assert {n: o["status"] for n, o in by_row.items()} == {2: "accepted", 3: "rejected", 4: "accepted",
+                                                               5: "rejected"}
+        assert by_row[3]["where"] == "台账!3:3" and by_row[3]["problems"][0]["path"].startswith("台账!")
+        assert "2017年2月30日" in by_row[3]["problems"][0]["reason"]
+        assert "谈话教育" in by_row[5]["problems"][0]["reason"]
+        # And the good ones (an admonition and a warning, of which the procuratorate is informed) reach 施甸县's
+        # procuratorate through its inbox
+        ids = {by_row[n]["message_id"] for n in (2, 4)}
+        wait_until(lambda: ids <= {i["message_id"] for i in client.get(
+            "/api/v1/inbox", headers=auth("530521JC")).json()["items"]}, what="procuratorate inbox")
 
 
 def test_an_unreadable_payload_is_refused_whole_and_kept(native_hub: tuple[InProcessHub, Recipients]) -> None:
@@ -179,10 +209,14 @@ def test_only_the_agencys_own_systems_are_accepted(native_hub: tuple[InProcessHu
     hub, _ = native_hub
     with hub.client() as client:
         # a court may not send the bureau's format, and nobody a system the hub does not know
-        r = client.post("/api/v1/inbound/bureau", content=bureau_batch(1), headers=auth("530502FY"))
-        assert r.status_code == 403, r.text
+        batch = bureau_batch(1)
+        r = client.post("/api/v1/inbound/bureau", content=batch, headers=auth("530502FY"))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
         r = client.post("/api/v1/inbound/fax-machine", content=b"x", headers=auth("530581SF"))
-        assert r.status_code == 404, r.text
+        assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_system", r.text
+        # each refused payload is kept for the operators, as it came
+        q = client.get(f"/api/v1/quarantine/{r.json()['quarantine_id']}/raw", headers=auth("530581SF"))
+        assert q.content == b"x"
         # and a record whose sender is not the authenticated agency is refused
         r = client.post("/api/v1/inbound/bureau", content=bureau_batch(1).replace(b"<FSDW>530581SF", b"<FSDW>530523SF"),
                         headers=auth("530581SF"))
@@ -221,9 +255,19 @@ def test_an_inline_attachment_is_kept_and_served_to_whoever_may_read_the_message
         got = client.get(f"/api/v1/attachments/{digest.group(1).decode()}", headers=auth("530581SF"))
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == digest.group(1).decode()
         # And an agency with no part in the message cannot
-        assert client.get(f"/api/v1/attachments/{digest.group(1).decode()}",
-                          headers=auth("530523SF")).status_code == 404
+        url = f"/api/v1/attachments/{digest.group(1).decode()}"
+        assert client.get(url, headers=auth("530523SF")).status_code == 404
         assert mid
+        # When the same judgment file comes again with another notice, for a person who lives in 龙陵县
+        again = (payload.decode("gb18030").replace("8092df1d-87f8-438e-bf6a-5826f71aebe0", str(uuid.uuid4()))
+                 .replace("-送达-1", "-送达-2").replace("<ZXD>530581</ZXD>", "<ZXD>530523</ZXD>")
+                 .replace("<JZDQH>530581</JZDQH>", "<JZDQH>530523</JZDQH>")).encode("gb18030")
+        r = client.post("/api/v1/inbound/court", content=again, headers=auth("530502FY"))
+        assert r.status_code == 202, r.text
+        # Then 龙陵县's bureau, which may read that notice, can fetch the file too; an agency in neither still cannot
+        assert client.get(url, headers=auth("530523SF")).status_code == 200
+        assert client.get(url, headers=auth("530581SF")).status_code == 200
+        assert client.get(url, headers=auth("530524SF")).status_code == 404
 
 
 def _drop_settings(tmp_path: Path) -> tuple[Settings, Path]:
@@ -283,6 +327,7 @@ def test_a_drop_folder_file_is_taken_only_once_written_and_sorted_into_done_or_r
     assert (root / "530581SF" / "rejected" / "garbage.xml").exists()
     assert "not_xml" in (root / "530581SF" / "rejected" / "garbage.xml.errors.txt").read_text(encoding="utf-8-sig")
     assert (incoming / "next.xml.part").exists()
+    folders.close()
     engine.dispose()
 
 
@@ -306,6 +351,59 @@ def test_a_file_left_in_processing_by_a_crash_is_taken_again(tmp_path: Path) -> 
         folders.poll_once()
         time.sleep(0.1)
     assert (root / "530581SF" / "done" / "batch.xml").exists()
+    folders.close()
+    engine.dispose()
+
+
+def test_a_dead_pollers_files_go_back_and_a_live_pollers_stay(tmp_path: Path) -> None:
+    from hub.migrate import upgrade
+    from hub.registry import load_registry
+    from hub.store.db import make_engine
+
+    settings, root = _drop_settings(tmp_path)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    directory = load_registry(settings.registry_path)
+    # Given a live poller that holds a file in its claim, and the claim of a poller that died holding another
+    live = DropFolders(settings, engine, directory)
+    held = root / "530581SF" / "processing" / live.claim / "held.xml"
+    held.write_bytes(bureau_batch(1))
+    dead = root / "530581SF" / "processing" / "0123456789abcdef0123456789abcdef"
+    dead.mkdir()
+    (dead / "orphan.xml").write_bytes(bureau_batch(1))
+    (root / ".pollers" / "0123456789abcdef0123456789abcdef.lock").touch()  # its lock, held by no one
+    # When a second poller starts (another worker, or this one after a restart)
+    other = DropFolders(settings, engine, directory)
+    # Then the dead claim's file is back in incoming/ and its claim is gone, and the live poller's file is untouched
+    assert (root / "530581SF" / "incoming" / "orphan.xml").exists() and not dead.exists()
+    assert held.exists() and not (root / "530581SF" / "incoming" / "held.xml").exists()
+    # And when the live poller stops, its claim is given up cleanly
+    live.close()
+    assert not held.parent.exists() and not (root / ".pollers" / f"{live.claim}.lock").exists()
+    other.close()
+    engine.dispose()
+
+
+def test_a_file_that_cannot_be_stored_goes_back_to_incoming(tmp_path: Path) -> None:
+    from hub.registry import load_registry
+    from hub.store.db import make_engine
+    from tests.harness import free_port
+
+    settings, root = _drop_settings(tmp_path)
+    # Given a poller whose database is away (nothing listens on that port)
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere?connect_timeout=1")
+    folders = DropFolders(settings, engine, load_registry(settings.registry_path))
+    incoming = root / "530581SF" / "incoming"
+    (incoming / "batch.xml").write_bytes(bureau_batch(2))
+    # When the settled file is taken
+    folders.poll_once()
+    time.sleep(0.35)
+    assert folders.poll_once() == 0
+    # Then it is neither done nor rejected but back in incoming/, to be taken again once the database is back
+    assert (incoming / "batch.xml").exists()
+    assert not any((root / "530581SF" / "done").iterdir()) and not any((root / "530581SF" / "rejected").iterdir())
+    assert not any((root / "530581SF" / "processing" / folders.claim).iterdir())
+    folders.close()
     engine.dispose()
 
 

@@ -96,10 +96,16 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                             headers={"WWW-Authenticate": "Bearer"})
 
     @app.exception_handler(DBAPIError)
-    async def _database_away(_r: Request, e: DBAPIError) -> JSONResponse:
+    async def _database_away(r: Request, e: DBAPIError) -> JSONResponse:
         log.error("database error: %s", e.__class__.__name__)
-        return JSONResponse(error_body("unavailable", "the hub's database is not available; nothing was stored, "
-                                       "send again later", []), status_code=503, headers={"Retry-After": "5"})
+        if r.url.path.startswith("/api/v1/inbound/"):
+            # a batch stores its records in chunks: those before the failure may be stored, which a resend finds
+            # as duplicates (records are idempotent by the sender's document id)
+            message = ("the hub's database is not available; records of this payload stored before it went away "
+                       "stay stored; send the whole payload again later")
+        else:
+            message = "the hub's database is not available; nothing was stored, send again later"
+        return JSONResponse(error_body("unavailable", message, []), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Forbidden)
     async def _forbidden(_r: Request, e: Forbidden) -> JSONResponse:
@@ -151,9 +157,16 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         ctype = request.headers.get("content-type")
         raw, over, size = await read_body(request, settings.max_native_bytes)
         agency = who(request)
-        if module_of(system) is None:
-            reason = f"{system} is not an agency system this hub knows"
-            return JSONResponse(error_body("unknown_system", reason, [Problem(reason)]), status_code=404)
+        if module_of(system) is None or system not in agency.inbound_systems:
+            # kept like every refused input, so an operator can see what the agency tried to send
+            known = module_of(system) is not None
+            code, status = ("forbidden", 403) if known else ("unknown_system", 404)
+            reason = (f"agency {agency.code} sends {', '.join(agency.inbound_systems)} payloads, not {system}" if known
+                      else f"{system} is not an agency system this hub knows")
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="native-api",
+                                          status=status, code=code, message=reason, problems=[Problem(reason)],
+                                          content_type=ctype, size=size, truncated=over)
+            return JSONResponse(error_body(code, reason, [Problem(reason)], quarantine_id=qid), status_code=status)
         if over:
             reason = f"body of {size} bytes exceeds the limit of {settings.max_native_bytes} bytes"
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="native-api", status=413,
@@ -190,7 +203,11 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         for agencies that may read that message."""
         agency = who(request)
         found = await run_in_threadpool(inbound.get_attachment, hub, sha256.lower())
-        if found is None or not await run_in_threadpool(hub.may_read_message, agency, found[0]):
+
+        def may_read(ids: list[str]) -> bool:
+            return any(hub.may_read_message(agency, i) for i in ids)
+
+        if found is None or not await run_in_threadpool(may_read, found[0]):
             return JSONResponse(error_body("not_found", "no such attachment for this agency", []), status_code=404)
         return Response(found[1], media_type="application/octet-stream")
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text, tuple_
+from sqlalchemy import Connection, Table, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,12 +36,13 @@ class Incoming:
     routes: tuple[Route, ...]
 
 
-def _insert_ignoring_duplicates(conn: Connection) -> Any:
+def insert_ignoring_duplicates(conn: Connection, table: Table = messages) -> Any:
+    """An INSERT into ``table`` that skips rows whose key is already there (a concurrent writer's included)."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        return pg_insert(messages).on_conflict_do_nothing()
+        return pg_insert(table).on_conflict_do_nothing()
     if dialect == "sqlite":
-        return sqlite_insert(messages).on_conflict_do_nothing()
+        return sqlite_insert(table).on_conflict_do_nothing()
     raise RuntimeError(f"unsupported database {dialect}")
 
 
@@ -99,7 +100,7 @@ def store_batch(conn: Connection, items: Sequence[Incoming], *, directory: Direc
         firsts.setdefault(_key(it), i)
     fresh = [items[i] for i in sorted(firsts.values())]
     inserted = {(r.sender, r.sender_document_id): int(r.seq) for r in conn.execute(
-        _insert_ignoring_duplicates(conn).returning(messages.c.sender, messages.c.sender_document_id,
+        insert_ignoring_duplicates(conn).returning(messages.c.sender, messages.c.sender_document_id,
                                                     messages.c.seq),
         [_message_row(it, now) for it in fresh])}
     stored = [it for it in fresh if _key(it) in inserted]

@@ -181,6 +181,16 @@ attachments = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+# every message that carried a file (the same judgment travels again with transfer papers): whoever may read
+# any of them may fetch it
+attachment_messages = Table(
+    "attachment_messages",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("message_id", String(36), primary_key=True),
+)
+Index("ix_attachment_messages_message", attachment_messages.c.message_id)
+
 audit_log = Table(
     "audit_log",
     metadata,

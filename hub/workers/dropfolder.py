@@ -2,21 +2,29 @@
 
 A file is taken only once it has stopped changing (same size and modification time on two polls, and older
 than the settle time), so a file still being written is never read half-way; names starting with ``.`` or
-``~$`` or ending in ``.tmp``/``.part`` are never taken. A taken file is first renamed into ``processing/``
-(an atomic claim: two pollers never both take it), then, after its records are stored, moved to ``done/``
-or, when nothing in it was accepted, to ``rejected/``. Whenever a record or the file was refused, an error
-file ``<name>.errors.txt`` beside it names each problem (in Chinese and English). A file left in
-``processing/`` by a crash goes back to ``incoming/`` at start; reading it again is harmless because records
-are idempotent by the sender's document id.
+``~$`` or ending in ``.tmp``/``.part`` are never taken. A taken file is first renamed into the poller's own
+``processing/<claim>/`` (an atomic claim: two pollers never both take it), then, after its records are stored,
+moved to ``done/`` — or to ``rejected/`` when the file could not be read whole or nothing in it was accepted.
+Whenever a record or the file was refused, an error file ``<name>.errors.txt`` beside it names each problem (in
+Chinese and English). When storing fails (the database is away) the file goes back to ``incoming/`` and is
+taken again later.
+
+Each poller holds an exclusive lock on ``<root>/.pollers/<claim>.lock`` while it lives. A claim whose lock
+nobody holds belongs to a poller that died: every poller, at start and on each poll, puts that claim's files
+back into ``incoming/``, and never touches the files of a live poller in another process. Reading a file
+again is harmless: records are idempotent by the sender's document id.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import os
+import shutil
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -60,20 +68,61 @@ class DropFolders:
         if callable(on_commit):
             self.hub.on_commit = on_commit
         self._seen: dict[Path, tuple[int, int]] = {}
+        self.claim = uuid.uuid4().hex
+        pollers = self.root / ".pollers"
+        pollers.mkdir(parents=True, exist_ok=True)
+        # held until this object is closed or the process dies; the kernel drops it with the process
+        self._lock = (pollers / f"{self.claim}.lock").open("w")
+        fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.prepare()
 
     def folder(self, code: str, name: str) -> Path:
         return self.root / code / name
 
+    def close(self) -> None:
+        """Give up the claim (its folders are empty between files)."""
+        if not self._lock.closed:
+            for code in self.directory.agencies:
+                shutil.rmtree(self.folder(code, "processing") / self.claim, ignore_errors=True)
+            (self.root / ".pollers" / f"{self.claim}.lock").unlink(missing_ok=True)
+            self._lock.close()
+
     def prepare(self) -> None:
-        """Create every agency's folders and put back files a crash left in processing/."""
+        """Create every agency's folders and put back the files of pollers that died."""
         for code in self.directory.agencies:
             for name in FOLDERS:
                 self.folder(code, name).mkdir(parents=True, exist_ok=True)
+            self.folder(code, "processing").joinpath(self.claim).mkdir(exist_ok=True)
             for stuck in self.folder(code, "processing").iterdir():
-                if stuck.is_file():
-                    os.replace(stuck, _free(self.folder(code, "incoming") / stuck.name))
-                    log.warning("put %s back into incoming/ after an interrupted run", stuck)
+                if stuck.is_file():  # a file claimed before claims had their own folders
+                    self._put_back(code, stuck)
+        self.recover()
+
+    def recover(self) -> int:
+        """Put back into incoming/ the files of every claim whose poller is gone; returns how many."""
+        moved = 0
+        for lock_path in (self.root / ".pollers").glob("*.lock"):
+            claim = lock_path.stem
+            if claim == self.claim:
+                continue
+            with lock_path.open("a") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its poller is alive
+                for code in self.directory.agencies:
+                    folder = self.folder(code, "processing") / claim
+                    if folder.is_dir():
+                        for stuck in folder.iterdir():
+                            self._put_back(code, stuck)
+                            moved += 1
+                        shutil.rmtree(folder, ignore_errors=True)
+                lock_path.unlink(missing_ok=True)
+        return moved
+
+    def _put_back(self, code: str, stuck: Path) -> None:
+        os.replace(stuck, _free(self.folder(code, "incoming") / stuck.name))
+        log.warning("put %s back into incoming/ after an interrupted run", stuck)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -86,6 +135,7 @@ class DropFolders:
     def poll_once(self) -> int:
         """Take every settled file once; returns how many files were processed."""
         done = 0
+        self.recover()
         now = time.time()
         current: dict[Path, tuple[int, int]] = {}
         for code, agency in sorted(self.directory.agencies.items()):
@@ -109,7 +159,8 @@ class DropFolders:
         return done
 
     def take(self, agency: Agency, path: Path) -> bool:
-        claimed = self.folder(agency.code, "processing") / path.name
+        claimed = self.folder(agency.code, "processing") / self.claim / path.name
+        claimed.parent.mkdir(exist_ok=True)
         try:
             os.rename(path, claimed)
         except FileNotFoundError:
@@ -124,6 +175,11 @@ class DropFolders:
             os.replace(claimed, target)
             _write_errors(target, f"拒收 refused: {e}\n")
             return True
+        except Exception:
+            # nothing is lost: what was stored stays stored, and the file is read again on a later poll
+            log.exception("could not store %s/%s; it goes back to incoming/", agency.code, path.name)
+            self._put_back(agency.code, claimed)
+            return False
         ok = report.error is None and (report.accepted or report.duplicates)
         target = _free(self.folder(agency.code, "done" if ok else "rejected") / path.name)
         os.replace(claimed, target)

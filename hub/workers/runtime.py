@@ -156,4 +156,6 @@ class Workers:
         for t in self.threads:
             t.join(timeout)
         self.deliverer.close()
+        if getattr(self, "drop_folders", None) is not None:
+            self.drop_folders.close()
         self.bus.close()

@@ -310,6 +310,8 @@ class Feed:
 
     def _run(self) -> None:
         self.judgment("530524", "530524FY")  # 昌宁县司法局 is down: this one will retry, then fail
+        for code in self.ledger_rows:  # someone for each 台账 office to write down from the start
+            self.judgment(code[:6])
         while not self.stop_event.wait(FEED_EVERY * self.rng.uniform(0.6, 1.4)):
             try:
                 self.step()

@@ -18,7 +18,8 @@ def test_the_wheel_ships_schemas_topology_registry_and_migrations(tmp_path: Path
     for expected in ("hub/_data/queue/topology.toml", "hub/_data/schemas/canonical/v1/xianjie.xsd",
                      "hub/_data/schemas/canonical/v1/common.xsd",
                      "hub/_data/schemas/canonical/v1/samples/SentencingDecision.xml",
-                     "hub/registry/baoshan.toml", "hub/migrations/versions/0001_initial_schema.py",
+                     "hub/registry/baoshan.toml", "hub/rules/national.toml",
+                     "hub/migrations/versions/0001_initial_schema.py",
                      "hub/migrations/env.py", "adapters/__init__.py"):
         assert expected in names, expected
     assert not any(n.startswith("queue/") and n.endswith(".py") for n in names)

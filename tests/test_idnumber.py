@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.core.idnumber import PROVINCES, check_digit, check_id_number
+from hub.core.idnumber import PROVINCES, check_digit, check_id_number, normalise_id, upgrade_legacy
 
 TODAY = dt.date(2026, 6, 1)
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -123,9 +123,14 @@ def test_a_birth_date_of_today_is_accepted() -> None:
     assert check_id_number(build("530502", TODAY, 31), today=TODAY).ok
 
 
-def test_a_birth_date_before_1880_is_rejected() -> None:
-    chk = check_id_number(build("530502", dt.date(1879, 12, 31), 31), today=TODAY)
-    assert not chk.ok and "out of range" in str(chk.problem)
+def test_a_birth_date_before_1900_is_rejected() -> None:
+    chk = check_id_number(build("530502", dt.date(1899, 12, 31), 31), today=TODAY)
+    assert not chk.ok and "out of range" in str(chk.problem) and "1899-12-31" in str(chk.problem)
+
+
+def test_a_birth_date_of_1_january_1900_is_accepted() -> None:
+    chk = check_id_number(build("530502", dt.date(1900, 1, 1), 31), today=TODAY)
+    assert chk.ok and chk.birth_date == dt.date(1900, 1, 1)
 
 
 @pytest.mark.parametrize("prefix", ["00", "10", "19", "20", "39", "47", "55", "60", "66", "70", "80", "90", "99"])
@@ -199,3 +204,67 @@ FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 def test_non_ascii_digits_are_rejected_not_accepted_or_raised(raw: str) -> None:
     chk = check_id_number(raw, today=TODAY)
     assert not chk.ok
+
+
+BRIEF_PROVINCES = [*range(11, 16), *range(21, 24), *range(31, 38), *range(41, 47), *range(50, 55),
+                   *range(61, 66), 71, 81, 82, 83]
+
+
+@pytest.mark.parametrize("province", BRIEF_PROVINCES)
+def test_every_province_prefix_of_any_era_is_accepted(province: int) -> None:
+    # Given a number issued in that province under a county code no current list need contain
+    number = build(f"{province:02d}9999", dt.date(1966, 6, 6), 7)
+    # Then it is valid, and its normal form is itself
+    assert check_id_number(number, today=TODAY).ok
+    assert normalise_id(number, today=TODAY) == number
+
+
+def test_the_province_list_is_exactly_the_standard_one() -> None:
+    assert sorted(PROVINCES) == BRIEF_PROVINCES
+
+
+@settings(max_examples=300)
+@given(division=divisions, birth=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(1999, 12, 31)),
+       seq=sequences)
+def test_a_legacy_number_upgrades_to_the_18_digit_number_of_the_same_person(
+        division: str, birth: dt.date, seq: int) -> None:
+    # Given the legacy 15-digit number of a person born in the 20th century
+    legacy = f"{division}{birth:%y%m%d}{seq:03d}"
+    # When normalised for linking
+    upgraded = normalise_id(legacy, today=TODAY)
+    # Then it is the 18-digit number the standard gives that person, valid, with the same birth date and sex
+    assert upgraded == build(division, birth, seq) == upgrade_legacy(legacy)
+    chk = check_id_number(upgraded, today=TODAY)
+    assert chk.ok and chk.birth_date == birth and chk.male is check_id_number(legacy, today=TODAY).male
+
+
+def test_a_known_legacy_number_upgrades_with_19_inserted_and_a_check_character() -> None:
+    # 530522 880314 032 → 530522 19880314 032 + check character
+    assert upgrade_legacy("530522880314032") == "53052219880314032" + reference_check("53052219880314032")
+
+
+@pytest.mark.parametrize("raw", ["", "53052288031403", "5305228803140321", "53052288031403X",
+                                 "５３０５２２８８０３１４０３２"])
+def test_upgrade_legacy_refuses_anything_but_15_ascii_digits(raw: str) -> None:
+    with pytest.raises(ValueError, match="15-digit"):
+        upgrade_legacy(raw)
+
+
+def test_normalise_id_upper_cases_x_and_strips_spaces() -> None:
+    number = x_number()
+    assert normalise_id(f" {number[:-1]}x ", today=TODAY) == number
+
+
+@pytest.mark.parametrize("raw", [
+    "", "530502198803140310", "530522880230032", "19050219880314031X", build("530502", dt.date(1899, 12, 31), 31),
+], ids=["empty", "bad-check", "legacy-30-february", "no-province", "born-1899"])
+def test_normalise_id_is_none_for_an_invalid_number(raw: str) -> None:
+    assert normalise_id(raw, today=TODAY) is None
+
+
+@pytest.mark.parametrize("division", ["530522", "533001", "533025"])
+def test_normalise_id_keeps_a_retired_division_code(division: str) -> None:
+    # 腾冲县 530522 and 保山地区 5330xx are retired; the number stays the person's number for life
+    number = build(division, dt.date(1970, 1, 1), 11)
+    assert normalise_id(number, today=TODAY) == number
+    assert normalise_id(f"{division}700101011", today=TODAY) == number

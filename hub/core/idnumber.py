@@ -1,4 +1,8 @@
-"""Resident ID numbers (公民身份号码, GB 11643): checksum, birth date, province; any era's division code."""
+"""Resident ID numbers (公民身份号码, GB 11643): checksum, birth date, province; any era's division code.
+
+A number is checked against the standard only, never against a list of current division codes: numbers
+issued under a code retired since (5330xx 保山地区, 530522 腾冲县) stay valid for life.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from dataclasses import dataclass
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
+# Persons born before 1900 are no longer alive to be supervised; an earlier date is a typing error.
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
 # GB/T 2260 province-level prefixes, including 71 台湾, 81 香港, 82 澳门 and 83 (港澳台居民居住证).
 PROVINCES = frozenset(
     {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
@@ -60,8 +66,26 @@ def check_id_number(raw: str, *, today: dt.date | None = None) -> IdCheck:
     except ValueError:
         return IdCheck(value, f"ID number carries no valid birth date ({birth_text})")
     limit = today or dt.date.today()
-    if birth > limit or birth.year < 1880:
+    if birth > limit or birth < EARLIEST_BIRTH:
         return IdCheck(value, f"ID number's birth date {birth.isoformat()} is out of range")
     if body and check_digit(body) != last:
         return IdCheck(value, f"ID number check character is {last}, expected {check_digit(body)}")
     return IdCheck(value, None, birth, int(seq[-1]) % 2 == 1)
+
+
+def upgrade_legacy(number15: str) -> str:
+    """The 18-digit form of a legacy 15-digit number: "19" inserted before the year, check character appended."""
+    if len(number15) != 15 or not (number15.isascii() and number15.isdigit()):
+        raise ValueError(f"not a legacy 15-digit ID number: {number15!r}")
+    body = number15[:6] + "19" + number15[6:]
+    return body + check_digit(body)
+
+
+def normalise_id(raw: str, *, today: dt.date | None = None) -> str | None:
+    """The 18-character form of a valid ID number (legacy numbers upgraded, x upper-cased), or None if invalid."""
+    chk = check_id_number(raw, today=today)
+    if not chk.ok:
+        return None
+    if len(chk.normalised) == 15:
+        return upgrade_legacy(chk.normalised)
+    return chk.normalised

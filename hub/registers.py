@@ -1,0 +1,450 @@
+"""Reading an agency's register snapshot (CSV, XLSX or XML) into a ``hub.core.reconcile.Snapshot``.
+
+The columns of each kind are specified in schemas/registers/<kind>.json (code lists in codes.json). CSV and
+XLSX stream through the ledger's reader (``adapters.ledger.native.read_rows``: UTF-8 or GB18030, the header is
+the first non-empty row, dates typed by hand); XML streams through lxml's iterparse with the hardened options,
+its frame and each row validated against schemas/registers/register.xsd. A header that does not fit the kind,
+or a file that cannot be read to its end, refuses the whole file (``RegisterFormatError``): half a register
+would read as missing persons. A row that does not fit is rejected alone, each problem named at its cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from adapters.kit import text
+from adapters.kit.dates import parse_hand_date
+from adapters.kit.problems import NativeError, NativeProblem
+from adapters.kit.text import check_xml_encoding
+from adapters.ledger.columns import cell_text, key
+from adapters.ledger.native import LedgerFormatError, Row, read_rows, sheet_ref
+from hub.core.reconcile import RegisterKind, RegisterRow, RejectedRow, RowProblem, Snapshot, Status, id_key
+from hub.resources import data_dir
+
+NS = "urn:xianjie:registers:v1"
+_ROW = f"{{{NS}}}row"
+_ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_AGENCY = re.compile(r"[0-9]{6}[A-Z]{2}(?:[0-9]{2})?")
+_DIVISION = re.compile(r"[1-9][0-9]{5}")
+_SPACES = re.compile(r"\s+")
+_UNSET = object()
+
+
+class RegisterFormatError(NativeError):
+    """The file is not a readable register of its kind; ``problems`` say where and why."""
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: a row's cells are looked up by column
+class Column:
+    header: str
+    aliases: tuple[str, ...]
+    element: str | None
+    field: str | None  # the RegisterRow field it fills; None: checked, not kept
+    required: bool
+    normalise: Callable[[object], object] | None  # None: an ignored column
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    kind: RegisterKind
+    title: str
+    agency_types: tuple[str, ...]
+    period: bool
+    columns: tuple[Column, ...]
+    by_key: Mapping[str, Column]  # normalised header or alias → column
+    by_element: Mapping[str, Column]
+    defaults: Mapping[str, str]
+    one_of: tuple[tuple[str, ...], ...]
+    date_order: tuple[tuple[str, str], ...]
+
+
+def _spec_dir() -> Path:
+    return data_dir("schemas") / "registers"
+
+
+@functools.cache
+def load_spec(kind: RegisterKind) -> RegisterSpec:
+    """The column specification of ``kind``, compiled once per process."""
+    raw = json.loads((_spec_dir() / f"{kind.value}.json").read_text(encoding="utf-8"))
+    codes = json.loads((_spec_dir() / "codes.json").read_text(encoding="utf-8"))
+    columns = tuple(_column(c, codes) for c in raw["columns"])
+    by_key: dict[str, Column] = {}
+    for col in columns:
+        for name in (col.header, *col.aliases):
+            if key(name) in by_key:
+                raise ValueError(f"{kind}.json: header {name!r} names two columns")
+            by_key[key(name)] = col
+    return RegisterSpec(kind, raw["title"], tuple(raw["agency_types"]), bool(raw["period"]), columns, by_key,
+                        {c.element: c for c in columns if c.element}, dict(raw.get("defaults", {})),
+                        tuple(tuple(group) for group in raw.get("one_of", ())),
+                        tuple((a, b) for a, b in raw.get("date_order", ())))
+
+
+@functools.cache
+def load_schema() -> etree.XMLSchema:
+    """The XSD of a register's XML form, compiled once per process."""
+    return etree.XMLSchema(etree.parse(str(_spec_dir() / "register.xsd")))
+
+
+def _column(c: Mapping[str, Any], codes: Mapping[str, Any]) -> Column:
+    kind, limit = c["type"], c.get("max_length")
+    normalise: Callable[[object], object] | None
+    if kind == "ignored":
+        normalise = None
+    elif kind in ("text", "name", "case_number"):
+        normalise = _text(_FORMS[kind], limit)
+    elif kind == "id_number":
+        normalise = _id_number
+    elif kind == "date":
+        normalise = _memo(parse_hand_date)
+    elif kind == "code":
+        normalise = _memo(_code(c["code_list"], codes["code_lists"][c["code_list"]], c.get("allowed")))
+    elif kind == "agency":
+        normalise = _memo(_agency)
+    elif kind == "division":
+        normalise = _memo(_division(codes["divisions"], codes["division_prefixes"]))
+    else:
+        raise ValueError(f"column {c['header']} has the unknown type {kind!r}")
+    return Column(c["header"], tuple(c.get("header_aliases", ())), c.get("element"), c.get("field"),
+                  bool(c.get("required")), normalise)
+
+
+def _memo(normalise: Callable[[object], object]) -> Callable[[object], object]:
+    """``normalise`` remembering its answers: a register repeats the same dates, codes and agencies in most rows."""
+    seen: dict[tuple[type, object], object] = {}
+
+    def remembered(value: object) -> object:
+        at = (value.__class__, value)
+        found = seen.get(at, _UNSET)
+        if found is _UNSET:
+            found = normalise(value)
+            if len(seen) < 8192:
+                seen[at] = found
+        return found
+
+    return remembered
+
+
+_FORMS: dict[str, Callable[[str], str]] = {"text": str.strip, "name": text.person_name,
+                                           "case_number": text.case_number}
+
+
+def _text(form: Callable[[str], str], limit: int | None) -> Callable[[object], str]:
+    def normalise(value: object) -> str:
+        out = form(cell_text(value))
+        if limit is not None and len(out) > limit:
+            raise ValueError(f"{len(out)} 个字，超过 {limit} 字 / {len(out)} characters, at most {limit}")
+        return out
+
+    return normalise
+
+
+def _id_number(value: object) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("身份证号码存成了数字，后几位可能已丢失；请把该列设为文本后重新录入 / stored as a number, "
+                         "so its last digits may be lost: format the column as text and type it again")
+    out = text.id_number(cell_text(value))
+    if not _ID_SHAPE.fullmatch(out):
+        raise ValueError(f"{out[:40]!r} 不是公民身份号码 / is not a resident ID number (18 characters ending in a "
+                         "digit or X, or 15 digits)")
+    return out
+
+
+def _code(name: str, body: Mapping[str, Any], allowed: list[str] | None) -> Callable[[object], str]:
+    values: dict[str, str] = dict(body["values"])
+    words = {w: w for w in values} | {a: w for a, w in body.get("aliases", {}).items()}
+    lookup = {key(k): w for k, w in words.items()}
+    permitted = set(allowed or values)
+
+    def normalise(value: object) -> str:
+        typed = cell_text(value)
+        word = words.get(typed) or lookup.get(key(typed))
+        if word is None or word not in permitted:
+            raise ValueError(f"{typed[:40]!r} 不在代码表“{name}”中 / is not in the code list {name}; 可填 / allowed: "
+                             f"{'、'.join(w for w in values if w in permitted)}")
+        return values[word]
+
+    return normalise
+
+
+def _agency(value: object) -> str:
+    out = _SPACES.sub("", text.halfwidth(cell_text(value))).upper()
+    if not _AGENCY.fullmatch(out):
+        raise ValueError(f"{out[:40]!r} 不是单位代码 / is not an agency code (e.g. 530502FY)")
+    return out
+
+
+def _division(names: Mapping[str, str], prefixes: list[str]) -> Callable[[object], str]:
+    table = {key(k): v for k, v in names.items()}
+
+    def normalise(value: object) -> str:
+        typed = key(cell_text(value))
+        if _DIVISION.fullmatch(typed):
+            return typed
+        for prefix in prefixes:
+            if typed.startswith(key(prefix)) and typed != key(prefix):
+                typed = typed[len(key(prefix)):]
+                break
+        found = table.get(typed)
+        if found is None:
+            raise ValueError(f"{typed[:40]!r} 不是县级行政区划 / is not a county: write its 6-digit code or one of "
+                             f"{'、'.join(names)}")
+        return found
+
+    return normalise
+
+
+# ---- reading -------------------------------------------------------------------------------------------
+
+
+def read_snapshot(kind: RegisterKind | str, data: bytes, *, filename: str | None, agency: str,
+                  as_of: dt.date | None = None, period_start: dt.date | None = None) -> Snapshot:
+    """The snapshot in ``data``: every row that fits the kind's columns, every other row rejected with its
+    problems; RegisterFormatError when the file as a whole cannot be read as a register of ``kind`` kept by
+    ``agency``. CSV and XLSX need ``as_of``; an XML register names its own (which must agree when given)."""
+    spec = load_spec(RegisterKind(kind))
+    if not _AGENCY.fullmatch(agency) or agency[6:8] not in spec.agency_types:
+        raise RegisterFormatError("wrong_agency", f"{agency} may not upload a {spec.kind} (kept by "
+                                                  f"{'/'.join(spec.agency_types)} agencies)")
+    if period_start is not None and not spec.period:
+        raise ValueError(f"a {spec.kind} is as of a day, not of a period")
+    stripped = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    rows: list[RegisterRow] = []
+    rejected: list[RejectedRow] = []
+    reader = _Reader(spec, agency)
+    if (filename or "").lower().endswith(".xml") or stripped.lstrip()[:1] == b"<":
+        fmt = "xml"
+        frame, records = _xml(spec, data, agency, as_of, period_start, reader)
+        as_of, period_start = frame
+    else:
+        if as_of is None:
+            raise ValueError("a CSV or XLSX register needs the day it is as of")
+        fmt = "xlsx" if data.startswith(b"PK") else "csv"
+        records = _sheet(spec, data, filename, reader)
+    try:
+        for found in records:
+            if isinstance(found, RegisterRow):
+                rows.append(found)
+            else:
+                rejected.append(found)
+    except LedgerFormatError as e:
+        raise RegisterFormatError(e.code, e.message, [NativeProblem(e.message, e.where)]) from e
+    return Snapshot(spec.kind, agency, as_of, tuple(rows), tuple(rejected), period_start, filename, fmt,
+                    hashlib.sha256(data).hexdigest())
+
+
+class _Reader:
+    """Turns one row's cells (column → raw value) into a RegisterRow, or a RejectedRow naming each problem."""
+
+    def __init__(self, spec: RegisterSpec, agency: str) -> None:
+        self.spec = spec
+        context = {"{agency}": agency, "{division}": agency[:6]}
+        self.defaults = {f: context.get(v, v) for f, v in spec.defaults.items()}
+        self.required = [c for c in spec.columns if c.required]
+
+    def row(self, number: int, cells: Iterable[tuple[Column, object]], where: Callable[[Column | None], str]
+            ) -> RegisterRow | RejectedRow:
+        values: dict[str, object] = {}
+        problems: list[RowProblem] = []
+        filled: dict[str, object] = {}
+        for col, raw in cells:
+            if col.normalise is None:
+                continue
+            try:
+                value = col.normalise(raw)
+            except ValueError as e:
+                problems.append(RowProblem(where(col), f"{col.header}: {e}"))
+                filled[col.header] = _UNSET
+                continue
+            filled[col.header] = value
+            if col.field is not None:
+                values[col.field] = value
+        for col in self.required:
+            if col.header not in filled:
+                problems.append(RowProblem(where(col), f"{col.header}: 必填 / required"))
+        for group in self.spec.one_of:
+            if not any(h in filled for h in group):
+                problems.append(RowProblem(where(None), f"{'或'.join(group)}: 至少填写一项 / give at least one of "
+                                                        f"{', '.join(group)}"))
+        for first, last in self.spec.date_order:
+            a, b = filled.get(first), filled.get(last)
+            if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a:
+                problems.append(RowProblem(where(self.spec.by_key[key(last)]),
+                                           f"{last}: {b} 早于{first} {a} / is before {first}"))
+        if problems:
+            return RejectedRow(number, tuple(problems))
+        for f, v in self.defaults.items():
+            values.setdefault(f, v)
+        status = values.get("status")
+        values["status"] = Status(str(status)) if status else None
+        typed = values.get("id_number")
+        if isinstance(typed, str):
+            valid = id_key(typed)
+            values["id_number"] = valid
+            if valid is None:
+                values["id_typed"] = typed
+                if "birth_date" not in values:
+                    values["birth_date"] = _birth_of(typed)
+        return RegisterRow(number=number, **values)  # type: ignore[arg-type]
+
+
+def _birth_of(typed: str) -> dt.date | None:
+    digits = typed[6:14] if len(typed) == 18 else "19" + typed[6:12]
+    try:
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def _sheet(spec: RegisterSpec, data: bytes, filename: str | None, reader: _Reader
+           ) -> Iterator[RegisterRow | RejectedRow]:
+    layout: dict[str, Column] | None = None
+    letters: dict[str, str] = {}
+    ref = ""
+    for row in read_rows(data, filename=filename):
+        if layout is None:
+            layout = _layout(spec, row)
+            letters = {layout[h].header: letter for h, letter in row.columns.items()}
+            ref = sheet_ref(row.sheet)
+        yield reader.row(row.number, [(layout[h], v) for h, v in row.cells.items()],
+                         functools.partial(_cell, ref, letters, row.number))
+
+
+def _cell(ref: str, letters: Mapping[str, str], number: int, col: Column | None) -> str:
+    letter = letters.get(col.header) if col is not None else None
+    return f"{ref}!{letter}{number}" if letter else f"{ref}!{number}:{number}"
+
+
+def _layout(spec: RegisterSpec, first: Row) -> dict[str, Column]:
+    """The file's header → column; RegisterFormatError naming every header cell that does not fit."""
+    ref, at = sheet_ref(first.sheet), first.header_row
+    problems: list[NativeProblem] = []
+    out: dict[str, Column] = {}
+    seen: dict[str, str] = {}
+    for header, letter in first.columns.items():
+        col = spec.by_key.get(key(header))
+        if col is None:
+            problems.append(NativeProblem(f"表头“{header}”不是{spec.title}的列 / {header!r} is not a column of a "
+                                          f"{spec.kind}", f"{ref}!{letter}{at}"))
+        elif col.header in seen:
+            problems.append(NativeProblem(f"表头“{header}”与 {seen[col.header]} 列重复 / {header!r} repeats column "
+                                          f"{seen[col.header]} ({col.header})", f"{ref}!{letter}{at}"))
+        else:
+            out[header] = col
+            seen[col.header] = letter
+    for col in spec.columns:
+        if col.required and col.header not in seen:
+            problems.append(NativeProblem(f"缺少必需的列“{col.header}” / no column {col.header}", f"{ref}!{at}:{at}"))
+    for group in spec.one_of:
+        if not any(h in seen for h in group):
+            problems.append(NativeProblem(f"须有“{'”或“'.join(group)}”列 / needs a column {' or '.join(group)}",
+                                          f"{ref}!{at}:{at}"))
+    if problems:
+        raise RegisterFormatError("bad_header", f"the header does not fit a {spec.kind}: {problems[0].reason}"
+                                  + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""), problems)
+    return out
+
+
+# ---- XML -----------------------------------------------------------------------------------------------
+
+
+def _xml(spec: RegisterSpec, data: bytes, agency: str, as_of: dt.date | None, period_start: dt.date | None,
+         reader: _Reader) -> tuple[tuple[dt.date, dt.date | None], Iterator[RegisterRow | RejectedRow]]:
+    head = data[:65536]
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+        raise RegisterFormatError("dtd_forbidden", "document type declarations and entities are not accepted")
+    try:
+        check_xml_encoding(data)
+    except NativeError as e:
+        raise RegisterFormatError(e.code, e.message, e.problems) from e
+    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False, remove_blank_text=True, remove_comments=True,
+                             remove_pis=True, collect_ids=False)
+    try:
+        _, root = next(events)
+    except etree.XMLSyntaxError as e:
+        raise RegisterFormatError("not_xml", f"not well-formed XML: {e.msg}") from e
+    schema = load_schema()
+    frame = etree.Element(root.tag, dict(root.attrib))
+    if not schema.validate(frame):
+        problems = [NativeProblem(_clean(err.message), "/register", err.line) for err in schema.error_log]  # type: ignore[attr-defined]
+        raise RegisterFormatError("invalid", f"the register's root does not fit register.xsd: {problems[0].reason}",
+                                  problems)
+    said, since = _xml_day(root.get("asOf")), _xml_day(root.get("from"))
+    found = {"kind": root.get("kind"), "agency": root.get("agency"), "asOf": said, "from": since}
+    expected = {"kind": spec.kind.value, "agency": agency, "asOf": as_of or said,
+                "from": period_start if period_start and since else since}
+    wrong = [NativeProblem(f"{name}: the file says {found[name]}, expected {value}", "/register")
+             for name, value in expected.items() if found[name] != value]
+    if since is not None and not spec.period:
+        wrong.append(NativeProblem(f"from: a {spec.kind} is as of a day, not of a period", "/register"))
+    if wrong or said is None:
+        wrong = wrong or [NativeProblem("asOf: not a day (YYYY-MM-DD)", "/register")]
+        raise RegisterFormatError("wrong_register", wrong[0].reason, wrong)
+    return (said, since or period_start), _xml_rows(spec, events, root, schema, reader)
+
+
+def _xml_day(value: str | None) -> dt.date | None:
+    # xs:date may carry a time zone (2026-06-30+08:00): the day is what counts
+    try:
+        return dt.date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _xml_rows(spec: RegisterSpec, events: Any, root: etree._Element, schema: etree.XMLSchema, reader: _Reader
+              ) -> Iterator[RegisterRow | RejectedRow]:
+    number = 0
+    try:
+        for event, el in events:
+            if event != "end" or el.getparent() is not root:
+                continue
+            number += 1
+            at = f"/register/row[{number}]"
+            if not schema.validate(el):
+                yield RejectedRow(number, tuple(RowProblem(_child_path(at, el, err.path), _clean(err.message))
+                                                for err in schema.error_log))  # type: ignore[attr-defined]
+            else:
+                cells: dict[Column, object] = {}
+                unknown: list[RowProblem] = []
+                for child in el:
+                    name = etree.QName(child).localname
+                    col = spec.by_element.get(name)
+                    if col is None:
+                        unknown.append(RowProblem(f"{at}/{name}", f"{name}: not a column of a {spec.kind}"))
+                    elif child.text and child.text.strip():
+                        cells[col] = child.text
+
+                def where(col: Column | None, at: str = at) -> str:
+                    return f"{at}/{col.element}" if col is not None else at
+
+                yield RejectedRow(number, tuple(unknown)) if unknown else reader.row(number, cells.items(), where)
+            el.clear()
+            while el.getprevious() is not None:
+                del root[0]
+    except etree.XMLSyntaxError as e:
+        raise RegisterFormatError("not_xml", f"not well-formed XML after row {number}: {e.msg}",
+                                  [NativeProblem(str(e.msg), f"/register/row[{number + 1}]", e.lineno)]) from e
+
+
+def _child_path(at: str, row: etree._Element, path: str | None) -> str:
+    # the validator names the row's child by position (/*/*[3]): name it by element
+    m = re.fullmatch(r"/\*/\*\[(\d+)\].*", path or "")
+    if m is None or int(m[1]) > len(row):
+        return at
+    return f"{at}/{etree.QName(row[int(m[1]) - 1]).localname}"
+
+
+def _clean(message: str) -> str:
+    return message.replace(f"{{{NS}}}", "")

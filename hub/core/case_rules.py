@@ -1,0 +1,310 @@
+"""What each message does to a case: the facts it adds and the obligations it opens (+), meets (=) and sets
+aside (-), by rule id of hub/rules/national.toml:
+
+- AssessmentCommission: + assessment_opinion (or assessment_opinion_fast for 速裁).
+- AssessmentOpinion: = assessment_opinion(_fast).
+- SentencingDecision: = notify_bureau, serve_documents (when the papers are complete), cure_documents (a
+  second service); + receipt; + report, or handover when a custodian hands the person over; + release_notice
+  due at the end of the period; - assessment_opinion(_fast).
+- DocumentReceipt: = receipt of those papers; + cure_documents when INCOMPLETE, = it when COMPLETE.
+- ReportingOutcome: = report, handover, search_on_failure; from bureau B, = report_after_transfer; - the
+  police's pursuit_reply (the person turned up); NOT_REPORTED: + search_on_failure.
+- TransferPapers, escorted handover: = handover (and notify_bureau, serve_documents when the papers are
+  themselves the 暂外 decision); + receipt.
+- TransferPapers, county transfer: = transfer_papers; + receipt, report_after_transfer.
+- CustodyNotice: - the absence rules (report, handover, searches, lost contact, pursuit_request);
+  = pursuit_reply (from the police); custody ended before arrival: + report again.
+- SupervisionEvent: LOST_CONTACT + lost_contact_search, lost_contact_warning, lost_contact_revoke;
+  WARNING = lost_contact_warning; CONTACT_RESTORED - the lost-contact rules and pursuit_reply.
+- RevocationProposal: + revocation_decision, arrest_decision (requestArrest); = lost_contact_revoke.
+- RevocationDecision: = revocation_decision, arrest_decision; GRANTED: - absence rules and the period-end
+  release_notice, + release_notice (termination), + pursuit_request when the person is not in custody.
+- PursuitRequest: = pursuit_request, lost_contact_search, search_on_failure; + pursuit_reply.
+- PursuitResult: = pursuit_reply; ONGOING + pursuit_reply again; IN_CUSTODY - absence rules.
+- ReleaseNotice: = release_notice; - every other open obligation but the pursuit of a person at large.
+
+Any message about a case whose decision the hub has not received, but whose <case> shows the decision took
+effect, opens notify_bureau and serve_documents for the deciding organ (漏管: documents never sent).
+"""
+
+from __future__ import annotations
+
+from hub.core.case_state import Papers, Progress, Transfer, missing_documents
+from hub.core.case_work import Work, court_decides
+from hub.core.fact_bodies import (
+    CommissionFacts,
+    CustodyFacts,
+    DecisionFacts,
+    EventFacts,
+    OpinionFacts,
+    ProposalFacts,
+    PursuitRequestFacts,
+    PursuitResultFacts,
+    ReceiptFacts,
+    ReleaseFacts,
+    ReportingFacts,
+    RevocationFacts,
+    TransferFacts,
+)
+
+ASSESSMENT = ("assessment_opinion", "assessment_opinion_fast")
+# Obligations an explained absence (custody) or a revocation in force makes moot.
+ABSENCE = ("report", "handover", "search_on_failure", "report_after_transfer", "lost_contact_search",
+           "lost_contact_warning", "lost_contact_revoke")
+LOST = ("lost_contact_search", "lost_contact_warning", "lost_contact_revoke")
+
+
+def reveal_decision(w: Work) -> None:
+    """A message other than the decision shows that it took effect: the deciding organ owes notice and papers."""
+    if w.p.decision_message is not None or w.m.message_type in ("AssessmentCommission", "AssessmentOpinion",
+                                                                 "SentencingDecision"):
+        return
+    w.progress(decision_known=True)
+    effective = w.case.effective_date
+    if effective is not None and not (isinstance(w.m.body, TransferFacts) and not court_decides(w.m)):
+        w.open("notify_bureau", trigger=effective)
+        w.open("serve_documents", trigger=effective)
+
+
+def handle(w: Work) -> str:
+    """Apply the message's own effects to ``w``; a one-line summary for the timeline."""
+    b = w.m.body
+    if isinstance(b, CommissionFacts):
+        return _commission(w, b)
+    if isinstance(b, OpinionFacts):
+        w.progress(assessed=True)
+        w.meet(*ASSESSMENT)
+        return f"调查评估意见 assessment opinion {b.conclusion} to {b.commissioning_organ}"
+    if isinstance(b, DecisionFacts):
+        return _decision(w, b)
+    if isinstance(b, ReceiptFacts):
+        return _receipt(w, b)
+    if isinstance(b, ReportingFacts):
+        return _reporting(w, b)
+    if isinstance(b, TransferFacts):
+        return _handover(w, b) if b.kind == "ESCORTED_HANDOVER" else _county_transfer(w, b)
+    if isinstance(b, CustodyFacts):
+        return _custody(w, b)
+    if isinstance(b, EventFacts):
+        return _event(w, b)
+    if isinstance(b, ProposalFacts):
+        return _proposal(w, b)
+    if isinstance(b, RevocationFacts):
+        return _revocation(w, b)
+    if isinstance(b, PursuitRequestFacts):
+        return _pursuit_request(w, b)
+    if isinstance(b, PursuitResultFacts):
+        return _pursuit_result(w, b)
+    if isinstance(b, ReleaseFacts):
+        return _release(w, b)
+    return f"{w.m.message_type}: no effect on the case"
+
+
+def _commission(w: Work, c: CommissionFacts) -> str:
+    w.progress(commissioned=True, commissioning_organ=c.commissioning_organ)
+    if w.p.decision_known or w.p.decision_message is not None:
+        return "调查评估委托 assessment commissioned after the decision: nothing owed"
+    rule = "assessment_opinion_fast" if c.fast_track else "assessment_opinion"
+    w.open(rule, trigger=w.learnt(c.commission_date), obligee=c.commissioning_organ)
+    fast = " (速裁 fast track)" if c.fast_track else ""
+    return f"调查评估委托 assessment commissioned by {c.commissioning_organ}{fast}"
+
+
+def _serve(w: Work, kinds: tuple[str, ...], kind: str) -> bool:
+    """Record papers served; whether every document Law 20 requires has now been served."""
+    served = w.p.served_kinds | frozenset(kinds)
+    complete = not missing_documents(served, w.case.correction_type)
+    w.progress(served_kinds=served, documents_complete=complete,
+               papers=(*w.p.papers, Papers(w.m.message_id, w.m.sender, kind)))
+    return complete
+
+
+def _decision(w: Work, d: DecisionFacts) -> str:
+    first = w.p.decision_message is None
+    complete = _serve(w, d.documents, "decision")
+    w.open("receipt", trigger=w.day, obligee=w.m.sender, once=False)
+    if not first:
+        if complete:
+            w.meet("serve_documents")
+        w.meet("cure_documents")
+        return "补充送达 papers served again" + ("" if complete else " (still incomplete)")
+    w.progress(decision_known=True, decision_message=w.m.message_id)
+    w.open_met("notify_bureau", trigger=d.effective_on)
+    if complete:
+        w.open_met("serve_documents", trigger=d.effective_on)
+    else:
+        w.open("serve_documents", trigger=d.effective_on)
+    if not w.p.arrived:
+        if w.case.correction_type == "TEMP_OUTSIDE" and d.original_custody:
+            w.open("handover", trigger=d.effective_on, obligor=d.original_custody)
+        else:
+            w.open("report", trigger=d.effective_on)
+    w.waive(*ASSESSMENT, reason="决定已作出 the decision was made")
+    w.open_release()
+    lacking = missing_documents(w.p.served_kinds, w.case.correction_type)
+    return f"{d.decision_kind} 生效 {d.effective_on.isoformat()}, papers served" + (
+        "" if complete else f" without {', '.join(sorted(lacking))}")
+
+
+def _receipt(w: Work, r: ReceiptFacts) -> str:
+    w.meet("receipt", where=lambda o: o.trigger_message == r.receipt_of)
+    paper = next((p for p in w.p.papers if p.message_id == r.receipt_of), None)
+    t = w.p.transfer
+    if paper is not None and paper.kind == "transfer" and t is not None and t.papers_message == paper.message_id:
+        w.progress(transfer=Transfer(t.from_division, t.to_division, t.papers_message, t.arrived, True))
+    elif paper is not None:
+        # The bureau's receipt for an escorted handover is its confirmation that the person arrived.
+        if paper.kind == "handover" and not w.p.arrived:
+            w.progress(arrived="handed_over")
+        if paper.kind == "decision" or paper.message_id == w.p.decision_message:
+            w.progress(receipted=True)
+    if r.complete:
+        w.meet("cure_documents")
+        return "回执 receipt: papers complete"
+    w.open("cure_documents", trigger=w.day, obligor=paper.sender if paper else None, obligee=w.m.sender,
+           once=False)
+    return f"回执 receipt: missing {', '.join(r.missing)}"
+
+
+def _reporting(w: Work, o: ReportingFacts) -> str:
+    t = w.p.transfer
+    at_new = t is not None and not t.arrived and w.m.sender == w.roles("bureau", t.to_division)
+    if o.result == "NOT_REPORTED":
+        w.open("search_on_failure", trigger=w.day)
+        return f"未报到 did not report by {o.due_date.isoformat()}"
+    if at_new and t is not None:
+        w.progress(transfer=Transfer(t.from_division, t.to_division, t.papers_message, True, t.receipted))
+        w.meet("report_after_transfer", "search_on_failure")
+        w.waive("pursuit_reply", reason="报到 the person reported")
+        w.open_release()
+        return f"报到 reported at the new county {t.to_division}"
+    if not w.p.arrived:
+        w.progress(arrived="reported")
+    w.meet("report", "handover", "search_on_failure")
+    if not w.p.at_large:
+        w.waive("pursuit_reply", reason="报到 the person reported")
+    return f"报到 {o.result.lower()} on {o.reported_on.isoformat() if o.reported_on else '?'}"
+
+
+def _handover(w: Work, t: TransferFacts) -> str:
+    if w.p.decision_message is None:
+        # 暂外 approved by a prison administration or the police: these papers are the decision.
+        complete = _serve(w, t.manifest, "handover")
+        w.progress(decision_known=True, decision_message=w.m.message_id)
+        effective = w.case.effective_date or t.decision_served_on or w.day
+        w.open_met("notify_bureau", trigger=effective)
+        (w.open_met if complete else w.open)("serve_documents", trigger=effective)
+        w.waive(*ASSESSMENT, reason="决定已作出 the decision was made")
+        w.open_release()
+    else:
+        _serve(w, t.manifest, "handover")
+    if not w.meet("handover", "report"):
+        served = t.decision_served_on or w.case.effective_date or w.day
+        w.open_met("handover", trigger=served, obligor=t.escorting_agency or w.m.sender)
+    w.open("receipt", trigger=w.day, obligee=w.m.sender, once=False)
+    return f"押送交付 escorted handover by {t.escorting_agency or w.m.sender}"
+
+
+def _county_transfer(w: Work, t: TransferFacts) -> str:
+    source = t.from_division or w.before.execution_division
+    target = t.to_division or w.case.execution_division
+    w.progress(transfer=Transfer(source, target, w.m.message_id),
+               papers=(*w.p.papers, Papers(w.m.message_id, w.m.sender, "transfer")))
+    if t.change_decided_on is not None:
+        w.open_met("transfer_papers", trigger=t.change_decided_on, division=source)
+    w.open("receipt", trigger=w.day, obligor=w.roles("bureau", target), obligee=w.m.sender, division=target,
+           once=False)
+    w.open("report_after_transfer", trigger=t.decision_served_on or t.handover_date or w.day, division=target)
+    return f"执行地变更 transfer from {source} to {target}"
+
+
+def _custody(w: Work, c: CustodyFacts) -> str:
+    w.waive(*ABSENCE, "pursuit_request", reason="在押 in custody: the absence is explained")
+    w.meet("pursuit_reply", where=lambda o: o.obligor == w.m.sender)
+    if c.ended_on is None:
+        w.progress(custody_since=c.started_on, at_large=False)
+        return f"羁押 {c.measure} from {c.started_on.isoformat()}"
+    w.progress(custody_since=None, lost_contact_on=None, pursuit="")
+    t = w.p.transfer
+    if t is not None and not t.arrived:
+        w.open("report_after_transfer", trigger=c.ended_on, division=t.to_division)
+    elif not w.p.arrived and not w.p.revocation:
+        w.open("report", trigger=c.ended_on)
+    return f"解除羁押 custody ended {c.ended_on.isoformat()}"
+
+
+def _event(w: Work, e: EventFacts) -> str:
+    if e.kind == "LOST_CONTACT":
+        w.progress(lost_contact_on=e.occurred_on, pursuit="")
+        for rule in LOST:
+            w.open(rule, trigger=e.occurred_on)
+        return f"失联 lost contact on {e.occurred_on.isoformat()}"
+    if e.kind == "CONTACT_RESTORED":
+        w.progress(lost_contact_on=None, pursuit="")
+        w.waive(*LOST, reason="恢复联系 contact restored")
+        if not w.p.at_large:
+            w.waive("pursuit_reply", reason="恢复联系 contact restored")
+        return f"恢复联系 contact restored on {e.occurred_on.isoformat()}"
+    if e.kind == "WARNING":
+        w.meet("lost_contact_warning")
+    return f"{e.kind.lower()} on {e.occurred_on.isoformat()}"
+
+
+def _proposal(w: Work, p: ProposalFacts) -> str:
+    w.progress(revocation="proposed")
+    court = w.m.to[0] if w.m.to else w.case.deciding_organ
+    w.open("revocation_decision", trigger=w.learnt(p.proposed_on), obligor=court)
+    if p.request_arrest:
+        w.open("arrest_decision", trigger=w.learnt(p.proposed_on), obligor=court)
+    w.meet("lost_contact_revoke")
+    return f"提请{'撤销' if p.kind.startswith('REVOKE') else '收监'} {p.kind} proposed"
+
+
+def _revocation(w: Work, d: RevocationFacts) -> str:
+    w.meet("revocation_decision", "arrest_decision")
+    if d.outcome != "GRANTED":
+        w.progress(revocation="")
+        return f"{d.kind} refused"
+    kind = "recommitted" if d.kind == "RECOMMIT_TEMP_OUTSIDE" else "revoked"
+    at_large = not d.person_in_custody and w.p.custody_since is None
+    w.progress(revocation=kind, revocation_document=d.document_number, revocation_message=w.m.message_id,
+               at_large=at_large)
+    w.waive(*ABSENCE, "release_notice", reason="撤销/收监 revocation in force")
+    w.open("release_notice", trigger=w.learnt(d.decided_on))
+    if at_large:
+        w.open("pursuit_request", trigger=w.learnt(d.decided_on))
+    return f"{d.kind} granted ({d.document_number})" + (", person at large 在逃" if at_large else "")
+
+
+def _pursuit_request(w: Work, p: PursuitRequestFacts) -> str:
+    w.progress(pursuit="requested")
+    w.meet("pursuit_request", "lost_contact_search", "search_on_failure")
+    police = w.m.to[0] if w.m.to else w.agency("police")
+    w.open("pursuit_reply", trigger=w.day, obligor=police, obligee=w.m.sender, once=False)
+    return f"{'追逃' if p.kind == 'PURSUE_ABSCONDER' else '协查'} {p.kind} requested from {police}"
+
+
+def _pursuit_result(w: Work, r: PursuitResultFacts) -> str:
+    w.meet("pursuit_reply")
+    if r.status == "ONGOING":
+        w.open("pursuit_reply", trigger=w.day, obligor=w.m.sender, obligee=w.m.to[0] if w.m.to else None)
+    elif r.status == "LOCATED":
+        w.progress(pursuit="located")
+    elif r.status == "IN_CUSTODY":
+        w.waive(*ABSENCE, reason="在押 in custody: the absence is explained")
+        w.progress(pursuit="located", at_large=False, custody_since=r.located_on or r.reported_on)
+    else:
+        w.progress(pursuit="", at_large=False)
+    return f"协查/追逃结果 pursuit result {r.status}"
+
+
+def _release(w: Work, r: ReleaseFacts) -> str:
+    w.meet("release_notice")
+    w.progress(ended="released" if r.kind == "RELEASED" else "terminated")
+    keep = ("pursuit_request", "pursuit_reply") if w.p.at_large else ()
+    rules = {o.rule_id for o in w.obs.values() if o.is_open and o.rule_id not in keep}
+    w.waive(*rules, reason="解除/终止 supervision ended")
+    return f"{r.kind.lower()} on {r.effective_on.isoformat()}"
+
+
+__all__ = ["Progress", "handle", "reveal_decision"]

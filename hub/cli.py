@@ -1,4 +1,4 @@
-"""The ``xianjie`` command: serve, worker, migrate, agencies, demo."""
+"""The ``xianjie`` command: serve, worker, migrate, agencies, demo, rules, calendar."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from sqlalchemy import Engine
+
+from hub import cli_rules
 from hub.settings import Settings
 
 
@@ -94,6 +97,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return int(run_demo(_settings(args), duration=args.duration))
 
 
+def _engine(args: argparse.Namespace) -> Engine:
+    """The hub's database, brought up to date first on SQLite (as ``serve`` does)."""
+    from hub.migrate import upgrade
+    from hub.store.db import make_engine
+
+    s = _settings(args)
+    if s.database_url.startswith("sqlite"):
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        upgrade(s.database_url)
+    return make_engine(s.database_url, pool_size=2)
+
+
 def _warn_if_demo_registry(s: Settings) -> None:
     from hub.resources import default_registry_path
 
@@ -133,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dp = sub.add_parser("demo", help="the hub plus simulated 保山 agencies and a feed of notices")
     dp.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     dp.set_defaults(func=cmd_demo)
+
+    cli_rules.register(sub, _engine)
 
     args = p.parse_args(argv)
     return int(args.func(args))

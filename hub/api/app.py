@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import module_of
 from hub import inbound
+from hub.api import rules as rules_api
 from hub.api.auth import authenticate
 from hub.bus.kombu_bus import Bus, make_bus
 from hub.bus.topology import build_topology
@@ -69,6 +70,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
 
     def who(request: Request) -> Agency:
         return authenticate(request, directory)
+
+    app.include_router(rules_api.router(engine, who))
 
     async def read_body(request: Request, limit: int) -> tuple[bytes, bool, int]:
         """The body, read as it streams; stops at ``limit`` (returns what was read, and True if over)."""

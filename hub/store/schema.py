@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -200,4 +201,31 @@ audit_log = Table(
     Column("action", String(40), nullable=False),
     Column("target", String(80), nullable=False),
     Column("detail", Text),
+)
+
+
+# Deadline rules as administrators changed them, in the order they did: the rules in force are the shipped
+# national rows with each of these applied in turn (an append-only history; nothing is edited in place).
+rule_changes = Table(
+    "rule_changes",
+    metadata,
+    Column("seq", SeqType, primary_key=True, autoincrement=True),
+    Column("rule_id", String(40), nullable=False),
+    Column("scope", String(6), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("row", Text, nullable=False),  # the rule row as TOML (hub.core.rules.dump_rules of one row)
+    Column("supersede", Integer, nullable=False),  # 1: an open-ended earlier row of the same id and scope ends
+    Column("changed_at", TS, nullable=False),
+    Column("changed_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Working-day calendars loaded by operators (a year the shipped chinesecalendar does not cover, or a correction)
+calendar_years = Table(
+    "calendar_years",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("source", Text, nullable=False),  # the operator's file, as loaded
+    Column("loaded_at", TS, nullable=False),
+    Column("loaded_by", String(100), nullable=False),
 )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from hub import cli_rules
+from hub import cli_alarms, cli_cases, cli_identity, cli_registers, cli_rules
 from hub.settings import Settings
 
 
@@ -149,7 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dp.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     dp.set_defaults(func=cmd_demo)
 
-    cli_rules.register(sub, _engine)
+    for area in (cli_rules, cli_cases, cli_alarms, cli_identity, cli_registers):
+        area.register(sub, _engine)
 
     args = p.parse_args(argv)
     return int(args.func(args))

@@ -16,6 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters import module_of
 from hub import inbound
+from hub.api import alarms as alarms_api
+from hub.api import cases as cases_api
+from hub.api import identity as identity_api
+from hub.api import registers as registers_api
 from hub.api import rules as rules_api
 from hub.api.auth import authenticate
 from hub.bus.kombu_bus import Bus, make_bus
@@ -72,6 +76,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return authenticate(request, directory)
 
     app.include_router(rules_api.router(engine, who))
+    for area in (cases_api, alarms_api, identity_api, registers_api):
+        app.include_router(area.router(hub, who))
 
     async def read_body(request: Request, limit: int) -> tuple[bytes, bool, int]:
         """The body, read as it streams; stops at ``limit`` (returns what was read, and True if over)."""

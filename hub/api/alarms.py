@@ -1,0 +1,15 @@
+"""API of the alarm notices sent and drafted pursuit requests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, Request
+
+from hub.core.model import Agency
+from hub.service import Hub
+
+
+def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
+    """The endpoints of this area."""
+    return APIRouter()

@@ -41,6 +41,10 @@ class Settings:
     inbound_root: Path | None = None
     inbound_poll_interval: float = 2.0
     inbound_settle_seconds: float = 2.0
+    # case ledger: poll for messages other processes stored; run the deadline clock; messages per projection batch
+    ledger_poll: float = 2.0
+    clock_interval: float = 60.0
+    ledger_batch: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -54,6 +58,7 @@ class Settings:
             "per_recipient_concurrency": int, "relay_batch": int, "bus_batch": int,
             "redrive_after": float, "sweep_interval": float, "queue_prefix": str,
             "max_native_bytes": int, "inbound_poll_interval": float, "inbound_settle_seconds": float,
+            "ledger_poll": float, "clock_interval": float, "ledger_batch": int,
         }
         for name, kind in simple.items():
             raw = e.get(f"XIANJIE_{name.upper()}")

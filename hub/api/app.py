@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,7 +31,7 @@ from hub.errors import Forbidden, InvalidMessage, Problem, Unauthorised
 from hub.registry import load_registry
 from hub.service import Hub
 from hub.settings import Settings
-from hub.store.db import make_engine
+from hub.store.db import make_engine, utcnow
 from hub.workers.groupcommit import GroupCommit
 from hub.workers.runtime import Workers
 
@@ -41,8 +42,10 @@ def error_body(code: str, message: str, problems: list[Problem], **extra: Any) -
     return {"error": {"code": code, "message": message, "details": [p.as_dict() for p in problems]}, **extra}
 
 
-def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = None) -> FastAPI:
-    """The hub's API; with ``workers`` the relay, deliverers and sweeper run in this process too."""
+def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = None,
+               clock: Callable[[], dt.datetime] | None = None) -> FastAPI:
+    """The hub's API; with ``workers`` the relay, deliverers, sweeper and case ledger run in this process too.
+    ``clock`` is the deadline clock's time (default: now, UTC); a test passes one it moves on."""
     engine = make_engine(settings.database_url)
     directory = load_registry(settings.registry_path)
     topology = build_topology(broker_url=settings.broker_url, prefix=settings.queue_prefix)
@@ -54,7 +57,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         nonlocal runtime
         if workers:
-            runtime = Workers(settings=settings, engine=engine, bus=the_bus, directory=directory)
+            runtime = Workers(settings=settings, engine=engine, bus=the_bus, directory=directory, clock=clock)
             hub.on_commit = runtime.wake.set
             runtime.start()
         hub.committer = GroupCommit(engine, directory, on_commit=hub.on_commit)
@@ -71,6 +74,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                   lifespan=lifespan)
     app.state.hub = hub
     app.state.settings = settings
+    app.state.clock = clock or utcnow
 
     def who(request: Request) -> Agency:
         return authenticate(request, directory)

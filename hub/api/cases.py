@@ -1,15 +1,120 @@
-"""API of the case ledger: cases, obligations, case timeline, projection cursor."""
+"""API of the case ledger: a person's timeline, obligations by status, and waiving one (hub operators).
+
+An agency sees a person's timeline when it sent or received a message about that person, and the obligations it
+owes or is owed; the hub's operators (organ type HUB) see everything. Statuses are those of the legal day of the
+deadline clock's time (``?today=`` overrides it)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from hub.core.model import Agency
+from hub import casework
+from hub.core.facts import legal_day
+from hub.core.model import Agency, OrganType
+from hub.errors import Problem
 from hub.service import Hub
+from hub.store.db import utcnow
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date):  # datetimes too
+        return value.isoformat()
+    return value
+
+
+def _error(code: str, message: str, status: int, path: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message,
+                                   "details": [Problem(message, path=path).as_dict()]}}, status_code=status)
+
+
+def _today(request: Request, text: str | None) -> dt.date:
+    """``text`` (YYYY-MM-DD) or the legal day of the deadline clock's time; ValueError naming ``today``."""
+    if text:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"today: not a date (YYYY-MM-DD): {text!r}") from None
+    clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
+    return legal_day(clock())
 
 
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
-    """The endpoints of this area."""
-    return APIRouter()
+    """The /api/v1/persons/{ref}/timeline and /api/v1/obligations endpoints."""
+    api = APIRouter(tags=["case ledger"])
+
+    @api.get("/api/v1/persons/{ref}/timeline")
+    async def timeline(ref: str, request: Request, today: str | None = None) -> JSONResponse:
+        """Everything about one person in order: each message about them and what became of it (routed,
+        delivered, acknowledged), what the ledger made of it, and each obligation with its status. ``ref``: an
+        ID number, a person key or a case number."""
+        agency = who(request)
+        try:
+            day = _today(request, today)
+        except ValueError as e:
+            return _error("invalid", str(e), 400, "today")
+        found = await run_in_threadpool(lambda: casework.case_timeline(hub.engine, ref, today=day))
+        if found is None or (agency.organ_type is not OrganType.HUB and agency.code not in found["parties"]):
+            return _error("not_found", "no such person for this agency", 404)
+        return JSONResponse(_plain(found))
+
+    @api.get("/api/v1/obligations")
+    async def obligations(request: Request, state: str | None = None, agency: str | None = None,
+                          county: str | None = None, rule: str | None = None, limit: int = 100,
+                          after: str | None = None, today: str | None = None) -> JSONResponse:
+        """Obligations by due date with their status on the day: ``state`` (pending, due_soon, due_today, overdue,
+        met, met_late, waived, calendar_missing, or open), ``agency`` (owes or is owed), ``county``, ``rule``;
+        page with ``after`` = the ``next_after`` of the previous page."""
+        caller = who(request)
+        if caller.organ_type is not OrganType.HUB:
+            if agency not in (None, "", caller.code):
+                return _error("forbidden", f"agency {caller.code} sees only the obligations it owes or is owed",
+                              403, "agency")
+            agency = caller.code
+        try:
+            day = _today(request, today)
+            found = await run_in_threadpool(lambda: casework.list_obligations(
+                hub.engine, today=day, state=state or None, agency=agency or None, county=county or None,
+                rule=rule or None, limit=max(1, min(limit, 1000)), after=after or None))
+        except ValueError as e:
+            name = str(e).split(":", 1)[0]
+            return _error("invalid", str(e), 422, name)
+        return JSONResponse(_plain(found))
+
+    @api.post("/api/v1/obligations/{obligation_id}/waive")
+    async def waive(obligation_id: str, request: Request) -> JSONResponse:
+        """Set an open obligation aside: {"reason", "by"}; hub operators only; audited. 200 with the obligation,
+        404 unknown, 409 already met or waived (or the ledger is being rebuilt), 422 without a reason or a name."""
+        caller = who(request)
+        if caller.organ_type is not OrganType.HUB:
+            return _error("forbidden", "only the hub's operators waive obligations", 403)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _error("invalid", "the body must be a JSON object {\"reason\", \"by\"}", 400)
+        by = str(body.get("by") or "").strip()
+        try:
+            day = legal_day(getattr(request.app.state, "clock", utcnow)())
+            done = await run_in_threadpool(lambda: casework.waive(
+                hub.engine, obligation_id, reason=str(body.get("reason") or ""),
+                by=f"{caller.code}:{by}" if by else "", today=day))
+        except (casework.ObligationClosed, casework.LedgerRebuilding) as e:
+            return _error("conflict", str(e), 409)
+        except LookupError as e:
+            return _error("not_found", str(e), 404)
+        except ValueError as e:
+            return _error("invalid", str(e), 422, str(e).split(":", 1)[0])
+        return JSONResponse(_plain(done))
+
+    return api

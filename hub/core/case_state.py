@@ -27,7 +27,7 @@ def conventional_roles(role: str, division: str) -> str:
 
 
 class CaseStatus(StrEnum):
-    """The states of a case (issue 4, point 1)."""
+    """The states of a case."""
 
     COMMISSIONED = "commissioned"
     ASSESSED = "assessed"

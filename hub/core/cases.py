@@ -1,4 +1,4 @@
-"""The case ledger: one state machine per case, fed by every message the hub accepts (issue 4, point 1).
+"""The case ledger: one state machine per case, fed by every message the hub accepts.
 
 ``apply`` is pure: the state before and one message in, the state after and what changed out. A message
 whose antecedent has not arrived (a receipt before the judgment it acknowledges, a release before the

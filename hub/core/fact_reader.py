@@ -231,3 +231,6 @@ _BODIES = {
     "ReleaseNotice": ("release", _release),
     "TechnicalAck": ("ack", _ack),
 }
+
+# the message types whose body the ledger reads (the agencies' messages, acks included; not the hub's own notices)
+READ_TYPES = frozenset(_BODIES)

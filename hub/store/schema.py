@@ -230,5 +230,5 @@ calendar_years = Table(
     Column("loaded_by", String(100), nullable=False),
 )
 
-# the issue-4 areas declare their tables on this metadata in their own modules
+# the case ledger, alarms, identity and registers declare their tables on this metadata in their own modules
 from hub.store import alarm_schema, identity_schema, ledger_schema, register_schema  # noqa: E402, F401

@@ -1,4 +1,5 @@
-"""The worker runtime: relay (outbox → bus), consumer (bus → claim → deliverer), outcome writer, sweeper.
+"""The worker runtime: relay (outbox → bus), consumer (bus → claim → deliverer), outcome writer, sweeper, and the
+case ledger (projection and deadline clock, hub.workers.casework).
 
 Threads in one process; ``stop()`` drains in-flight sends and writes their outcomes before returning,
 so SIGTERM loses no work (and SIGKILL loses none either: leases expire and the sweeper redrives).
@@ -6,6 +7,7 @@ so SIGTERM loses no work (and SIGKILL loses none either: leases expire and the s
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -13,21 +15,39 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from hub.bus.kombu_bus import Bus, DatabaseQueue
+from hub.canonical import load_schema
 from hub.core.model import Directory
 from hub.errors import BrokerUnavailable
+from hub.service import Hub
 from hub.settings import Settings
 from hub.store.db import utcnow
 from hub.store.work import claim, drop_outbox, sweep, take_outbox
+from hub.workers.casework import Casework
 from hub.workers.deliverer import Deliverer, OutcomeWriter
 
 log = logging.getLogger("xianjie.workers")
 
 
+class _Wake(threading.Event):
+    """The workers' wake-up call (set after a commit that stored work); it wakes the ledger too."""
+
+    def __init__(self, also: threading.Event) -> None:
+        super().__init__()
+        self.also = also
+
+    def set(self) -> None:
+        super().set()
+        self.also.set()
+
+
 class Workers:
     def __init__(self, *, settings: Settings, engine: Engine, bus: Bus, directory: Directory,
-                 relay: bool = True, deliver: bool = True, sweeper: bool = True, folders: bool = True) -> None:
+                 relay: bool = True, deliver: bool = True, sweeper: bool = True, folders: bool = True,
+                 casework: bool = True, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.settings, self.engine, self.bus, self.directory = settings, engine, bus, directory
-        self.wake = threading.Event()  # set after a commit that added outbox rows
+        self.clock = clock or utcnow  # the deadline clock's time (a test moves it on)
+        self.ledger_wake = threading.Event()
+        self.wake = _Wake(self.ledger_wake)  # set after a commit that added outbox rows or messages
         self.stop_event = threading.Event()
         self.stop_consuming = threading.Event()
         self.writer = OutcomeWriter(engine, settings.retry, on_commit=self.wake.set)
@@ -54,6 +74,15 @@ class Workers:
 
             self.drop_folders = DropFolders(settings, engine, directory, on_commit=self.wake.set)
             self._plan.append(("drop-folders", lambda: self.drop_folders.run(self.stop_event)))
+
+        if casework:
+            self.casework = Casework(settings=settings, engine=engine, directory=directory, clock=self.clock,
+                                     wake=self.ledger_wake, make_hub=self._hub)
+            self._plan.append(("casework", lambda: self.casework.run(self.stop_event)))
+
+    def _hub(self) -> Hub:
+        """The hub the alarm clock sends its notices through (its commits wake the deliverers)."""
+        return Hub(engine=self.engine, directory=self.directory, schema=load_schema(), on_commit=self.wake.set)
 
     def start(self) -> None:
         for name, target in self._plan:

@@ -1,0 +1,247 @@
+"""The case ledger at national scale: ``python -m bench.ledger_scale [N_MESSAGES]`` (default 200000).
+
+Writes N canonical messages about one province's persons into a fresh SQLite database, as the hub stores them
+(the judgment, the bureau's receipt, the person reporting; for some a warning, a lost contact and a custody, a
+release, or a receipt that arrives before its judgment), received over six months in acceptance order. Then, each
+in a fresh child process so that its peak RSS is its own:
+
+- rebuild: ``hub.casework.rebuild`` projects every message into cases, obligations and timeline (messages/s, and
+  what 5,000,000 messages would take at that rate);
+- clock: 700,000 open obligations (due dates around the day, some waiting for a calendar year) evaluated for a
+  day, as the deadline clock does: every open obligation's status, and the alarm query (due soon, due today,
+  overdue, calendar missing) through the index. Target < 10 s.
+
+Generating the messages and the obligations is not timed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from hub.store.schema import messages
+from tests.core.case_messages import CST, Case, id_number, message_id
+
+PROVINCE_COUNTIES = [f"53{p:02d}{c:02d}" for p in range(1, 17) for c in range(2, 10)]
+OPEN_OBLIGATIONS = 700_000
+DAY = dt.timedelta(days=1)
+TOKEN = "QQQQQQ"
+TEMPLATE_ID = id_number("530581", dt.date(1988, 3, 14), 31)
+# (kind, weight): each case follows one of these scripts
+SCRIPTS = [("clean", 5), ("warned", 1), ("lost_then_held", 1), ("released", 1), ("receipt_first", 1)]
+
+
+def peak_mib() -> float:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited from the parent across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+Step = tuple[int, str, str, bytes]
+
+
+def _script(kind: str, effective: dt.date) -> tuple[list[Step], list[str]]:
+    """One case's messages as (day after the decision took effect, sender, type, XML) and their message ids: the
+    case number, the ID number and the message ids are to be replaced per case."""
+    c = Case(f"（2026）云0502刑初{TOKEN}号", "530502FY", "PROBATION", "530581", "杨国富", TEMPLATE_ID, True,
+             dt.date(1988, 3, 14), effective - 10 * DAY, effective, effective + 730 * DAY)
+
+    def mid(what: str) -> str:
+        return message_id("bench-template", kind, effective, what)
+
+    def at(days: int) -> dt.datetime:
+        return dt.datetime.combine(effective + days * DAY, dt.time(10), tzinfo=CST)
+
+    decision = (2, c.court, "SentencingDecision", c.decision(mid("decision"), at(2)))
+    receipt = (3, c.bureau, "DocumentReceipt", c.receipt(mid("receipt"), at(3), of=mid("decision")))
+    report = (6, c.bureau, "ReportingOutcome", c.reporting(mid("report"), at(6)))
+    steps = [decision, receipt, report]
+    if kind == "warned":
+        steps.append((40, c.bureau, "SupervisionEvent", c.event(mid("warning"), at(40), kind="WARNING")))
+    elif kind == "lost_then_held":
+        steps.append((50, c.bureau, "SupervisionEvent", c.event(mid("lost"), at(50), kind="LOST_CONTACT")))
+        steps.append((53, c.police, "CustodyNotice", c.custody(mid("custody"), at(53), started=effective + 52 * DAY)))
+    elif kind == "released":
+        steps.append((120, c.bureau, "ReleaseNotice", c.release(mid("release"), at(120))))
+    elif kind == "receipt_first":
+        steps = [(2, *receipt[1:]), (3, *decision[1:]), report]
+    return steps, [mid(w) for w in ("decision", "receipt", "report", "warning", "lost", "custody", "release")]
+
+
+def generate(url: str, n: int, *, seed: int = 4) -> dict[str, Any]:
+    """Store ``n`` messages; returns what was written."""
+    from hub.migrate import upgrade
+    from hub.store.db import make_engine
+
+    upgrade(url)
+    engine = make_engine(url, pool_size=1)
+    rng = random.Random(seed)
+    start = dt.date(2026, 1, 5)
+    templates: dict[tuple[str, int], tuple[list[Step], list[str]]] = {}
+    kinds = [k for k, w in SCRIPTS for _ in range(w)]
+    rows: list[tuple[dt.datetime, dict[str, Any]]] = []
+    made = cases = 0
+    t0 = time.perf_counter()
+    while made < n:
+        kind, week = rng.choice(kinds), rng.randrange(26)
+        if (kind, week) not in templates:
+            templates[(kind, week)] = _script(kind, start + week * 7 * DAY)
+        script, ids = templates[(kind, week)]
+        county = rng.choice(PROVINCE_COUNTIES)
+        person = id_number(county, dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(20000)), cases)
+        fresh = {old: str(uuid.uuid4()) for old in ids}
+        effective = start + week * 7 * DAY
+        for day, sender, mtype, raw in script:
+            if made >= n:
+                break
+            text = raw.decode().replace(TOKEN, f"{cases:06d}").replace(TEMPLATE_ID, person)
+            for old, new in fresh.items():
+                text = text.replace(old, new)
+            body = text.encode()
+            received = dt.datetime.combine(effective + day * DAY, dt.time(9), tzinfo=CST).astimezone(dt.UTC) \
+                + dt.timedelta(seconds=rng.randrange(28800))
+            message = text[text.index("<messageId>") + 11:text.index("</messageId>")]
+            rows.append((received, dict(
+                id=message, message_type=mtype, sender=sender, sender_document_id=f"{sender}-{message}",
+                correlation_id=None, causation_id=None, person_key=person, person_name="杨国富", id_number=person,
+                case_number=f"（2026）云0502刑初{cases:06d}号", execution_division="530581", channel="api",
+                sent_at=received, received_at=received, content_sha256=hashlib.sha256(body).hexdigest(), raw=body,
+                canonical=body)))
+            made += 1
+        cases += 1
+    rows.sort(key=lambda r: r[0])
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 5000):
+            conn.execute(insert(messages), [r for _, r in rows[i:i + 5000]])
+    engine.dispose()
+    return {"messages": made, "cases": cases, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def open_obligations(url: str, count: int, today: dt.date, *, seed: int = 7) -> None:
+    """``count`` open obligations with due dates from a month before ``today`` to two months after it (1% waiting
+    for a calendar year), over the province's counties and the rules of DOMAIN §2."""
+    from hub.case_rows import obligation_row
+    from hub.core.obligations import Obligation, obligation_id
+    from hub.core.rules import national
+    from hub.migrate import upgrade
+    from hub.store.db import make_engine
+    from hub.store.ledger_schema import obligations
+
+    upgrade(url)
+    engine = make_engine(url, pool_size=1)
+    rng = random.Random(seed)
+    rules = [r for r in national().rows() if r.scope == ""]
+    opened = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        batch = []
+        for i in range(count):
+            rule, county = rng.choice(rules), rng.choice(PROVINCE_COUNTIES)
+            due = None if rng.random() < 0.01 else today + dt.timedelta(days=rng.randrange(-30, 61))
+            case_key = f"{county}FY|(2026)云刑初{i}号"
+            o = Obligation(id=obligation_id(case_key, rule.id, str(i)), case_key=case_key, person_key=None,
+                           rule_id=rule.id, step=rule.step, obligor=county + "SF", obligee=county + "FY",
+                           owes=rule.owes, division=county, trigger_message=str(uuid.UUID(int=i)),
+                           trigger_date=(due or today) - dt.timedelta(days=rule.amount), due_date=due,
+                           due_soon_days=rule.due_soon_days, calendar_missing=2027 if due is None else None)
+            batch.append(obligation_row(o, opened_at=opened))
+            if len(batch) == 10000:
+                conn.execute(insert(obligations), batch)
+                batch = []
+        if batch:
+            conn.execute(insert(obligations), batch)
+    engine.dispose()
+
+
+def phase_rebuild(url: str) -> dict[str, Any]:
+    from hub import casework, rulebook
+    from hub.registry import load_registry
+    from hub.resources import default_registry_path
+    from hub.store.db import make_engine
+
+    engine = make_engine(url, pool_size=1)
+    inputs = dict(rules=rulebook.rules_in_force(engine), calendar=rulebook.calendar_in_force(engine),
+                  directory=load_registry(default_registry_path()))
+    t = time.perf_counter()
+    n = casework.rebuild(engine, **inputs)  # type: ignore[arg-type]
+    took = time.perf_counter() - t
+    status = casework.status(engine)
+    engine.dispose()
+    return {"messages": n, "seconds": round(took, 1), "messages_per_s": round(n / took),
+            "cases": status["cases"], "open_obligations": status["open_obligations"],
+            "not_applied": status["not_applied"], "peak_rss_mib": round(peak_mib())}
+
+
+def phase_clock(url: str, today: dt.date) -> dict[str, Any]:
+    from hub.case_views import due_obligations, open_status_counts
+    from hub.store.db import make_engine
+
+    engine = make_engine(url, pool_size=1)
+    t = time.perf_counter()
+    counts = open_status_counts(engine, today=today)
+    every = time.perf_counter() - t
+    t = time.perf_counter()
+    due = due_obligations(engine, today=today)
+    alarm = time.perf_counter() - t
+    engine.dispose()
+    return {"open": sum(counts.values()), "statuses": {k.value: v for k, v in sorted(counts.items())},
+            "every_open_s": round(every, 2), "alarm_query_s": round(alarm, 2), "alarming": len(due),
+            "peak_rss_mib": round(peak_mib())}
+
+
+def child(*args: str) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, "-m", "bench.ledger_scale", *args], capture_output=True, text=True,
+                         check=True)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--phase":
+        if argv[1] == "rebuild":
+            print(json.dumps(phase_rebuild(argv[2])))
+        else:
+            print(json.dumps(phase_clock(argv[2], dt.date.fromisoformat(argv[3]))))
+        return 0
+    n = int(argv[0]) if argv else 200_000
+    today = dt.date(2026, 6, 30)
+    with tempfile.TemporaryDirectory(prefix="xianjie-ledger-") as tmp:
+        url = f"sqlite:///{tmp}/ledger.db"
+        made = generate(url, n)
+        print(f"generated {made['messages']:,} messages about {made['cases']:,} cases in {made['seconds']} s "
+              f"(not counted)", flush=True)
+        r = child("--phase", "rebuild", url)
+        print(f"rebuild: {r['messages']:,} messages in {r['seconds']} s = {r['messages_per_s']:,} messages/s "
+              f"→ {r['cases']:,} cases, {r['open_obligations']:,} open obligations, {r['not_applied']} not applied; "
+              f"peak RSS {r['peak_rss_mib']} MiB", flush=True)
+        hours = 5_000_000 / r["messages_per_s"] / 3600
+        print(f"rebuild of 5,000,000 messages at this rate: about {hours * 60:.0f} min (not run)", flush=True)
+        url2 = f"sqlite:///{tmp}/clock.db"
+        t = time.perf_counter()
+        open_obligations(url2, OPEN_OBLIGATIONS, today)
+        print(f"wrote {OPEN_OBLIGATIONS:,} open obligations in {time.perf_counter() - t:.0f} s (not counted)",
+              flush=True)
+        c = child("--phase", "clock", url2, today.isoformat())
+        verdict = "meets" if c["every_open_s"] < 10 else "misses"
+        print(f"clock on {today}: every one of {c['open']:,} open obligations evaluated in {c['every_open_s']} s "
+              f"({verdict} the 10 s target); the alarm query finds {c['alarming']:,} due soon / today / overdue / "
+              f"calendar missing in {c['alarm_query_s']} s; statuses {c['statuses']}; peak RSS {c['peak_rss_mib']} MiB")
+    print(f"generator's own peak RSS {peak_mib():.0f} MiB (the messages are built in memory before they are stored)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select, update
 from adapters import get_adapter
 from hub.canonical import parse
 from hub.core.model import Agency, Canonical, Directory, OrganType
-from hub.core.routing import route
+from hub.core.routing import HUB_MESSAGE_TYPES, route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
 from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_batch, store_message
@@ -56,6 +56,8 @@ class Hub:
         msg = parse(body, schema=self.schema).canonical
         if msg.sender != agency.code:
             raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
+        if msg.message_type in HUB_MESSAGE_TYPES and agency.organ_type is not OrganType.HUB:
+            raise Forbidden(f"{msg.message_type} is the hub's own notice: {agency.code} may not send one")
         return Incoming(msg, raw, body, channel, tuple(route(msg, self.directory)))
 
     def ingest(self, raw: bytes, *, agency: Agency, channel: str = "api",
@@ -265,13 +267,15 @@ def _inbox_item(agency: Agency, r: Any) -> dict[str, Any]:
     """An inbox item in the agency's own format: text formats as ``payload``, binary ones (XLSX) base64."""
     item: dict[str, Any] = {"delivery_id": r.id, "message_id": r.message_id, "message_type": r.message_type,
                             "seq": r.seq}
+    # the hub's own notices have no form in any agency's native format: they are handed over as canonical XML
+    system = "canonical" if r.message_type in HUB_MESSAGE_TYPES else agency.adapter
     try:
-        enc = get_adapter(agency.adapter).encode(bytes(r.canonical), message_type=r.message_type)
+        enc = get_adapter(system).encode(bytes(r.canonical), message_type=r.message_type)
     except ValueError as e:
         # the agency's format has no form for this message: hand over the canonical XML and say why
         return item | {"content_type": "application/xml; charset=utf-8", "format": "canonical",
                        "format_note": str(e), "payload": bytes(r.canonical).decode("utf-8")}
-    item |= {"content_type": enc.content_type, "format": agency.adapter}
+    item |= {"content_type": enc.content_type, "format": system}
     if "charset=utf-8" in enc.content_type.lower().replace(" ", "") or enc.content_type.startswith("text/csv"):
         item["payload"] = enc.body.decode("utf-8-sig")
     else:

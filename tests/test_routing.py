@@ -71,6 +71,8 @@ CASES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "ReleaseNotice": ("530581SF", {"executionDivision": "530581", "decidingOrgan": "530502FY"},
                       {"530502FY": "to", "530581JC": "to", "530581GA": "to"}),
     "TechnicalAck": ("530581SF", {"ackOf": "8092df1d-87f8-438e-bf6a-5826f71aebe0", "status": "ACCEPTED"}, {}),
+    # the hub's own deadline notices go only to whom their envelope names (see the test below)
+    "DeadlineNotice": ("530500ZX", {"executionDivision": "530581", "status": "OVERDUE"}, {}),
 }
 
 
@@ -103,6 +105,15 @@ def test_cross_county_sentencing_follows_the_place_of_execution_not_the_sender_o
     assert not any(str(r.agency).startswith(("530502", "530522")) for r in routes)
     bureau = next(r for r in routes if r.agency == "530581SF")
     assert "BUREAU" in bureau.why and "530581" in bureau.why
+
+
+def test_a_deadline_notice_goes_to_whom_its_envelope_names_and_never_back_to_the_hub() -> None:
+    # Given the hub's overdue notice to 腾冲市's bureau, escalated to the joint-meeting office (the hub's operators),
+    # copied to the county's procuratorate
+    m = msg("DeadlineNotice", "530500ZX", {"executionDivision": "530581", "status": "OVERDUE"},
+            to=("530581SF", "530500ZX"), cc=("530581JC",))
+    # Then the bureau and the procuratorate get it; the hub does not deliver to itself
+    assert roles(route(m, DIRECTORY)) == {"530581SF": "to", "530581JC": "cc"}
 
 
 def test_to_routes_come_before_cc_routes() -> None:

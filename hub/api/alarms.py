@@ -1,15 +1,133 @@
-"""API of the alarm notices sent and drafted pursuit requests."""
+"""API of the alarm notices sent and drafted pursuit requests.
+
+An agency reads the deadline notices it was sent (addressed or copied); the hub's operators (organ type HUB)
+read every one. A bureau reads, confirms and dismisses its own drafted pursuit requests; operators all of them.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from hub.core.model import Agency
+from hub import alarming, pursuits
+from hub.core.alarms import NoticeStep
+from hub.core.model import Agency, OrganType
+from hub.errors import Forbidden, Problem
 from hub.service import Hub
+from hub.store.db import utcnow
+
+DRAFT_STATUSES = ("drafted", "confirmed", "sent", "dismissed", "withdrawn")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _error(code: str, message: str, status: int, path: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message,
+                                   "details": [Problem(message, path=path).as_dict()]}},
+                        status_code=status)
+
+
+def _operator(agency: Agency) -> bool:
+    return agency.organ_type is OrganType.HUB
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValueError("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
 
 
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     """The endpoints of this area."""
-    return APIRouter()
+    api = APIRouter(tags=["alarms and pursuit drafts"])
+
+    @api.get("/api/v1/alarms")
+    async def alarms(request: Request, agency: str | None = None, step: str | None = None,
+                     after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
+        """Deadline notices sent, in the order sent, each with its recipients; page with ``after`` = the last
+        ``seq`` seen. An agency sees those it was sent; operators all (or one agency's with ``agency``)."""
+        caller = who(request)
+        if not _operator(caller):
+            if agency not in (None, caller.code):
+                return _error("forbidden", f"{caller.code} sees only the notices it was sent", 403, "agency")
+            agency = caller.code
+        if step is not None and step not in {s.value for s in NoticeStep}:
+            return _error("invalid", f"step: not a notice step: {step!r} (one of "
+                          f"{', '.join(s.value for s in NoticeStep)})", 422, "step")
+        items = await run_in_threadpool(lambda: alarming.list_alarms(hub.engine, agency=agency, step=step,
+                                                                     after=after, limit=limit))
+        return JSONResponse(_plain({"notices": items, "next_after": items[-1]["seq"] if items else after}))
+
+    @api.get("/api/v1/pursuit-drafts")
+    async def drafts(request: Request, status: str | None = None,
+                     bureau: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
+        """Drafted pursuit requests (oldest first): a bureau sees its own, operators all."""
+        caller = who(request)
+        if not _operator(caller):
+            if caller.organ_type is not OrganType.BUREAU or bureau not in (None, caller.code):
+                return _error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
+            bureau = caller.code
+        if status is not None and status not in DRAFT_STATUSES:
+            return _error("invalid", f"status: one of {', '.join(DRAFT_STATUSES)}, not {status!r}", 422, "status")
+        items = await run_in_threadpool(lambda: pursuits.list_drafts(hub, status=status, bureau=bureau, limit=limit))
+        return JSONResponse(_plain({"drafts": items}))
+
+    @api.get("/api/v1/pursuit-drafts/{draft_id}")
+    async def draft(draft_id: str, request: Request) -> JSONResponse:
+        """One draft with its canonical PursuitRequest."""
+        caller = who(request)
+        item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
+        if item is None or not (_operator(caller) or item["bureau"] == caller.code):
+            return _error("not_found", f"no pursuit draft {draft_id} for {caller.code}", 404)
+        return JSONResponse(_plain(item))
+
+    async def decide(draft_id: str, request: Request, action: str) -> JSONResponse:
+        caller = who(request)
+        try:
+            body = await _body(request)
+            by, reason = str(body.get("by", "")), str(body.get("reason", ""))
+            if action == "confirm":
+                item = await run_in_threadpool(lambda: pursuits.confirm(hub, draft_id, agency=caller, by=by,
+                                                                        now=utcnow()))
+            else:
+                item = await run_in_threadpool(lambda: pursuits.dismiss(hub, draft_id, agency=caller, by=by,
+                                                                        reason=reason))
+        except LookupError as e:
+            return _error("not_found", str(e), 404)
+        except Forbidden as e:
+            return _error("forbidden", str(e), 403)
+        except pursuits.DraftClosed as e:
+            return _error("conflict", str(e), 409)
+        except ValueError as e:
+            field = str(e).split(":")[0]
+            return _error("invalid", str(e), 422, field if field.isidentifier() else None)
+        return JSONResponse(_plain(item))
+
+    @api.post("/api/v1/pursuit-drafts/{draft_id}/confirm")
+    async def confirm(draft_id: str, request: Request) -> JSONResponse:
+        """The bureau (or an operator) confirms: the hub sends the PursuitRequest as the bureau's. Body {"by"}."""
+        return await decide(draft_id, request, "confirm")
+
+    @api.post("/api/v1/pursuit-drafts/{draft_id}/dismiss")
+    async def dismiss(draft_id: str, request: Request) -> JSONResponse:
+        """The bureau (or an operator) declines the draft. Body {"by", "reason"}; nothing is sent."""
+        return await decide(draft_id, request, "dismiss")
+
+    return api

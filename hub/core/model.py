@@ -38,6 +38,8 @@ class Agency:
     api_key_sha256: str | None = None
     # native formats the agency may also send in (e.g. a bureau's spreadsheet ledger), besides its adapter's
     also_accepts: tuple[str, ...] = ()
+    # a bureau's choice: drafted pursuit requests (提请协查/追逃) go to the police at once, unconfirmed
+    auto_pursuit: bool = False
 
     @property
     def inbound_systems(self) -> tuple[str, ...]:

@@ -104,9 +104,16 @@ RULES: dict[str, tuple[Target, ...]] = {
     ),
     # technical acknowledgements are for the hub itself
     "TechnicalAck": (),
+    # the hub's own deadline notices (期限预警): to the office that owes, up the escalation ladder, cc the
+    # county's procuratorate — all named in the envelope by the hub, which alone sends them
+    "DeadlineNotice": (),
 }
 
 MESSAGE_TYPES = frozenset(RULES)
+# Message types only the hub itself sends. Agency systems' native formats have no form for them, so every
+# recipient gets them as canonical XML, whatever its own adapter.
+HUB_MESSAGE_TYPES = frozenset({"DeadlineNotice"})
+AGENCY_MESSAGE_TYPES = MESSAGE_TYPES - HUB_MESSAGE_TYPES
 
 
 def route(message: Canonical, directory: Directory) -> list[Route]:

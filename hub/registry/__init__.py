@@ -1,4 +1,5 @@
-"""The agency registry: a TOML file of agencies (code, organ type, division, name, transport, adapter, key hash)."""
+"""The agency registry: a TOML file of agencies (code, organ type, division, name, transport, adapter, key hash,
+and a bureau's ``auto_pursuit`` choice)."""
 
 from __future__ import annotations
 
@@ -34,9 +35,14 @@ def load_registry(path: Path) -> Directory:
                 endpoint=row.get("endpoint"),
                 api_key_sha256=row.get("api_key_sha256"),
                 also_accepts=tuple(str(x) for x in row.get("also_accepts", ())),
+                auto_pursuit=row.get("auto_pursuit", False),
             )
         except (KeyError, ValueError) as e:
             raise ValueError(f"{where}: {e!r}") from e
+        if not isinstance(agency.auto_pursuit, bool):
+            raise ValueError(f"{where}: auto_pursuit must be true or false, not {agency.auto_pursuit!r}")
+        if agency.auto_pursuit and agency.organ_type is not OrganType.BUREAU:
+            raise ValueError(f"{where}: auto_pursuit is a bureau's choice; a {agency.organ_type.value} has none")
         for system in agency.inbound_systems:
             if module_of(system) is None:
                 raise ValueError(f"{where}: adapter {system!r} is not an agency system: no package "

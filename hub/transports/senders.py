@@ -18,6 +18,7 @@ from adapters import get_adapter
 from hub.canonical import parse
 from hub.core.model import Agency
 from hub.core.retry import RetryPolicy, is_retryable_status
+from hub.core.routing import HUB_MESSAGE_TYPES
 from hub.errors import InvalidMessage, RecipientRejected, RecipientUnavailable
 from hub.store.work import Claimed
 
@@ -33,8 +34,10 @@ def send(c: Claimed, agency: Agency, *, client: httpx.Client,
     """Deliver one claim; returns (kind, detail, http status). Never raises for recipient failures."""
     if agency.transport.value == "inbox":
         return ("available", None, None)  # encoded for the agency when it fetches its inbox
+    # the hub's own notices have no form in any agency's native format: they go out as canonical XML
+    system = "canonical" if c.message_type in HUB_MESSAGE_TYPES else agency.adapter
     try:
-        enc = get_adapter(agency.adapter).encode(c.payload, message_type=c.message_type)
+        enc = get_adapter(system).encode(c.payload, message_type=c.message_type)
     except ValueError as e:
         # the recipient's format has no form for this message: retrying cannot help, an operator must act
         return ("permanent", f"cannot encode {c.message_type} in the {agency.adapter} format: {e}", None)

@@ -27,6 +27,7 @@ from hub.core.fact_bodies import (
 )
 from hub.core.facts import MessageFacts, canonical_id_number, facts_of, legal_day, normalise_case_number
 from hub.core.idnumber import check_digit
+from hub.core.routing import HUB_MESSAGE_TYPES
 from hub.resources import data_dir
 from tests.adapters.strategies import MESSAGE_TYPES, canonical_messages
 
@@ -70,8 +71,12 @@ EXPECTED_BODIES = {
 
 
 def test_every_sample_has_its_expected_body() -> None:
-    # Given the sample folder, Then the table above covers every sample in it
-    assert sorted(p.name for p in SAMPLES.glob("*.xml")) == sorted(EXPECTED_BODIES)
+    # Given the sample folder, Then the table above covers every sample in it but the hub's own notices, which are
+    # not case history: the ledger does not read them
+    agencies = [p.name for p in SAMPLES.glob("*.xml") if p.stem.split("-")[0] not in HUB_MESSAGE_TYPES]
+    assert sorted(agencies) == sorted(EXPECTED_BODIES)
+    with pytest.raises(ValueError, match="DeadlineNotice is not a canonical message type"):
+        read("DeadlineNotice.xml")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_BODIES))

@@ -146,11 +146,12 @@ def _sheet(spec: RegisterSpec, data: bytes, filename: str | None, reader: _Reade
     layout: dict[str, Column] | None = None
     letters: dict[str, str] = {}
     ref = ""
-    for row in read_rows(data, filename=filename):
-        if layout is None:
+    for row in read_rows(data, filename=filename, header=True):
+        if layout is None:  # the header row itself: checked even when no data row follows
             layout = _layout(spec, row)
             letters = {layout[h].header: letter for h, letter in row.columns.items()}
             ref = sheet_ref(row.sheet)
+            continue
         yield reader.row(row.number, [(layout[h], v) for h, v in row.cells.items()],
                          functools.partial(_cell, ref, letters, row.number))
 

@@ -1,4 +1,4 @@
-"""Register snapshots (issue 4 point 5): every kind read alike from CSV (UTF-8, GB18030), XLSX and XML; dates and
+"""Register snapshots: every kind read alike from CSV (UTF-8, GB18030), XLSX and XML; dates and
 codes as clerks type them; a bad row rejected alone at its cell; a file whose header or frame does not fit refused."""
 
 from __future__ import annotations
@@ -263,6 +263,18 @@ def test_a_header_that_does_not_fit_refuses_the_file(header: str, where: str, wh
         read_snapshot("bureau_register", data, filename="r.csv", agency="530502SF", as_of=AS_OF)
     assert caught.value.code == "bad_header"
     assert any(p.where == where and why in p.reason for p in caught.value.problems)
+
+
+def test_a_header_without_rows_is_checked_too() -> None:
+    # Given a header with an unknown column and no data row, when read, then it is refused at its header cell
+    # (an empty register would otherwise say that every person has left it)
+    with pytest.raises(RegisterFormatError) as caught:
+        read_snapshot("bureau_register", "姓名,罪名\n".encode(), filename="r.csv", agency="530502SF", as_of=AS_OF)
+    assert caught.value.code == "bad_header" and any(p.where == "CSV!B1" for p in caught.value.problems)
+    # And a right header with no rows is an empty register
+    snap = read_snapshot("bureau_register", "姓名,身份证号码,矫正类别,矫正起始日期,状态\n".encode(), filename="r.csv",
+                         agency="530502SF", as_of=AS_OF)
+    assert (len(snap.rows), len(snap.rejected)) == (0, 0)
 
 
 @pytest.mark.parametrize(("data", "code"), [

@@ -107,20 +107,22 @@ def normalise_header(value: object) -> str:
     return "".join(text.translate(_HEADER_TABLE).split())
 
 
-def read_rows(data: bytes, *, filename: str | None = None) -> Iterator[Row]:
+def read_rows(data: bytes, *, filename: str | None = None, header: bool = False) -> Iterator[Row]:
     """The ledger's rows under its header, streamed; XLSX (by its zip signature) or else CSV.
 
-    ``filename`` only sharpens messages (a file named ``.xlsx`` that is no zip is refused as such).
+    ``filename`` only sharpens messages (a file named ``.xlsx`` that is no zip is refused as such). With
+    ``header``, the first Row yielded is the header itself (no cells; ``number == header_row``), so that a
+    reader can check the header of a file that has no data rows.
     """
     if data.startswith(_ZIP_MAGIC):
-        yield from _xlsx_rows(data)
+        yield from _xlsx_rows(data, header)
         return
     name = (filename or "").lower()
     if data.startswith(_OLE_MAGIC):
         raise LedgerFormatError(f"不支持旧版 Excel (.xls) / legacy Excel (.xls) files are not supported; {_SAVE_AS}")
     if name.endswith((".xlsx", ".xlsm")):
         raise LedgerFormatError(f"文件名为 .xlsx 但内容不是 XLSX / named {filename} but not an XLSX (no zip signature)")
-    yield from _csv_rows(data)
+    yield from _csv_rows(data, header)
 
 
 # --- header and rows, shared by both formats ---------------------------------------------------------
@@ -192,7 +194,7 @@ class _Layout:
         return Row(number, self.sheet, cells, self.columns, self.number, tuple(stray))
 
 
-def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Iterator[Row]:
+def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]], header: bool = False) -> Iterator[Row]:
     for number, values in numbered:
         names = [normalise_header(v) if v is not None else "" for v in values]
         if any(names):
@@ -201,6 +203,8 @@ def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]]) -> Itera
     else:
         raise LedgerFormatError("没有表头：文件中没有数据 / no header row: the sheet is empty", sheet_ref(sheet),
                                 "empty")
+    if header:
+        yield Row(layout.number, sheet, {}, layout.columns, layout.number)
     make = layout.row
     for number, values in numbered:
         row = make(number, values)
@@ -245,7 +249,7 @@ def _check_xlsx_parts(data: bytes) -> None:
                                 code="corrupt") from exc
 
 
-def _xlsx_rows(data: bytes) -> Iterator[Row]:
+def _xlsx_rows(data: bytes, header: bool = False) -> Iterator[Row]:
     _check_xlsx_parts(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
@@ -258,7 +262,7 @@ def _xlsx_rows(data: bytes) -> Iterator[Row]:
             raise LedgerFormatError("工作簿中没有工作表 / the workbook has no worksheet")
         sheet = next((ws for ws in sheets if ws.title.strip() == LEDGER_SHEET), sheets[0])
         sheet.reset_dimensions()  # trust the rows, not a stored (possibly wrong) <dimension>
-        yield from _rows(sheet.title, _xlsx_numbered(sheet))
+        yield from _rows(sheet.title, _xlsx_numbered(sheet), header)
     finally:
         workbook.close()
 
@@ -347,7 +351,7 @@ def _csv_delimiter(data: bytes, encoding: str) -> str:
     return ","
 
 
-def _csv_rows(data: bytes) -> Iterator[Row]:
+def _csv_rows(data: bytes, header: bool = False) -> Iterator[Row]:
     encoding = _csv_encoding(data)
     text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="strict", newline="")
     reader = csv.reader(text, delimiter=_csv_delimiter(data, encoding))
@@ -366,7 +370,7 @@ def _csv_rows(data: bytes) -> Iterator[Row]:
             start, end = end + 1, reader.line_num
             yield start, fields
 
-    yield from _rows(CSV_SHEET, numbered())
+    yield from _rows(CSV_SHEET, numbered(), header)
 
 
 # --- writing --------------------------------------------------------------------------------------------

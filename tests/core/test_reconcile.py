@@ -1,4 +1,4 @@
-"""Register reconciliation (issue 4 point 5): a consistent county gives no item; each planted discrepancy is found
+"""Register reconciliation: a consistent county gives no item; each planted discrepancy is found
 exactly once, in its category, naming the agency that must act; ids survive a re-run; items are tracked."""
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """``python -m bench``: baselines, then the hub end to end on both stacks; prints a table, writes JSON.
 
-Suites (BENCH_SUITES, default adapters,ledger,hubs): each adapter's inbound and outbound messages/s against raw
-lxml parse + validate (bench.adapters); a BENCH_LEDGER_ROWS-row (200000) XLSX ledger read and imported in
-streaming mode, rows/s and peak RSS (bench.ledger_rows); the hub end to end on both stacks.
+Suites (BENCH_SUITES, default adapters,ledger,cases,reconcile,identity,hubs): each adapter's inbound and outbound
+messages/s against raw lxml parse + validate (bench.adapters); a BENCH_LEDGER_ROWS-row (200000) XLSX ledger read
+and imported in streaming mode, rows/s and peak RSS (bench.ledger_rows); the case ledger's rebuild and clock at
+national scale (bench.ledger_scale), register reconciliation of 700,000 rows (bench.reconcile), identity linking
+(bench.identity); the hub end to end on both stacks.
 
 Environment: BENCH_N (notices per stack, default 20000), BENCH_CONCURRENCY (48), BENCH_RATE (250/s),
 BENCH_LATENCY_SECONDS (20), BENCH_DEADLINE (150 s for the closed loop; 0: none), BENCH_DRAIN (60 s for a
@@ -39,6 +41,16 @@ from bench.stacks import RABBIT_URL, Stack, postgres_rabbit_stack, sqlite_stack
 from tests.harness import free_port
 
 HERE = Path(__file__).resolve().parent
+DEFAULT_SUITES = "adapters,ledger,cases,reconcile,identity,hubs"
+# national-scale suites of the case ledger, run as ``python -m <module> <size>``: (suite, module, size variable,
+# default size, what it measures)
+SCALE_SUITES = (
+    ("cases", "bench.ledger_scale", "BENCH_CASE_MESSAGES", 200000,
+     "case ledger rebuild (messages/s) and the clock over 700,000 open obligations"),
+    ("reconcile", "bench.reconcile", "BENCH_REGISTER_ROWS", 700000,
+     "a register reconciled against the ledger and two other registers"),
+    ("identity", "bench.identity", "BENCH_IDENTITY_RECORDS", 100000, "agency records linked into persons"),
+)
 
 
 def _env(name: str, default: float) -> float:
@@ -79,7 +91,7 @@ def main() -> int:
         "hub_env": {k: v for k, v in os.environ.items() if k.startswith("XIANJIE_")},
     }
     results: dict[str, Any] = {"meta": meta, "baselines": {}, "hubs": {}}
-    suites = set((os.environ.get("BENCH_SUITES") or "adapters,ledger,hubs").split(","))
+    suites = set((os.environ.get("BENCH_SUITES") or DEFAULT_SUITES).split(","))
     if "adapters" in suites:
         from bench import adapters as adapter_bench
 
@@ -92,6 +104,17 @@ def main() -> int:
         proc = subprocess.run([sys.executable, "-m", "bench.ledger_rows", str(rows)], capture_output=True,
                               text=True, cwd=HERE.parent)
         results["ledger"] = {"rows": rows, "output": proc.stdout, "returncode": proc.returncode}
+        print(proc.stdout, flush=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+    for suite, module, variable, default, what in SCALE_SUITES:
+        if suite not in suites:
+            continue
+        size = int(_env(variable, default))
+        log(f"{suite}: {what} ({size:,}; child processes)")
+        proc = subprocess.run([sys.executable, "-m", module, str(size)], capture_output=True, text=True,
+                              cwd=HERE.parent)
+        results[suite] = {"size": size, "output": proc.stdout, "returncode": proc.returncode}
         print(proc.stdout, flush=True)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)

@@ -106,7 +106,12 @@ def _engine(args: argparse.Namespace) -> Engine:
     if s.database_url.startswith("sqlite"):
         logging.getLogger("alembic").setLevel(logging.WARNING)
         upgrade(s.database_url)
-    return make_engine(s.database_url, pool_size=2)
+    engine = make_engine(s.database_url, pool_size=2)
+    _ENGINES.append(engine)  # closed when the command ends
+    return engine
+
+
+_ENGINES: list[Engine] = []
 
 
 def _warn_if_demo_registry(s: Settings) -> None:
@@ -153,7 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         area.register(sub, _engine)
 
     args = p.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
 
 
 if __name__ == "__main__":

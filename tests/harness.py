@@ -66,6 +66,7 @@ class Recipients:
     modes: dict[str, str] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     slow_seconds: float = 3.0
+    started: dict[str, int] = field(default_factory=dict)  # requests begun per agency (a slow one is in flight)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -88,6 +89,8 @@ class Recipients:
                 m = re.match(r"/agencies/([0-9A-Z]+)/notices", self.path)
                 code = m.group(1) if m else "?"
                 mode = outer.modes.get(code, "ok")
+                with outer.lock:
+                    outer.started[code] = outer.started.get(code, 0) + 1
                 if mode == "slow":
                     time.sleep(outer.slow_seconds)
                 if mode == "down":

@@ -42,7 +42,9 @@ def test_sigterm_finishes_in_flight_sends_and_loses_nothing(
                 _, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581",
                                 id_number=make_id("530581", "19850101", 2 * i + 1))
                 assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
-        wait_until(lambda: count("sending") >= 2, timeout=30, what="sends in flight")
+        # (two requests have reached the slow bureau: those sends are under way, not merely claimed)
+        wait_until(lambda: count("sending") >= 2 and recipients.started.get("530581SF", 0) >= 2, timeout=30,
+                   what="sends in flight")
         # When the worker is asked to stop
         t0 = time.time()
         worker.send_signal(signal.SIGTERM)

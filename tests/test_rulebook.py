@@ -16,9 +16,10 @@ from sqlalchemy import Engine, select
 from hub import rulebook
 from hub.cli import main
 from hub.core.calendar import CalendarMissing
+from hub.core.rules import RuleBook, dump_rules
 from hub.migrate import upgrade
 from hub.store.db import make_engine
-from hub.store.schema import audit_log
+from hub.store.schema import audit_log, rule_changes
 from tests.conftest import Stack
 from tests.harness import auth, write_registry
 from tests.hubserver import InProcessHub, hub_settings
@@ -83,7 +84,7 @@ def test_a_county_sets_its_own_period_from_a_date_and_the_change_is_audited(engi
 
 
 def test_an_inconsistent_or_unexplained_change_is_refused_and_nothing_is_stored(engine: Engine) -> None:
-    base = rulebook.rules_in_force(engine).rule("report", division="530521", on=D(2026, 12, 1))
+    base = rulebook.rules_in_force(engine).rule("cure_documents", division="530521", on=D(2026, 12, 1))
     first = dataclasses.replace(base, scope="530521", amount=12, effective_from=D(2026, 12, 1),
                                 effective_to=D(2026, 12, 31))
     rulebook.change_rule(engine, first, actor="x", reason="试行", supersede=False)
@@ -93,7 +94,30 @@ def test_an_inconsistent_or_unexplained_change_is_refused_and_nothing_is_stored(
     with pytest.raises(ValueError, match="reason"):
         rulebook.change_rule(engine, dataclasses.replace(first, effective_from=D(2027, 1, 1), effective_to=None),
                              actor="x", reason=" ")
-    assert [h["rule"]["amount"] for h in rulebook.rule_history(engine, "report")] == [12]
+    assert [h["rule"]["amount"] for h in rulebook.rule_history(engine, "cure_documents")] == [12]
+    # And a county may not set its own period for a deadline the law fixes (Law 21's 10 days to report)
+    report = rulebook.rules_in_force(engine).rule("report", division="530521", on=D(2026, 12, 1))
+    with pytest.raises(ValueError, match="national law"):
+        rulebook.change_rule(engine, dataclasses.replace(report, scope="530521", amount=15,
+                                                         effective_from=D(2026, 12, 1)), actor="x", reason="试行")
+    assert rulebook.rule_history(engine, "report") == []
+
+
+def test_a_stored_change_that_no_longer_fits_is_left_out_loudly_not_fatally(engine: Engine,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    # Given two overlapping rows for one county written straight into the table (never through change_rule)
+    base = rulebook.rules_in_force(engine).rule("receipt", division="530521", on=D(2026, 12, 1))
+    first = dataclasses.replace(base, scope="530521", amount=7, effective_from=D(2026, 12, 1))
+    rulebook.change_rule(engine, first, actor="x", reason="a")
+    with engine.begin() as conn:
+        conn.execute(rule_changes.insert().values(
+            rule_id="receipt", scope="530521", effective_from=D(2026, 12, 15), row=dump_rules(RuleBook([
+                dataclasses.replace(first, amount=9, effective_from=D(2026, 12, 15))])), supersede=0,
+            changed_at=dt.datetime.now(dt.UTC), changed_by="y", reason="b"))
+    # When the rules in force are read, Then the first stands, the second is left out and logged
+    book = rulebook.rules_in_force(engine)
+    assert book.rule("receipt", division="530521", on=D(2026, 12, 20)).amount == 7
+    assert "not applied" in caplog.text
 
 
 def test_next_years_calendar_is_loaded_by_an_operator_and_used(engine: Engine) -> None:
@@ -109,11 +133,19 @@ def test_next_years_calendar_is_loaded_by_an_operator_and_used(engine: Engine) -
     assert book.due(rule, trigger=D(2026, 12, 28), calendar=cal) == D(2027, 1, 4)
     # And the make-up Saturday after National Day counts as a working day
     assert cal.is_working_day(D(2027, 10, 9)) and not cal.is_working_day(D(2027, 10, 4))
+    # And loading it again keeps the schedule it replaces in the audit log
+    rulebook.load_calendar_year(engine, CALENDAR_2027.replace("date = 2027-10-09", "date = 2027-10-10"),
+                                actor="530500ZX:王")
+    with engine.connect() as conn:
+        entries = conn.execute(select(audit_log.c.detail).where(audit_log.c.action == "calendar_load")
+                               .order_by(audit_log.c.id)).scalars().all()
+    assert json.loads(entries[0])["replaced"] is None
+    assert "date = 2027-10-09" in json.loads(entries[1])["replaced"]["source"]
     # And a file that is inconsistent is refused, naming the entry, and the loaded year stays as it was
     with pytest.raises(ValueError, match="day entry 1"):
         rulebook.load_calendar_year(engine, "year = 2027\n[[day]]\nkind = 'workday'\ndate = 2027-10-08\n",
                                     actor="530500ZX:李")
-    assert rulebook.calendar_in_force(engine).is_working_day(D(2027, 10, 9))
+    assert rulebook.calendar_in_force(engine).is_working_day(D(2027, 10, 10))
 
 
 def test_the_cli_lists_changes_and_computes_due_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

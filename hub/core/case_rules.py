@@ -8,17 +8,20 @@ aside (-), by rule id of hub/rules/national.toml:
   due at the end of the period; - assessment_opinion(_fast).
 - DocumentReceipt: = receipt of those papers; + cure_documents when INCOMPLETE, = it when COMPLETE.
 - ReportingOutcome: = report, handover, search_on_failure; from bureau B, = report_after_transfer; - the
-  police's pursuit_reply (the person turned up); NOT_REPORTED: + search_on_failure.
+  police's pursuit_reply (the person turned up); NOT_REPORTED: + search_on_failure (set aside at once while
+  the person is in custody).
 - TransferPapers, escorted handover: = handover (and notify_bureau, serve_documents when the papers are
   themselves the 暂外 decision); + receipt.
 - TransferPapers, county transfer: = transfer_papers; + receipt, report_after_transfer.
 - CustodyNotice: - the absence rules (report, handover, searches, lost contact, pursuit_request);
   = pursuit_reply (from the police); custody ended before arrival: + report again.
-- SupervisionEvent: LOST_CONTACT + lost_contact_search, lost_contact_warning, lost_contact_revoke;
-  WARNING = lost_contact_warning; CONTACT_RESTORED - the lost-contact rules and pursuit_reply.
+- SupervisionEvent: LOST_CONTACT + lost_contact_search, lost_contact_warning, lost_contact_revoke (set aside at
+  once while the person is in custody); WARNING = lost_contact_warning; CONTACT_RESTORED - the lost-contact
+  rules and pursuit_reply.
 - RevocationProposal: + revocation_decision, arrest_decision (requestArrest); = lost_contact_revoke.
 - RevocationDecision: = revocation_decision, arrest_decision; GRANTED: - absence rules and the period-end
-  release_notice, + release_notice (termination), + pursuit_request when the person is not in custody.
+  release_notice, + release_notice (termination), + pursuit_request when the person is not in custody (who is
+  then at large, whatever an earlier search found).
 - PursuitRequest: = pursuit_request, lost_contact_search, search_on_failure; + pursuit_reply.
 - PursuitResult: = pursuit_reply; ONGOING + pursuit_reply again; IN_CUSTODY - absence rules.
 - ReleaseNotice: = release_notice; - every other open obligation but the pursuit of a person at large.
@@ -29,6 +32,17 @@ effect, opens notify_bureau and serve_documents for the deciding organ (漏管: 
 
 from __future__ import annotations
 
+from hub.core.case_rules_absence import (
+    ABSENCE,
+    IN_CUSTODY,
+    LOST,
+    open_absence,
+    pursuit_request,
+    pursuit_result,
+    release,
+    revocation,
+    revocation_proposal,
+)
 from hub.core.case_state import Papers, Progress, Transfer, missing_documents
 from hub.core.case_work import Work, court_decides
 from hub.core.fact_bodies import (
@@ -48,10 +62,6 @@ from hub.core.fact_bodies import (
 )
 
 ASSESSMENT = ("assessment_opinion", "assessment_opinion_fast")
-# Obligations an explained absence (custody) or a revocation in force makes moot.
-ABSENCE = ("report", "handover", "search_on_failure", "report_after_transfer", "lost_contact_search",
-           "lost_contact_warning", "lost_contact_revoke")
-LOST = ("lost_contact_search", "lost_contact_warning", "lost_contact_revoke")
 
 
 def reveal_decision(w: Work) -> None:
@@ -88,15 +98,15 @@ def handle(w: Work) -> str:
     if isinstance(b, EventFacts):
         return _event(w, b)
     if isinstance(b, ProposalFacts):
-        return _proposal(w, b)
+        return revocation_proposal(w, b)
     if isinstance(b, RevocationFacts):
-        return _revocation(w, b)
+        return revocation(w, b)
     if isinstance(b, PursuitRequestFacts):
-        return _pursuit_request(w, b)
+        return pursuit_request(w, b)
     if isinstance(b, PursuitResultFacts):
-        return _pursuit_result(w, b)
+        return pursuit_result(w, b)
     if isinstance(b, ReleaseFacts):
-        return _release(w, b)
+        return release(w, b)
     return f"{w.m.message_type}: no effect on the case"
 
 
@@ -170,8 +180,9 @@ def _reporting(w: Work, o: ReportingFacts) -> str:
     t = w.p.transfer
     at_new = t is not None and not t.arrived and w.m.sender == w.roles("bureau", t.to_division)
     if o.result == "NOT_REPORTED":
-        w.open("search_on_failure", trigger=w.day)
-        return f"未报到 did not report by {o.due_date.isoformat()}"
+        open_absence(w, "search_on_failure", trigger=w.day)
+        held = " (在押 in custody)" if w.p.custody_since is not None else ""
+        return f"未报到 did not report by {o.due_date.isoformat()}{held}"
     if at_new and t is not None:
         w.progress(transfer=Transfer(t.from_division, t.to_division, t.papers_message, True, t.receipted))
         w.meet("report_after_transfer", "search_on_failure")
@@ -219,7 +230,7 @@ def _county_transfer(w: Work, t: TransferFacts) -> str:
 
 
 def _custody(w: Work, c: CustodyFacts) -> str:
-    w.waive(*ABSENCE, "pursuit_request", reason="在押 in custody: the absence is explained")
+    w.waive(*ABSENCE, "pursuit_request", reason=IN_CUSTODY)
     w.meet("pursuit_reply", where=lambda o: o.obligor == w.m.sender)
     if c.ended_on is None:
         w.progress(custody_since=c.started_on, at_large=False)
@@ -237,8 +248,9 @@ def _event(w: Work, e: EventFacts) -> str:
     if e.kind == "LOST_CONTACT":
         w.progress(lost_contact_on=e.occurred_on, pursuit="")
         for rule in LOST:
-            w.open(rule, trigger=e.occurred_on)
-        return f"失联 lost contact on {e.occurred_on.isoformat()}"
+            open_absence(w, rule, trigger=e.occurred_on)
+        held = " (在押 in custody: no search owed)" if w.p.custody_since is not None else ""
+        return f"失联 lost contact on {e.occurred_on.isoformat()}{held}"
     if e.kind == "CONTACT_RESTORED":
         w.progress(lost_contact_on=None, pursuit="")
         w.waive(*LOST, reason="恢复联系 contact restored")
@@ -248,63 +260,6 @@ def _event(w: Work, e: EventFacts) -> str:
     if e.kind == "WARNING":
         w.meet("lost_contact_warning")
     return f"{e.kind.lower()} on {e.occurred_on.isoformat()}"
-
-
-def _proposal(w: Work, p: ProposalFacts) -> str:
-    w.progress(revocation="proposed")
-    court = w.m.to[0] if w.m.to else w.case.deciding_organ
-    w.open("revocation_decision", trigger=w.learnt(p.proposed_on), obligor=court)
-    if p.request_arrest:
-        w.open("arrest_decision", trigger=w.learnt(p.proposed_on), obligor=court)
-    w.meet("lost_contact_revoke")
-    return f"提请{'撤销' if p.kind.startswith('REVOKE') else '收监'} {p.kind} proposed"
-
-
-def _revocation(w: Work, d: RevocationFacts) -> str:
-    w.meet("revocation_decision", "arrest_decision")
-    if d.outcome != "GRANTED":
-        w.progress(revocation="")
-        return f"{d.kind} refused"
-    kind = "recommitted" if d.kind == "RECOMMIT_TEMP_OUTSIDE" else "revoked"
-    at_large = not d.person_in_custody and w.p.custody_since is None
-    w.progress(revocation=kind, revocation_document=d.document_number, revocation_message=w.m.message_id,
-               at_large=at_large)
-    w.waive(*ABSENCE, "release_notice", reason="撤销/收监 revocation in force")
-    w.open("release_notice", trigger=w.learnt(d.decided_on))
-    if at_large:
-        w.open("pursuit_request", trigger=w.learnt(d.decided_on))
-    return f"{d.kind} granted ({d.document_number})" + (", person at large 在逃" if at_large else "")
-
-
-def _pursuit_request(w: Work, p: PursuitRequestFacts) -> str:
-    w.progress(pursuit="requested")
-    w.meet("pursuit_request", "lost_contact_search", "search_on_failure")
-    police = w.m.to[0] if w.m.to else w.agency("police")
-    w.open("pursuit_reply", trigger=w.day, obligor=police, obligee=w.m.sender, once=False)
-    return f"{'追逃' if p.kind == 'PURSUE_ABSCONDER' else '协查'} {p.kind} requested from {police}"
-
-
-def _pursuit_result(w: Work, r: PursuitResultFacts) -> str:
-    w.meet("pursuit_reply")
-    if r.status == "ONGOING":
-        w.open("pursuit_reply", trigger=w.day, obligor=w.m.sender, obligee=w.m.to[0] if w.m.to else None)
-    elif r.status == "LOCATED":
-        w.progress(pursuit="located")
-    elif r.status == "IN_CUSTODY":
-        w.waive(*ABSENCE, reason="在押 in custody: the absence is explained")
-        w.progress(pursuit="located", at_large=False, custody_since=r.located_on or r.reported_on)
-    else:
-        w.progress(pursuit="", at_large=False)
-    return f"协查/追逃结果 pursuit result {r.status}"
-
-
-def _release(w: Work, r: ReleaseFacts) -> str:
-    w.meet("release_notice")
-    w.progress(ended="released" if r.kind == "RELEASED" else "terminated")
-    keep = ("pursuit_request", "pursuit_reply") if w.p.at_large else ()
-    rules = {o.rule_id for o in w.obs.values() if o.is_open and o.rule_id not in keep}
-    w.waive(*rules, reason="解除/终止 supervision ended")
-    return f"{r.kind.lower()} on {r.effective_on.isoformat()}"
 
 
 __all__ = ["Progress", "handle", "reveal_decision"]

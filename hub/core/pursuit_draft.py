@@ -2,7 +2,8 @@
 
 A draft is made when a person failed to report (the reporting clock ran out, or the bureau said so), lost
 contact and the search is owed, or is at large under a revocation in force — and no request has gone out
-since. It is the content of a canonical PursuitRequest from the bureau that owes the search, to the police of
+since — and never while the ledger knows the person is in custody (custody explains the absence). It is
+the content of a canonical PursuitRequest from the bureau that owes the search, to the police of
 that bureau's county, copied to its procuratorate; ``pursuit_request_xml`` writes it as canonical XML. Whether
 it waits for the bureau's confirmation or is sent at once is the bureau's own setting (``auto_bureaus``).
 """
@@ -66,7 +67,7 @@ def draft_pursuit_request(
 ) -> PursuitDraft | None:
     """The request the case calls for on ``today``, or None when none is owed or one was already sent."""
     p, person = case.progress, case.person
-    if person is None:
+    if person is None or p.custody_since is not None:
         return None
     name = person.name
     absconder = _first(case, ("pursuit_request",), today) if p.at_large else None

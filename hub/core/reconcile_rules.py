@@ -208,6 +208,8 @@ class _Person:
                         and _FAMILY[rec.status] != _FAMILY[said]:
                     yield self._item(Category.STATUS_MISMATCH, county, bureau, d.organ, {bureau, d.organ},
                                      [(-1, rec, rec.status)], (bsi, row, said))
+                if rec.status is Status.UNDER_SUPERVISION and said is Status.IN_CUSTODY:
+                    yield from self._custody_not_notified(county, bureau, rec, b)
             elif (d.revocation is not None or rec.status is Status.REVOKED) and _FAMILY[said] != "revoked":
                 si, r = d.revocation or (d.si, rec)
                 yield self._item(Category.STATUS_MISMATCH, county, d.organ, bureau, {bureau, d.organ},
@@ -223,6 +225,16 @@ class _Person:
                     police = ctx.snapshots[si].agency
                     yield self._item(Category.CUSTODY_VS_SUPERVISION, county, bureau, police, {bureau, police},
                                      [(si, k, Status.IN_CUSTODY)], (bsi, row, said))
+
+    def _custody_not_notified(self, county: str, bureau: str, person: LedgerPerson, b: tuple[int, RegisterRow]
+                              ) -> Iterator[Discrepancy]:
+        """The police and the bureau hold the person, the ledger does not: the police owe the custody notice."""
+        for si, k in self.rows.get(_K, ()):
+            if _ongoing(k, self.ctx.snapshots[si].as_of):
+                police = self.ctx.snapshots[si].agency
+                yield self._item(Category.STATUS_MISMATCH, county, police, bureau, {police, bureau, LEDGER},
+                                 [(si, k, Status.IN_CUSTODY), (*b, Status.IN_CUSTODY)], (-1, person, person.status))
+                return
 
     def _police(self, county: str, bureau: str, person: LedgerPerson) -> Iterator[Discrepancy]:
         """The police lists against a ledger person whose revocation is in force."""

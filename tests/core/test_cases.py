@@ -7,8 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from hub.case_rows import register_status
+from hub.core.alarms import draft_pursuit_request
 from hub.core.cases import CaseStatus, apply
 from hub.core.facts import facts_of
+from hub.core.reconcile_values import Status
 from tests.core.case_feed import (
     CAL,
     RULES,
@@ -221,3 +224,25 @@ def test_the_role_resolver_names_the_agencies() -> None:
     supervised(f)
     (report,) = f.now.of_rule("report")
     assert report.obligor == "530581SF01" and f.now.responsible == "530581SF01"
+
+
+def test_a_revocation_at_large_after_a_search_found_the_person_is_at_large_until_the_police_find_them() -> None:
+    # Given a person who lost contact, was searched for (协查) and reported found by the police
+    f = Feed()
+    lost(f)
+    f(C.pursuit_request(mid("assist"), at(D(2026, 6, 8)), kind="ASSIST_SEARCH", causation=None), D(2026, 6, 8))
+    f(C.pursuit_result(mid("found"), at(D(2026, 6, 20)), status="LOCATED", request=mid("assist")), D(2026, 6, 20))
+    assert f.now.state is CaseStatus.LOCATED
+    # When the court then revokes the probation with the person not in custody
+    f(C.revocation(mid("revocation"), at(D(2026, 7, 24)), proposal=None, in_custody=False), D(2026, 7, 24))
+    # Then the person is at large (在逃), reconciliation sees an absconder and the pursuit is drafted
+    assert (f.now.state, f.now.progress.pursuit) == (CaseStatus.AT_LARGE, "")
+    assert register_status(f.now) is Status.AT_LARGE
+    draft = draft_pursuit_request(f.now, today=D(2026, 7, 24))
+    assert draft is not None and draft.kind == "PURSUE_ABSCONDER"
+    # When the pursuit is requested and the police report the person found, Then the case shows it
+    f(C.pursuit_request(mid("pursuit"), at(D(2026, 7, 25)), kind="PURSUE_ABSCONDER", causation=mid("revocation")),
+      D(2026, 7, 25))
+    assert f.now.state is CaseStatus.PURSUIT_REQUESTED
+    f(C.pursuit_result(mid("found-2"), at(D(2026, 8, 3)), status="LOCATED", request=mid("pursuit")), D(2026, 8, 3))
+    assert f.now.state is CaseStatus.LOCATED and register_status(f.now) is Status.REVOKED

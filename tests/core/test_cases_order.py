@@ -7,6 +7,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hub.core.alarms import draft_pursuit_request
 from hub.core.cases import CaseState, CaseStatus, replay
 from hub.core.facts import MessageFacts, facts_of
 from tests.core.case_feed import CAL, RULES, C, Feed, decided, mid, revoked, supervised
@@ -50,6 +51,35 @@ def test_an_answer_waits_for_the_message_it_answers() -> None:
     f(C.pursuit_request(mid("pursuit"), at(D(2026, 7, 25)), kind="PURSUE_ABSCONDER", causation=mid("revocation")),
       D(2026, 7, 25))
     assert f.now.state is CaseStatus.REVOKED and f.obligation("pursuit_reply") == ["met"]
+
+
+def test_while_in_custody_a_lost_contact_or_a_missed_report_raises_no_alarm_until_custody_ends() -> None:
+    # Given a supervised person the police reported detained since 4 Jun
+    f = Feed()
+    supervised(f)
+    f(C.custody(mid("custody"), at(D(2026, 6, 5)), started=D(2026, 6, 4)), D(2026, 6, 5))
+    # When the bureau, not told, then reports lost contact and a missed report
+    f(C.event(mid("lost"), at(D(2026, 6, 8)), kind="LOST_CONTACT"), D(2026, 6, 8))
+    f(C.reporting(mid("not-reported"), at(D(2026, 6, 9)), result="NOT_REPORTED"), D(2026, 6, 9))
+    # Then the person stays in custody, each absence rule is set aside by the ledger as explained by custody,
+    # and no search is drafted
+    assert f.now.state is CaseStatus.IN_CUSTODY
+    absence = ("lost_contact_search", "lost_contact_warning", "lost_contact_revoke", "search_on_failure")
+    assert [f.obligation(rule) for rule in absence] == [["waived"]] * 4
+    assert all(o.waiver is not None and o.waiver.by == "ledger" and "custody" in o.waiver.reason
+               for rule in absence for o in f.now.of_rule(rule))
+    assert [o.rule_id for o in f.now.open_obligations()] == ["release_notice"]
+    assert draft_pursuit_request(f.now, today=D(2026, 6, 20)) is None
+    # When custody ends and the person then loses contact and misses a report
+    f(C.custody(mid("custody-end"), at(D(2026, 7, 1)), started=D(2026, 6, 4), ended=D(2026, 7, 1)), D(2026, 7, 1))
+    f(C.event(mid("lost-2"), at(D(2026, 7, 6)), kind="LOST_CONTACT"), D(2026, 7, 6))
+    f(C.reporting(mid("not-reported-2"), at(D(2026, 7, 7)), result="NOT_REPORTED"), D(2026, 7, 7))
+    # Then the absence rules run again and the search is drafted
+    assert f.now.state is CaseStatus.LOST_CONTACT
+    assert [f.obligation(rule, D(2026, 7, 6)) for rule in absence] == [
+        ["waived", "due_today"], ["waived", "pending"], ["waived", "pending"], ["waived", "pending"]]
+    draft = draft_pursuit_request(f.now, today=D(2026, 7, 7))
+    assert draft is not None and (draft.kind, draft.last_contact_on) == ("ASSIST_SEARCH", D(2026, 7, 6))
 
 
 def test_a_duplicate_changes_nothing() -> None:

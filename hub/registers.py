@@ -5,7 +5,9 @@ XLSX stream through the ledger's reader (``adapters.ledger.native.read_rows``: U
 the first non-empty row, dates typed by hand); XML streams through lxml's iterparse with the hardened options,
 its frame and each row validated against schemas/registers/register.xsd. A header that does not fit the kind,
 or a file that cannot be read to its end, refuses the whole file (``RegisterFormatError``): half a register
-would read as missing persons. A row that does not fit is rejected alone, each problem named at its cell.
+would read as missing persons. A row that does not fit is rejected alone, each problem named at its cell; so is
+a row of a bureau register or a police list whose 执行地 lies outside the keeper's jurisdiction (its division; a
+prefecture's agency covers its counties): those lists speak only for their own counties.
 
 The column specifications are compiled in ``hub.register_specs``; its public names are importable from here.
 """
@@ -33,6 +35,9 @@ __all__ = ["NS", "Column", "RegisterFormatError", "RegisterSpec", "load_schema",
 
 NS = "urn:xianjie:registers:v1"
 _ROW = f"{{{NS}}}row"
+# the lists whose rows must lie in the keeper's jurisdiction (a court or prison sends people to any county)
+_WITHIN_JURISDICTION = frozenset({RegisterKind.BUREAU_REGISTER, RegisterKind.POLICE_CUSTODY,
+                                  RegisterKind.POLICE_WANTED})
 
 
 class RegisterFormatError(NativeError):
@@ -86,6 +91,9 @@ class _Reader:
         context = {"{agency}": agency, "{division}": agency[:6]}
         self.defaults = {f: context.get(v, v) for f, v in spec.defaults.items()}
         self.required = [c for c in spec.columns if c.required]
+        self.agency = agency
+        self.keeper = Snapshot(spec.kind, agency, dt.date.min, ())  # its ``covers`` is the keeper's jurisdiction
+        self.local = [c for c in spec.columns if c.field == "division"] if spec.kind in _WITHIN_JURISDICTION else []
 
     def row(self, number: int, cells: Iterable[tuple[Column, object]], where: Callable[[Column | None], str]
             ) -> RegisterRow | RejectedRow:
@@ -116,6 +124,11 @@ class _Reader:
             if isinstance(a, dt.date) and isinstance(b, dt.date) and b < a:
                 problems.append(RowProblem(where(self.spec.by_key[key(last)]),
                                            f"{last}: {b} 早于{first} {a} / is before {first}"))
+        for col in self.local:
+            county = filled.get(col.header)
+            if isinstance(county, str) and not self.keeper.covers(county):
+                problems.append(RowProblem(where(col), f"{col.header}: {county} 不在 {self.agency} 的辖区内 / is "
+                                                       f"outside the jurisdiction of {self.agency}"))
         if problems:
             return RejectedRow(number, tuple(problems))
         for f, v in self.defaults.items():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from sqlalchemy import Engine, select, update
 
 from adapters.ledger.columns import key
 from hub import casework, register_store, rulebook
+from hub.api.app import create_app
 from hub.cli import main
 from hub.core.reconcile import LedgerPerson, RegisterKind, Status
 from hub.migrate import upgrade
@@ -31,6 +33,7 @@ from hub.store.db import make_engine
 from hub.store.ledger_schema import ledger_cursor
 from hub.store.register_schema import register_snapshots
 from hub.store.schema import audit_log
+from tests import hubserver
 from tests.conftest import Stack
 from tests.harness import N, auth, make_id, notice, write_registry
 from tests.hubserver import InProcessHub, hub_settings
@@ -231,6 +234,25 @@ def test_nothing_is_compared_while_the_ledger_is_rebuilt(engine: Engine) -> None
     assert {i["category"] for i in run.opened} == {"in_register_without_basis"} and len(run.opened) == 5
 
 
+@pytest.mark.parametrize(("keeper", "own", "foreign"), [("530523SF", "530523", "530521"),
+                                                     ("530500SF", "530521", "530102")], ids=["county", "prefecture"])
+def test_a_bureau_opens_no_item_in_a_county_it_does_not_cover(engine: Engine, keeper: str, own: str,
+                                                              foreign: str) -> None:
+    # Given a bureau's register with two persons on its books and no decision in the ledger: one placed in its
+    # own jurisdiction, one in a county outside it
+    rows = [[*p.bureau_row()[:8], county, *p.bureau_row()[9:]] for p, county in ((NO_BASIS, own), (CLEAN, foreign))]
+    # When the bureau uploads it
+    res = register_store.upload(engine, "bureau_register", as_csv(BUREAU_HEADER, rows), agency=keeper,
+                                as_of=TODAY, people=ledger_of())
+    # Then the row outside is rejected alone, the reason at its 执行地 cell; the other is compared
+    assert res.error is None and res.run is not None
+    assert (res.snapshot["rows"], res.snapshot["rejected"]) == (1, 1)
+    reason = f"执行地: {foreign} 不在 {keeper} 的辖区内 / is outside the jurisdiction of {keeper}"
+    assert res.snapshot["rejected_rows"] == [{"row": 3, "problems": [{"where": "CSV!I3", "reason": reason}]}]
+    # And the only item is the one in its own jurisdiction: nobody in the other county is named to act
+    assert [(i["county"], i["id_number"]) for i in register_store.list_items(engine)] == [(own, NO_BASIS.id_number)]
+
+
 @pytest.mark.parametrize(("kind", "agency", "data", "as_of", "code", "status"), [
     ("bureau_register", BUREAU, "姓名,罪名\n张三,盗窃\n".encode(), TODAY, "bad_header", 400),
     ("bureau_register", BUREAU, b"PK\x03\x04 not a workbook", TODAY, "corrupt", 400),
@@ -412,6 +434,26 @@ def test_the_api_refuses_what_cannot_be_compared_and_keeps_it(hub: tuple[InProce
         assert client.get(f"/api/v1/quarantine/{r.json()['quarantine_id']}",
                           headers=auth(BUREAU)).json()["raw_text"] == bureau_register().decode()
         assert client.post("/api/v1/registers/bureau_register", content=b"x").status_code == 401
+
+
+def test_the_api_takes_today_from_the_apps_clock(tmp_path: Path, stack: Stack,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a hub whose clock stands at 2021-03-01 17:30 UTC, which is 2021-03-02 in Beijing
+    moment = dt.datetime(2021, 3, 1, 17, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(hubserver, "create_app", functools.partial(create_app, clock=lambda: moment))
+    registry = write_registry(tmp_path / "registry.toml", recipients_url="http://127.0.0.1:9", drop_root=tmp_path)
+    server = InProcessHub(hub_settings(database_url=stack.database_url, broker_url=stack.broker_url,
+                                       queue_prefix=stack.queue_prefix, registry_path=registry), workers=False).start()
+    try:
+        with server.client() as client:
+            # When the bureau uploads a register as of the day after, then it is refused: that day has not been
+            r = post_register(client, "bureau_register", bureau_register(), BUREAU, as_of="2021-03-03")
+            assert r.status_code == 400 and "after today (2021-03-02)" in r.json()["error"]["message"], r.text
+            # When it uploads one as of the clock's day, then it is accepted and compared as of that day
+            r = post_register(client, "bureau_register", bureau_register(), BUREAU, as_of="2021-03-02")
+            assert r.status_code == 201 and r.json()["reconciliation"]["as_of"] == "2021-03-02", r.text
+    finally:
+        server.stop()
 
 
 def test_the_cli_uploads_runs_lists_and_resolves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

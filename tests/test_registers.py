@@ -378,3 +378,49 @@ def test_the_column_specifications_agree_with_the_xsd_and_the_row() -> None:
             # and a coded column's words are exactly the XSD's enumeration of its element's type
             if col["type"] == "code":
                 assert list(codes[col["code_list"]]["values"]) == enums[elements[col["element"]]], col["header"]
+
+
+@pytest.mark.parametrize(("kind", "header", "rows", "where"), [
+    ("bureau_register", "姓名,身份证号码,矫正类别,矫正起始日期,状态,执行地",
+     ["张三,{id1},缓刑,2025-03-01,在册,{here}", "李四,{id2},缓刑,2025-03-01,在册,{there}"], "CSV!F3"),
+    ("police_custody", "姓名,身份证号码,羁押起始日期,执行地",
+     ["张三,{id1},2026-06-20,{here}", "李四,{id2},2026-06-20,{there}"], "CSV!D3"),
+    ("police_wanted", "姓名,身份证号码,追逃状态,执行地",
+     ["张三,{id1},在逃,{here}", "李四,{id2},在逃,{there}"], "CSV!D3"),
+], ids=["bureau_register", "police_custody", "police_wanted"])
+@pytest.mark.parametrize(("agency", "here", "there"), [("530523", "530523", "530521"),
+                                                       ("530500", "530521", "530102")], ids=["county", "prefecture"])
+def test_a_row_outside_the_keepers_jurisdiction_is_rejected_alone(kind: str, header: str, rows: list[str],
+                                                                  where: str, agency: str, here: str,
+                                                                  there: str) -> None:
+    # Given a county's (or a prefecture's) bureau register or police list with one row in its own jurisdiction
+    # and one whose 执行地 is a county it does not cover
+    keeper = agency + ("SF" if kind == "bureau_register" else "GA")
+    lines = [r.format(id1=ID1, id2=ID2, here=here, there=there) for r in rows]
+    data = "\n".join([header, *lines, ""]).encode()
+    # When read
+    snap = read_snapshot(kind, data, filename="r.csv", agency=keeper, as_of=AS_OF)
+    # Then the row in the jurisdiction is read and the other rejected alone, the reason at its 执行地 cell
+    assert [(r.name, r.division) for r in snap.rows] == [("张三", here)]
+    ((problem,),) = [r.problems for r in snap.rejected]
+    assert problem.where == where
+    assert problem.reason == f"执行地: {there} 不在 {keeper} 的辖区内 / is outside the jurisdiction of {keeper}"
+
+
+def test_an_xml_row_outside_the_keepers_jurisdiction_is_rejected_at_its_element() -> None:
+    # Given an XML bureau register of 530502 whose second row is placed in 530581
+    rows = [dict(r) for r in SAMPLES["bureau_register"][0]]
+    rows[1]["执行地"] = "530581"
+    # When read
+    snap = read_snapshot("bureau_register", as_xml("bureau_register", rows), filename="r.xml", agency="530502SF",
+                         as_of=AS_OF)
+    # Then only the first row is read; the second is rejected at its division element
+    assert [r.number for r in snap.rows] == [1]
+    assert [p.where for r in snap.rejected for p in r.problems] == ["/register/row[2]/division"]
+
+
+def test_courts_and_prisons_send_people_to_any_county() -> None:
+    # Given a court's list placing a person in another prefecture, when read, then the row is accepted
+    data = f"案号,姓名,身份证号码,生效日期,矫正类别,执行地\n{CASE1},张三,{ID1},2025-03-01,缓刑,530102\n".encode()
+    (row,) = read_snapshot("court_decisions", data, filename="r.csv", agency="530502FY", as_of=AS_OF).rows
+    assert row.division == "530102"

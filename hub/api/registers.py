@@ -1,6 +1,8 @@
 """API of the register snapshots and discrepancy items: an agency uploads the register it keeps (CSV, XLSX or
 XML), which is kept as received and reconciled at once; each agency sees the items it must act on or confirm,
-the hub's operators (organ type HUB) all; the acting agency or an operator resolves an item with a note."""
+the hub's operators (organ type HUB) all; the acting agency or an operator resolves an item with a note. "Today"
+(the latest day a register may be as of, and the day an upload's reconciliation compares as of) is the legal day
+of the app's clock."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import register_store
+from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
 from hub.core.reconcile import Category, RegisterKind
 from hub.errors import Problem
 from hub.service import Hub
+from hub.store.db import utcnow
 
 MAX_REGISTER_BYTES = 256 * 1024 * 1024  # a province's register of 700,000 rows is about 100 MiB as CSV
 STATUSES = ("open", "resolved")
@@ -36,6 +40,12 @@ def _date(text: str | None, name: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{name}: not a date (YYYY-MM-DD): {text[:40]!r}") from None
+
+
+def _today(request: Request) -> dt.date:
+    """The legal day (Asia/Shanghai) of the app's clock, whose time is UTC."""
+    clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
+    return legal_day(clock())
 
 
 async def _body(request: Request, limit: int) -> tuple[bytes, int]:
@@ -89,10 +99,10 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         except ValueError as e:
             return await run_in_threadpool(refuse, raw, agency, 400, "invalid", str(e), str(e).split(":")[0], size,
                                            ctype)
-        name = filename or request.headers.get("x-filename")
+        name, today = filename or request.headers.get("x-filename"), _today(request)
         res = await run_in_threadpool(lambda: register_store.upload(
             engine, kind, raw, agency=agency.code, filename=name, as_of=day, period_start=start,
-            actor=agency.code))
+            actor=agency.code, today=today))
         url = str(request.url_for("get_register_snapshot", snapshot_id=res.snapshot["snapshot_id"]))
         body: dict[str, Any] = {"snapshot": res.snapshot, "status_url": url}
         if res.error is not None:

@@ -5,7 +5,8 @@ A notice is about one obligation of the case ledger at one step of the escalatio
 from level 2 also to the joint-meeting office (联席会议办公室), which is the hub's operators (the registry's HUB
 agency of the county, else of its city or province, else the first); and always, as a copy, to the county's
 procuratorate, which supervises timeliness. Its message id is a UUID 5 of the obligation and the step, so the
-same notice can never be two messages.
+same notice can never be two messages. A missing calendar year is not a DeadlineNotice: it is the operators'
+business, not an office's (``hub.alarming``).
 """
 
 from __future__ import annotations
@@ -125,12 +126,6 @@ def _texts(n: Notice, o: Obligation, case: CaseLine, rule: RuleText, name: Calla
         return (head + f"{name(o.obligor)}应向{name(o.obligee)}履行的{what}{_OUTCOME_ZH.get(outcome, outcome)}"
                 f"（{_zh(when or n.on)}{why}），预警解除。",
                 f"{_STEP_EN[step]}: {en_what} — {outcome.replace('_', ' ')} on {day}; the alarm is lifted.")
-    if step is NoticeStep.CALENDAR_MISSING:
-        year = o.calendar_missing
-        return (head + f"{year}年工作日历尚未载入，无法计算{name(o.obligor)}应向{name(o.obligee)}履行的{what}的期限，"
-                "请平台运维人员载入该年度工作日历。",
-                f"{_STEP_EN[step]}: {en_what}; no working-day calendar is loaded for {year}, so its due date "
-                "cannot be computed until an operator loads that year.")
     owed = f"{name(o.obligor)}应于{_zh(o.due_date)}前向{name(o.obligee)}履行{what}"
     if step is NoticeStep.DUE_SOON:
         left = (o.due_date - n.on).days if o.due_date is not None else 0
@@ -148,6 +143,8 @@ def deadline_notice_xml(n: Notice, o: Obligation, *, case: CaseLine, rule: RuleT
     """The canonical DeadlineNotice of ``n`` about obligation ``o`` (UTF-8 XML, schema order)."""
     if sent_at.tzinfo is None:
         raise ValueError("sent_at must be timezone-aware")
+    if n.step is NoticeStep.CALENDAR_MISSING:
+        raise ValueError("a missing calendar year is the operators' notice, not a DeadlineNotice to an office")
     message_id = notice_message_id(n.obligation_id, n.step.value)
     root = etree.Element(f"{{{NS}}}DeadlineNotice", nsmap={None: NS})  # type: ignore[dict-item]
     env = etree.SubElement(root, f"{{{NS}}}envelope")
@@ -182,9 +179,7 @@ def deadline_notice_xml(n: Notice, o: Obligation, *, case: CaseLine, rule: RuleT
             ("obligee", o.obligee), ("owes", o.owes), ("triggerDate", o.trigger_date.isoformat()),
             ("dueDate", o.due_date.isoformat() if o.due_date is not None else None), ("status", _STATUS[n.step]),
             ("daysOverdue", str(n.days_overdue)), ("escalationLevel", str(n.level)), ("noticeDate", n.on.isoformat()),
-            ("outcome", n.outcome.upper() if n.outcome else None),
-            ("missingCalendarYear", str(o.calendar_missing) if n.step is NoticeStep.CALENDAR_MISSING
-             and o.calendar_missing is not None else None))
+            ("outcome", n.outcome.upper() if n.outcome else None))
     for tag, text in fields:
         _add(body, tag, text)
     for a in readers:

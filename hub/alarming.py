@@ -3,12 +3,16 @@ requests.
 
 ``run_clock`` is called every minute (and by ``xianjie clock run``). On the legal day of ``now`` it reads the
 ledger's obligations that could call for a notice — open ones due soon, due today or overdue (short of the
-ladder's top) or without a due date, and closed ones alarmed but not yet resolved — plans the notices with
+ladder's top), and closed ones alarmed but not yet resolved — plans the notices with
 ``hub.core.alarms.plan_notices`` against what ``alarm_notices`` says was sent, and sends each as a canonical
 DeadlineNotice through the hub. A notice's ``alarm_notices`` rows and its message (with its deliveries and
 outbox rows) commit in one transaction, and its message id is a UUID 5 of the obligation and the step: a crash
 sends nothing twice and loses nothing (the next run plans the notice again), and two processes racing store
-it once. Then the drafted pursuit requests are brought up to date (``hub.pursuits``).
+it once. Obligations without a due date (their calendar year is not loaded) alarm nobody but the hub's
+operators: one ``calendar_missing`` row a day per missing year, for the registry's HUB agency, counting the
+obligations that wait (``hub.core.alarms.plan_calendar_notices``) — no message, since the hub does not deliver
+to itself and operators read it with the other notices. Then the drafted pursuit requests are brought up to
+date (``hub.pursuits``).
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, select
+from sqlalchemy import Connection, Engine, and_, exists, func, select
 
 from hub.alarm_notice import CaseLine, RuleText, addressees, deadline_notice_xml, hub_agency, notice_message_id
 from hub.case_rows import directory_roles, obligation_of
 from hub.casework import ready
-from hub.core.alarms import Ladder, Notice, NoticeStep, plan_notices
+from hub.core.alarms import CalendarNotice, Ladder, Notice, NoticeStep, plan_calendar_notices, plan_notices
 from hub.core.facts import legal_day
 from hub.core.obligations import Obligation
 from hub.core.rules import RuleBook
@@ -62,6 +66,7 @@ def run_clock(*, hub: Hub, now: dt.datetime, ladder: Ladder = LADDER) -> int:
     rule_of = _rule_lookup(rules_in_force(hub.engine))
     for start in range(0, len(notices), BATCH):
         count += _send(hub, notices[start:start + BATCH], obs, lines, rule_of, now)
+    count += _send_calendar(hub, today)
     refresh_drafts(hub, today=today, now=now)
     return count
 
@@ -69,19 +74,17 @@ def run_clock(*, hub: Hub, now: dt.datetime, ladder: Ladder = LADDER) -> int:
 # ---- what the ledger says ------------------------------------------------------------------------------------
 
 def _candidates(conn: Connection, today: dt.date) -> list[Any]:
-    """Open obligations due soon, due today, overdue (short of the ladder's top) or without a due date, and closed
-    ones alarmed but not yet resolved — each query on an index, not a scan of every obligation."""
+    """Open obligations due soon, due today or overdue (short of the ladder's top), and closed ones alarmed but
+    not yet resolved — each query on an index, not a scan of every obligation."""
     c = cases.c
     cols = select(obligations, c.person_name, c.id_number, c.case_number, c.deciding_organ, c.correction_type,
                   c.division.label("case_division")).select_from(
         obligations.outerjoin(cases, cases.c.case_key == _O.case_key))
-    top = case((_O.due_date.is_(None), NoticeStep.CALENDAR_MISSING.value), else_=NoticeStep.JOINT_MEETING.value)
-    climbed = exists().where(_A.obligation_id == _O.id, _A.step == top)
+    climbed = exists().where(_A.obligation_id == _O.id, _A.step == NoticeStep.JOINT_MEETING.value)
     resolved = exists().where(_A.obligation_id == _O.id, _A.step == NoticeStep.RESOLVED.value)
     alarmed = select(_A.obligation_id).where(_A.step != NoticeStep.RESOLVED.value)
     rows: list[Any] = []
     for where in (and_(_O.is_open == 1, _O.soon_from <= today, ~climbed),
-                  and_(_O.is_open == 1, _O.due_date.is_(None), ~climbed),
                   and_(_O.id.in_(alarmed), _O.is_open == 0, ~resolved)):
         rows += conn.execute(cols.where(where)).all()
     return rows
@@ -163,6 +166,35 @@ def _send(hub: Hub, notices: Iterable[Notice], obs: dict[str, Obligation], lines
     return len(fresh)
 
 
+def waiting_for_calendar(conn: Connection) -> dict[int, int]:
+    """How many open obligations wait for each year's working-day calendar (year -> count)."""
+    q = (select(_O.calendar_missing_year, func.count()).where(_O.is_open == 1, _O.due_date.is_(None))
+         .group_by(_O.calendar_missing_year))
+    return {int(year): int(n) for year, n in conn.execute(q) if year is not None}
+
+
+def _send_calendar(hub: Hub, today: dt.date) -> int:
+    """Today's notice to the operators for each missing calendar year, once a day; how many were new."""
+    with hub.engine.connect() as conn:
+        waiting = waiting_for_calendar(conn)
+        keys = [CalendarNotice(year, n, today).key[0] for year, n in waiting.items()]
+        sent = _sent(conn, keys) if keys else set()
+    notices = plan_calendar_notices(waiting, sent=sent, today=today)
+    if not notices:
+        return 0
+    operators, at = hub_agency(hub.directory), utcnow()
+    rows = [dict(obligation_id=n.key[0], step=n.key[1], recipient=operators, role="joint_meeting", copy="to",
+                 level=2, day=today, message_id=notice_message_id(*n.key), case_key=f"calendar:{n.year}",
+                 person_key=None, rule_id="calendar", obligor=operators, due_date=None, days_overdue=n.waiting,
+                 outcome=None, created_at=at) for n in notices]
+    with hub.engine.begin() as conn:
+        new = list(conn.execute(insert_ignoring_duplicates(conn, alarm_notices).returning(_A.obligation_id), rows))
+    for n in notices:
+        log.warning("no working-day calendar for %d: %d open obligations have no due date and alarm nobody "
+                    "until an operator loads it (notice to %s)", n.year, n.waiting, operators)
+    return len(new)
+
+
 # ---- reading -------------------------------------------------------------------------------------------------
 
 def list_alarms(engine: Engine, *, agency: str | None = None, step: str | None = None, after: int = 0,
@@ -193,5 +225,9 @@ def list_alarms(engine: Engine, *, agency: str | None = None, step: str | None =
                 "obligor": r["obligor"], "due_date": r["due_date"].isoformat() if r["due_date"] else None,
                 "days_overdue": r["days_overdue"], "outcome": r["outcome"],
                 "sent_at": aware(r["created_at"]), "recipients": []}
+            if s is NoticeStep.CALENDAR_MISSING and r["due_date"] is None and r["rule_id"] == "calendar":
+                # the operators' notice of a missing year: the row's days_overdue holds how many waited
+                gap = CalendarNotice(int(r["case_key"].split(":")[1]), int(r["days_overdue"]), r["day"])
+                item.update(days_overdue=0, year=gap.year, waiting=gap.waiting, text_zh=gap.text_zh)
         item["recipients"].append({"role": r["role"], "agency": r["recipient"], "copy": r["copy"]})
     return sorted(out.values(), key=lambda i: int(i["seq"]))

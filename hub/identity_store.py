@@ -25,6 +25,7 @@ from hub.core.identity import Decision, Decisions, Judgement, PersonRecord, Reco
 from hub.core.idnumber import normalise_id
 from hub.core.linkage import ReviewItem, link
 from hub.core.namematch import normalise_case_number, normalise_name
+from hub.core.routing import HUB_MESSAGE_TYPES
 from hub.store.db import aware, utcnow
 from hub.store.identity_schema import identity_cursor, identity_decisions, identity_reviews, person_links
 from hub.store.identity_schema import person_records as records_t
@@ -81,7 +82,8 @@ def index_messages(engine: Engine, *, limit: int = 1000, now: dt.datetime | None
         lock(conn)
         cursor = conn.execute(select(identity_cursor.c.seq).where(identity_cursor.c.name == CURSOR)).scalar()
         start = int(cursor or 0)
-        rows = conn.execute(select(messages.c.seq, messages.c.id, messages.c.received_at, messages.c.canonical)
+        m = messages.c
+        rows = conn.execute(select(m.seq, m.id, m.received_at, m.message_type, m.canonical)
                             .where(messages.c.seq > start).order_by(messages.c.seq).limit(limit)).all()
         taken, expected = [], start + 1
         for row in rows:
@@ -92,6 +94,8 @@ def index_messages(engine: Engine, *, limit: int = 1000, now: dt.datetime | None
         found: dict[tuple[str, str], list[tuple[int, MessageFacts]]] = {}
         skipped = []
         for row in taken:
+            if row.message_type in HUB_MESSAGE_TYPES:
+                continue  # the hub's own notices say nothing new about anyone
             try:
                 f = facts_of(bytes(row.canonical), received_at=aware(row.received_at) or now)
             except Exception as e:  # one message the reader cannot read must not stop the others

@@ -272,6 +272,57 @@ def test_the_alarms_list_shows_an_agency_its_own_notices_and_operators_all(w: Wo
     assert [n["message_id"] for n in json.loads(capsys.readouterr().out)] == [n["message_id"] for n in own]
 
 
+def test_a_missing_calendar_year_alarms_the_operators_once_a_day_and_no_office_until_it_is_loaded(w: World) -> None:
+    # Given two judgments in effect on 28 December 2026: the reports are due in January 2027, a year whose
+    # working-day calendar the hub does not have
+    for n, id_seq in ((125, 35), (126, 37)):
+        w.post(judgment(dt.date(2026, 12, 28), n=n, id_seq=id_seq)[1], "530502FY")
+    w.tick(dt.date(2026, 12, 28))
+    with w.engine.connect() as c:
+        waiting = c.execute(select(func.count()).select_from(obligations).where(
+            obligations.c.calendar_missing_year == 2027, obligations.c.is_open == 1)).scalar()
+    assert waiting is not None and waiting >= 2
+    # When the clock runs twice on the 28th and once on the 29th
+    w.tick(dt.date(2026, 12, 28))
+    w.tick(dt.date(2026, 12, 29))
+    # Then the operators (the joint-meeting office, 530500ZX) have one notice a day naming the year and the count,
+    # and no office or procuratorate is sent anything about it
+    gaps = [n for n in alarming.list_alarms(w.engine, limit=1000) if n["step"] == "calendar_missing"]
+    assert [(n["day"], n["year"], n["waiting"], [(r["role"], r["agency"], r["copy"]) for r in n["recipients"]])
+            for n in gaps] == [(str(dt.date(2026, 12, d)), 2027, waiting, [("joint_meeting", "530500ZX", "to")])
+                               for d in (28, 29)]
+    assert "2027年工作日历尚未载入" in gaps[0]["text_zh"]
+    assert w.get("/api/v1/alarms", "530581SF", step="calendar_missing").json()["notices"] == []
+    with w.engine.connect() as c:
+        assert c.execute(select(func.count()).where(messages.c.message_type == "DeadlineNotice",
+                                                    messages.c.sender_document_id.like("%calendar%"))).scalar() == 0
+    # And the operators' list says how many obligations wait for which year; an agency's does not
+    assert w.get("/api/v1/alarms", "530500ZX").json()["calendar_missing"] == [{"year": 2027, "waiting": waiting}]
+    assert "calendar_missing" not in w.get("/api/v1/alarms", "530581SF").json()
+
+    # When an operator loads 2027 and the ledger reschedules the obligations that waited
+    rulebook.load_calendar_year(w.engine, "year = 2027\n[[day]]\nkind = 'holiday'\nname = '元旦'\n"
+                                "from = 2027-01-01\nto = 2027-01-03\n", actor="530500ZX:李")
+    casework.reschedule_open(w.engine, rules=rulebook.rules_in_force(w.engine),
+                             calendar=rulebook.calendar_in_force(w.engine))
+    day = dt.date(2026, 12, 30)
+    while day <= dt.date(2027, 1, 8):
+        w.tick(day)
+        day += DAY
+    # Then the operators hear no more of it, and the reports climb the normal ladder
+    assert len([n for n in alarming.list_alarms(w.engine, limit=1000) if n["step"] == "calendar_missing"]) == 2
+    assert w.get("/api/v1/alarms", "530500ZX").json()["calendar_missing"] == []
+    reports = receipt_notices(w, "report")
+    assert sorted((n["step"], n["day"]) for n in reports if n["step"] != "due_soon") == [
+        ("due_today", "2027-01-07")] * 2 + [("overdue", "2027-01-08")] * 2
+    assert all(r["agency"] != "530500ZX" for n in reports for r in n["recipients"])
+
+
+def test_the_rules_in_force_default_to_the_deadline_clocks_day(w: World) -> None:
+    w.clock.now = w.at(dt.date(2027, 3, 1))
+    assert w.get("/api/v1/rules", "530581SF").json()["on"] == "2027-03-01"
+
+
 # ---- drafted pursuit requests ----------------------------------------------------------------------------------
 
 def report_due(w: World) -> dt.date:
@@ -318,6 +369,11 @@ def test_a_person_who_does_not_report_gets_a_draft_the_bureau_confirms_and_the_p
         r = c.post(url, json={"by": "张科长"}, headers=auth("530581SF"))
         assert r.status_code == 200, r.text
         assert (r.json()["status"], r.json()["status_by"]) == ("confirmed", "530581SF:张科长")
+        # And the request is stamped with the deadline clock's time, not the machine's
+        sent_doc = etree.fromstring(next(x for x in drafts(w) if x["id"] == d["id"])["canonical"])
+        assert (sent_doc.findtext("x:envelope/x:sentAt", namespaces=N),
+                sent_doc.findtext("x:pursuit/x:requestedOn", namespaces=N)) == (
+            w.clock.now.astimezone(SHANGHAI).isoformat(timespec="seconds"), str(due + 2 * DAY))
         assert c.post(url, json={"by": "张科长"}, headers=auth("530581SF")).status_code == 409
     # Then the hub sends it as the bureau's own request, and the police receive it (in their own format)
     sent = w.get(f"/api/v1/messages/{d['message_id']}", "530500ZX").json()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, func, insert, select
 from hub import identity_store as ids
 from hub.cli import main
 from hub.store.db import make_engine
-from hub.store.identity_schema import identity_decisions, identity_reviews
+from hub.store.identity_schema import identity_decisions, identity_reviews, person_records
 from hub.store.schema import audit_log, messages
 from tests.conftest import Stack
 from tests.harness import N, auth, make_id, notice, wait_until, write_registry
@@ -274,6 +275,27 @@ def test_the_index_waits_at_a_gap_that_may_still_commit_and_skips_a_message_it_c
     # Then it reads 2 (unreadable: skipped, named), 3 and 5, and the readable ones update the court's record
     assert (done.read, done.cursor, done.skipped) == (3, 5, ("00000000-0000-0000-0000-000000000002",))
     assert ids.relink(hub.engine).records == 1
+
+
+def test_the_hubs_own_deadline_notices_are_skipped_without_a_warning(hub: Hub,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    # Given a court's judgment and, after it, one of the hub's own deadline notices (the sample, about another
+    # person) in the message store
+    hub.post("SentencingDecision", "530502FY", ref="530502FY:RY-1")
+    sample = Path(__file__).parent.parent / "schemas/canonical/v1/samples/DeadlineNotice.xml"
+    with hub.engine.begin() as conn:
+        row = dict(conn.execute(select(messages)).mappings().one())
+        conn.execute(insert(messages).values(row | {
+            "seq": 2, "id": "00000000-0000-0000-0000-000000000002", "sender_document_id": "XJ-ALARM-sample",
+            "message_type": "DeadlineNotice", "sender": "530500ZX", "canonical": sample.read_bytes()}))
+    # When identity indexes the store
+    with caplog.at_level(logging.INFO, logger="xianjie.identity"):
+        done = ids.index_messages(hub.engine)
+    # Then it passes over the notice: read, nothing skipped as unreadable, no warning, only the court's record
+    assert (done.read, done.cursor, done.skipped, done.records) == (2, 2, (), 1)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    with hub.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(person_records)).scalar() == 1
 
 
 def test_the_commands_index_list_decide_and_show(hub: Hub, capsys: pytest.CaptureFixture[str]) -> None:

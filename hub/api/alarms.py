@@ -62,7 +62,8 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     async def alarms(request: Request, agency: str | None = None, step: str | None = None,
                      after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
         """Deadline notices sent, in the order sent, each with its recipients; page with ``after`` = the last
-        ``seq`` seen. An agency sees those it was sent; operators all (or one agency's with ``agency``)."""
+        ``seq`` seen. An agency sees those it was sent; operators all (or one agency's with ``agency``), and how
+        many open obligations wait for each missing calendar year."""
         caller = who(request)
         if not _operator(caller):
             if agency not in (None, caller.code):
@@ -73,7 +74,15 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                           f"{', '.join(s.value for s in NoticeStep)})", 422, "step")
         items = await run_in_threadpool(lambda: alarming.list_alarms(hub.engine, agency=agency, step=step,
                                                                      after=after, limit=limit))
-        return JSONResponse(_plain({"notices": items, "next_after": items[-1]["seq"] if items else after}))
+        body: dict[str, Any] = {"notices": items, "next_after": items[-1]["seq"] if items else after}
+        if _operator(caller):
+            body["calendar_missing"] = [{"year": y, "waiting": n} for y, n in sorted(
+                (await run_in_threadpool(_waiting)).items())]
+        return JSONResponse(_plain(body))
+
+    def _waiting() -> dict[int, int]:
+        with hub.engine.connect() as conn:
+            return alarming.waiting_for_calendar(conn)
 
     @api.get("/api/v1/pursuit-drafts")
     async def drafts(request: Request, status: str | None = None,
@@ -100,12 +109,14 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
 
     async def decide(draft_id: str, request: Request, action: str) -> JSONResponse:
         caller = who(request)
+        clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
         try:
             body = await _body(request)
             by, reason = str(body.get("by", "")), str(body.get("reason", ""))
             if action == "confirm":
+                now = clock()
                 item = await run_in_threadpool(lambda: pursuits.confirm(hub, draft_id, agency=caller, by=by,
-                                                                        now=utcnow()))
+                                                                        now=now))
             else:
                 item = await run_in_threadpool(lambda: pursuits.dismiss(hub, draft_id, agency=caller, by=by,
                                                                         reason=reason))

@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from hub import rulebook
 from hub.core.calendar import CalendarMissing, parse_calendar_year
+from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
 from hub.core.rules import Rule, Unit
 from hub.errors import Problem
+from hub.store.db import utcnow
 
 
 def _plain(value: Any) -> Any:
@@ -57,10 +59,11 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
 
     @api.get("/api/v1/rules")
     async def list_rules(request: Request, division: str = Query(""), on: str | None = None) -> JSONResponse:
-        """The rule in force for each step, for a county (its own rows first) on a day (default today)."""
+        """The rule in force for each step, for a county (its own rows first) on a day (default: the legal day of
+        the deadline clock's time)."""
         who(request)
         try:
-            day = _date(on, "on") or dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+            day = _date(on, "on") or legal_day(getattr(request.app.state, "clock", utcnow)())
         except ValueError as e:
             return _error("invalid", str(e), 400, "on")
         book = await run_in_threadpool(rulebook.rules_in_force, engine)

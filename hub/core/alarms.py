@@ -4,15 +4,17 @@ Each obligation gets at most one notice per step — due soon, due today, overdu
 bureau's head after ``Ladder.bureau_head_after_days`` days overdue and to the joint-meeting office (联席会议
 办公室) after ``Ladder.joint_meeting_after_days`` — and one ``resolved`` notice once an obligation that was
 alarmed is met or waived. A step already passed when the hub first looks (an obligation opened overdue) is
-not sent late: only the step the obligation stands on is. A due date the calendar cannot compute is one
-notice too (``calendar_missing``): an operator must load the year. The caller keeps the set of (obligation id,
-step) already sent and evaluates as often as it likes; the plan is the same for the same inputs.
+not sent late: only the step the obligation stands on is. An obligation whose due date the calendar cannot
+compute (its year is not loaded) sends nothing to the offices, who cannot fix that: ``plan_calendar_notices``
+plans one notice a day per missing year to the hub's operators instead, naming how many obligations wait, until
+an operator loads the year and the obligations, rescheduled, join the ladder. The caller keeps the set of
+(obligation id, step) already sent and evaluates as often as it likes; the plan is the same for the same inputs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,12 +23,14 @@ from hub.core.obligations import Obligation, ObligationStatus
 from hub.core.pursuit_draft import PursuitDraft, draft_pursuit_request, pursuit_request_xml
 
 __all__ = [
+    "CalendarNotice",
     "Ladder",
     "Notice",
     "NoticeStep",
     "PursuitDraft",
     "Recipient",
     "draft_pursuit_request",
+    "plan_calendar_notices",
     "plan_notices",
     "pursuit_request_xml",
 ]
@@ -129,8 +133,6 @@ def _step_now(o: Obligation, status: ObligationStatus, today: dt.date, ladder: L
         return NoticeStep.DUE_SOON
     if status is ObligationStatus.DUE_TODAY:
         return NoticeStep.DUE_TODAY
-    if status is ObligationStatus.CALENDAR_MISSING:
-        return NoticeStep.CALENDAR_MISSING
     if status is ObligationStatus.OVERDUE and o.due_date is not None:
         return ladder.step_overdue((today - o.due_date).days)
     return None
@@ -170,3 +172,32 @@ def plan_notices(
             outcome=status.value if step is NoticeStep.RESOLVED else None,
         ))
     return out
+
+
+@dataclass(frozen=True)
+class CalendarNotice:
+    """The day's notice to the hub's operators that ``year`` has no working-day calendar and ``waiting``
+    open obligations wait for it."""
+
+    year: int
+    waiting: int
+    on: dt.date
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The (pseudo obligation id, step) pair the caller records as sent: one per year and legal day."""
+        return (f"calendar:{self.year}:{self.on.isoformat()}", NoticeStep.CALENDAR_MISSING.value)
+
+    @property
+    def text_zh(self) -> str:
+        """The notice as the operators read it."""
+        return (f"{self.year}年工作日历尚未载入，{self.waiting}项义务无法计算期限、不会预警，"
+                "请载入该年度工作日历。")
+
+
+def plan_calendar_notices(waiting: Mapping[int, int], *, sent: Set[tuple[str, str]],
+                          today: dt.date) -> list[CalendarNotice]:
+    """One notice on ``today`` per year that open obligations wait for (``waiting``: year -> how many), unless
+    already ``sent`` today."""
+    out = [CalendarNotice(year, count, today) for year, count in sorted(waiting.items()) if count > 0]
+    return [n for n in out if n.key not in sent]

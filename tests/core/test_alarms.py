@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 
 from hub.canonical import load_schema, parse, parse_tree
-from hub.core.alarms import Ladder, Notice, NoticeStep, draft_pursuit_request, plan_notices, pursuit_request_xml
+from hub.core.alarms import (
+    CalendarNotice,
+    Ladder,
+    Notice,
+    NoticeStep,
+    draft_pursuit_request,
+    plan_calendar_notices,
+    plan_notices,
+    pursuit_request_xml,
+)
 from hub.core.cases import CaseStatus
 from hub.core.facts import facts_of
 from hub.core.obligations import Obligation
@@ -94,12 +104,39 @@ def test_an_obligation_first_seen_long_overdue_gets_only_its_current_step() -> N
     assert [(n.step, n.level, n.days_overdue) for n in notices] == [(N.JOINT_MEETING, 2, 15)]
 
 
-def test_a_missing_calendar_is_one_notice() -> None:
+def test_a_missing_calendar_alarms_no_office_and_the_operators_once_a_day_per_year() -> None:
+    # Given an obligation whose due date falls in 2027, a year without a working-day calendar
     f = Feed()
     f(C.commission(mid("commission"), at(D(2026, 12, 28))), D(2026, 12, 28))
     (ob,) = f.now.of_rule("assessment_opinion")
-    notices = daily((d, [ob]) for d in days(D(2026, 12, 28), 20))
-    assert [(n.step, n.due_date) for n in notices] == [(N.CALENDAR_MISSING, None)]
+    assert ob.calendar_missing == 2027
+    # When it is evaluated every day for 20 days
+    # Then the office that owes it is sent nothing (it cannot load a calendar)
+    assert daily((d, [ob]) for d in days(D(2026, 12, 28), 20)) == []
+    # And the operators get one notice a day per missing year, naming it and how many obligations wait
+    sent: set[tuple[str, str]] = set()
+    per_day = []
+    for today in (D(2026, 12, 28), D(2026, 12, 28), D(2026, 12, 29)):
+        planned = plan_calendar_notices({2027: 3, 2028: 0}, sent=sent, today=today)
+        sent |= {n.key for n in planned}
+        per_day.append([(n.year, n.waiting, n.on) for n in planned])
+    assert per_day == [[(2027, 3, D(2026, 12, 28))], [], [(2027, 3, D(2026, 12, 29))]]
+    assert "2027年工作日历尚未载入，3项义务" in CalendarNotice(2027, 3, D(2026, 12, 29)).text_zh
+
+
+def test_an_obligation_rescheduled_once_its_year_is_loaded_joins_the_ladder_where_it_stands() -> None:
+    # Given the obligation that waited for 2027, given its due date once the year was loaded
+    f = Feed()
+    f(C.commission(mid("commission"), at(D(2026, 12, 28))), D(2026, 12, 28))
+    (ob,) = f.now.of_rule("assessment_opinion")
+    fixed = replace(ob, due_date=D(2027, 1, 8), calendar_missing=None)
+    # When it is evaluated daily, first waiting, then rescheduled on 4 January
+    timeline = [(d, [ob if d < D(2027, 1, 4) else fixed]) for d in days(D(2026, 12, 28), 30)]
+    notices = daily(timeline)
+    # Then the ladder applies from the step it stands on
+    assert [(n.step, n.on) for n in notices] == [
+        (N.DUE_SOON, D(2027, 1, 5)), (N.DUE_TODAY, D(2027, 1, 8)), (N.OVERDUE, D(2027, 1, 9)),
+        (N.BUREAU_HEAD, D(2027, 1, 11)), (N.JOINT_MEETING, D(2027, 1, 18))]
 
 
 def test_the_ladder_is_data() -> None:
@@ -208,3 +245,16 @@ def test_a_person_in_custody_gets_no_draft() -> None:
     f(C.decision(mid("decision"), at(D(2026, 4, 2))), D(2026, 4, 2))
     f(C.custody(mid("custody"), at(D(2026, 4, 5)), started=D(2026, 4, 4)), D(2026, 4, 5))
     assert draft_pursuit_request(f.now, today=D(2026, 4, 20)) is None
+
+
+def test_no_draft_while_the_ledger_holds_the_person_in_custody_whatever_is_still_open() -> None:
+    # Given a person out of contact whose search is owed
+    f = Feed()
+    f(C.decision(mid("decision"), at(D(2026, 4, 2))), D(2026, 4, 2))
+    f(C.reporting(mid("report"), at(D(2026, 4, 8))), D(2026, 4, 8))
+    f(C.event(mid("lost"), at(D(2026, 6, 8)), kind="LOST_CONTACT"), D(2026, 6, 8))
+    assert draft_pursuit_request(f.now, today=D(2026, 6, 8)) is not None
+    # When the ledger holds the person in custody, Then no request is drafted
+    held = replace(f.now, progress=replace(f.now.progress, custody_since=D(2026, 6, 7)))
+    assert held.of_rule("lost_contact_search")[0].is_open
+    assert draft_pursuit_request(held, today=D(2026, 6, 8)) is None

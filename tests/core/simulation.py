@@ -5,8 +5,10 @@ agencies' canonical messages, with lapses injected on purpose and an outage of o
 soon (so no notice of any kind is justified for them); each lapse case breaks one rule and carries the day
 by which the law's own counting (CPL Art. 105 on the working-day calendar) says the alarm must have gone up.
 During the outage every message of the court is held back and delivered all at once when the link returns,
-and the agencies' follow-ups are scheduled from the day they really received it. ``run_county`` feeds the
-messages to the ledger day by day, in arrival order, and plans the notices at the end of each day.
+and the agencies' follow-ups are scheduled from the day they really received it; the outage is itself a lapse
+(``agency_outage``) for the cases whose judgment the court sent on its last day while the link was down.
+``run_county`` feeds the messages to the ledger day by day, in arrival order, and plans the notices at the end of
+each day.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ OUTAGE_AGENCY = "530502FY"
 SURNAMES = "杨李段赵张王刘陈杞寸尹闫番"
 GIVEN = ("国富", "春华", "玉兰", "明亮", "建国", "丽萍", "德光", "永昌", "金凤", "志强", "晓梅", "红英", "文斌", "海燕")
 LAPSES = ("documents_never_sent", "receipt_never_returned", "never_reports", "transfer_never_arrives",
-          "lost_contact", "at_large_no_reply")
+          "lost_contact", "at_large_no_reply", "agency_outage")
+# how many days a lapse of each kind may need from the judgment's effect to its deadline
+ROOM = {"transfer_never_arrives": 60, "lost_contact": 45, "at_large_no_reply": 100}
 DAY = dt.timedelta(days=1)
 
 
@@ -76,7 +80,7 @@ class _Generator:
         self.seed = seed
         self.start, self.end = start, start + days * DAY
         self.calendar = calendar
-        self.outage = (start + 70 * DAY, start + 81 * DAY)
+        self.outage = (start + days * 5 // 13 * DAY, start + (days * 5 // 13 + 11) * DAY)
         self.messages: list[Scheduled] = []
         self.affected: set[str] = set()
         self.last: dict[str, dt.datetime] = {}
@@ -119,7 +123,7 @@ class _Generator:
     # ---- the intake: assessment, decision, receipt, report or handover ----------------------------------
 
     def intake(self, c: Case, *, assess: bool, receipt: bool = True, report: bool = True,
-               decision: bool = True) -> tuple[str, dt.date]:
+               decision: bool = True, decided: dt.date | None = None) -> tuple[str, dt.date]:
         rng, ids = self.rng, {}
         if assess and c.effective - 35 * DAY >= self.start:
             fast = rng.random() < 0.2
@@ -130,7 +134,7 @@ class _Generator:
         custodial = c.correction == "TEMP_OUTSIDE"
         arrived = c.effective
         if decision:
-            got = self.send(c, c.court, c.effective + rng.randint(0, 2) * DAY, lambda m, t: (
+            got = self.send(c, c.court, decided or c.effective + rng.randint(0, 2) * DAY, lambda m, t: (
                 ids.setdefault("decision", m), c.decision(m, t, custody=PRISON if custodial else None))[1])
             if receipt:
                 self.send(c, c.bureau, got + rng.randint(0, 2) * DAY,
@@ -227,7 +231,28 @@ class _Generator:
     def termination(c: Case) -> str:
         return "TERMINATED_RECOMMITTED" if c.correction == "TEMP_OUTSIDE" else "TERMINATED_REVOKED"
 
-    # ---- lapses --------------------------------------------------------------------------------------------
+    # ---- lapses ----------------------------------------------------------------------------------------------
+
+    def lapse_in_time(self, kind: str, n: int) -> Lapse:
+        """A lapse of ``kind`` whose deadline falls inside the run (an outage's, inside the outage)."""
+        court = OUTAGE_AGENCY if kind == "agency_outage" else "530581FY"
+        for _ in range(50):
+            if kind == "agency_outage":
+                first = self.outage[0] - 20 * DAY
+                days = [first + i * DAY for i in range(20) if self.outage[0] <= self.calendar.add_days(
+                    first + i * DAY, 10) < self.outage[1]]
+                effective = self.rng.choice(days)
+            else:
+                room = (self.end - self.start).days - ROOM.get(kind, 25)
+                effective = self.start + self.rng.randint(10, max(10, room)) * DAY
+            mark = len(self.messages)
+            c = self.person_case(n, "PROBATION", court, effective)
+            lapse = self.lapse(kind, c)
+            if lapse.deadline < self.end - DAY:
+                return lapse
+            del self.messages[mark:]
+            self.last.pop(lapse.case_key, None)
+        raise ValueError(f"no room for a lapse of {kind} between {self.start} and {self.end}")
 
     def lapse(self, kind: str, c: Case) -> Lapse:
         add = self.calendar.add_days
@@ -239,6 +264,10 @@ class _Generator:
             decided, _ = self.intake(c, assess=False, receipt=False)
             got = next(s.received_at.date() for s in self.messages if s.message_id == decided)
             return Lapse(kind, key, ("receipt",), add(got, 5))
+        if kind == "agency_outage":  # the court sends on the last day, while its link is down
+            deadline = add(c.effective, 10)
+            self.intake(c, assess=False, decided=deadline)
+            return Lapse(kind, key, ("notify_bureau", "serve_documents"), deadline)
         if kind == "never_reports":
             self.intake(c, assess=False, report=False)
             return Lapse(kind, key, ("report",), add(c.effective, 10))
@@ -267,10 +296,7 @@ def simulate_county(seed: int, *, calendar: Calendar, cases: int = 300, per_laps
         _, settled = g.intake(c, assess=correction in ("PROBATION", "CONTROL") and g.rng.random() < 0.6)
         g.clean_life(c, settled)
         clean.add(g.key(c))
-    lapses = []
-    for i, kind in enumerate(LAPSES * per_lapse):
-        c = g.person_case(1000 + i, "PROBATION", "530581FY", start + g.rng.randint(20, days - 90) * DAY)
-        lapses.append(g.lapse(kind, c))
+    lapses = [g.lapse_in_time(kind, 1000 + i) for i, kind in enumerate(LAPSES * per_lapse)]
     ordered = tuple(sorted(g.messages, key=lambda s: s.received_at))
     return County(start, days, ordered, tuple(lapses), frozenset(clean - g.affected), g.outage)
 

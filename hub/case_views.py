@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, or_, select, tuple_
 
 from hub.case_rows import obligation_of
 from hub.core.case_state import CaseStatus
@@ -18,6 +18,7 @@ from hub.core.facts import canonical_id_number, normalise_case_number
 from hub.core.obligations import ObligationStatus
 from hub.core.reconcile_values import LedgerPerson, Status
 from hub.core.rules import national
+from hub.identity_store import person_of
 from hub.store.db import aware
 from hub.store.ledger_schema import case_events, cases, obligations
 from hub.store.schema import deliveries, events, messages
@@ -148,33 +149,71 @@ def _case_view(r: Mapping[Any, Any]) -> dict[str, Any]:
                                                   "updated_at": aware(r["updated_at"])}
 
 
+def _direct(conn: Connection, ref: str, number: str | None) -> list[Mapping[Any, Any]]:
+    """The ledger's cases of ``ref`` itself: by person key, by ID number, else by case number (with the other
+    cases of that case's person)."""
+    found = conn.execute(select(cases).where(cases.c.person_key == ref)).mappings().all()
+    if not found and number:
+        found = conn.execute(select(cases).where(cases.c.person_key == number)).mappings().all()
+    if not found:
+        named = conn.execute(select(cases).where(
+            cases.c.case_number_key == normalise_case_number(ref))).mappings().all()
+        keys = {r["person_key"] for r in named if r["person_key"]}
+        found = [*named, *(r for r in conn.execute(select(cases).where(cases.c.person_key.in_(keys)))
+                           .mappings() if r["case_key"] not in {n["case_key"] for n in named})] if keys else named
+    return list(found)
+
+
+def _ledger_key(record: Mapping[str, Any]) -> str | None:
+    """The ledger's person key of an identity record: its ID number, else ``ref|<the agency's reference>``."""
+    rid = record["record_id"]
+    return record["id_number"] or (None if rid.startswith(("id:", "case:", "msg:")) else f"ref|{rid}")
+
+
+def linked_records(engine: Engine, keys: set[str]) -> list[dict[str, Any]]:
+    """Every identity record of the persons behind ``keys`` (hub.identity_store.person_of: linked by ID number,
+    by name, birth date and case, or by a reviewer's SAME; a NOT_SAME keeps records apart), each with its ledger
+    person key."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in sorted(keys):
+        for person in person_of(engine, key):
+            for r in person["records"]:
+                out[r["id"]] = r | {"person_key": _ledger_key(r)}
+    return sorted(out.values(), key=lambda r: (r["agency"], r["record_id"]))
+
+
 def case_timeline(engine: Engine, ref: str, *, today: dt.date) -> dict[str, Any] | None:
     """Everything about one person, in order: each message about them (received, routed, delivered,
     acknowledged...), what the ledger did with it, each obligation; None when the hub knows no such person.
 
     ``ref`` is a person key (an ID number, or ``ref|<sender's reference>``), an ID number in any accepted form, or a
-    case number (which finds that case's person and all their cases)."""
+    case number (which finds that case's person and all their cases). The person is the one identity linking made
+    of their agencies' records: the cases, messages and obligations of every linked record are in, each entry
+    marked with the ``person_key`` it came from and ``linked`` (true when it came from a linked record, not from
+    ``ref`` itself); ``records`` lists the linked records."""
     ref = ref.strip()
+    number = canonical_id_number(ref.upper(), today=today) if ref else None
     with engine.connect() as conn:
-        found = conn.execute(select(cases).where(cases.c.person_key == ref)).mappings().all()
-        number = canonical_id_number(ref.upper(), today=today) if ref else None
-        if not found and number:
-            found = conn.execute(select(cases).where(cases.c.person_key == number)).mappings().all()
-        if not found:
-            named = conn.execute(select(cases).where(
-                cases.c.case_number_key == normalise_case_number(ref))).mappings().all()
-            keys = {r["person_key"] for r in named if r["person_key"]}
-            found = [*named, *(r for r in conn.execute(select(cases).where(cases.c.person_key.in_(keys)))
-                               .mappings() if r["case_key"] not in {n["case_key"] for n in named})] if keys else named
-        ids = {r["id_number"] for r in found if r["id_number"]} | ({number} if number else set())
+        direct = _direct(conn, ref, number)
+    own = {r["person_key"] for r in direct if r["person_key"]} | {k for k in (ref, number) if k}
+    records = linked_records(engine, own) if ref else []
+    keys = own | {r["person_key"] for r in records if r["person_key"]}
+    with engine.connect() as conn:
+        more = conn.execute(select(cases).where(cases.c.person_key.in_(keys - own))).mappings().all()
+        seen = {d["case_key"] for d in direct}
+        found: list[Mapping[Any, Any]] = [*direct, *(r for r in more if r["case_key"] not in seen)]
+        ids = {r["id_number"] for r in [*found, *records] if r["id_number"]} | ({number} if number else set())
         case_keys = [r["case_key"] for r in found]
         ledger = conn.execute(select(case_events).where(case_events.c.case_key.in_(case_keys))
                               .order_by(case_events.c.seq)).mappings().all() if case_keys else []
         mids = {e["message_id"] for e in ledger if e["message_id"]}
+        by_record = [and_(messages.c.sender == r["agency"], or_(
+            messages.c.id == r["first_message_id"],
+            messages.c.person_key == f"{r['agency']}:{r['record_id']}")) for r in records]
         msgs = conn.execute(select(messages.c.seq, messages.c.id, messages.c.message_type, messages.c.sender,
-                                   messages.c.received_at)
-                            .where(or_(messages.c.id.in_(mids), messages.c.id_number.in_(ids)))
-                            .order_by(messages.c.seq)).mappings().all() if mids or ids else []
+                                   messages.c.received_at, messages.c.id_number, messages.c.person_key)
+                            .where(or_(messages.c.id.in_(mids), messages.c.id_number.in_(ids), *by_record))
+                            .order_by(messages.c.seq)).mappings().all()
         if not found and not msgs:
             return None
         mids |= {m["id"] for m in msgs}
@@ -186,30 +225,54 @@ def case_timeline(engine: Engine, ref: str, *, today: dt.date) -> dict[str, Any]
             deliveries.c.message_id.in_(mids))).scalars())
         obs = conn.execute(select(obligations).where(o.case_key.in_(case_keys)).order_by(
             o.opened_at, o.step, o.id)).mappings().all() if case_keys else []
+    case_of = {r["case_key"]: r["person_key"] for r in found}
+    key_of = {m["id"]: _message_key(m, records, today) for m in msgs}
+    key_of |= {e["message_id"]: case_of.get(e["case_key"]) for e in ledger
+               if e["message_id"] and key_of.get(e["message_id"]) is None}
+
+    def mark(key: str | None) -> dict[str, Any]:
+        return {"person_key": key, "linked": key is not None and key not in own}
+
     lines: list[tuple[dt.datetime, int, dict[str, Any]]] = []
     for m in msgs:
         lines.append((aware(m["received_at"]), 0, {  # type: ignore[arg-type]
             "at": aware(m["received_at"]), "source": "message", "kind": "received", "message_id": m["id"],
-            "message_type": m["message_type"], "sender": m["sender"], "seq": m["seq"]}))
+            "message_type": m["message_type"], "sender": m["sender"], "seq": m["seq"]} | mark(key_of[m["id"]])))
     for e in ledger:
         lines.append((aware(e["at"]), 1, {  # type: ignore[arg-type]
             "at": aware(e["at"]), "source": "ledger", "kind": e["kind"], "message_id": e["message_id"],
-            "case_key": e["case_key"], **({"detail": json.loads(e["detail"])} if e["detail"] else {})}))
+            "case_key": e["case_key"], **({"detail": json.loads(e["detail"])} if e["detail"] else {})}
+            | mark(case_of.get(e["case_key"]))))
     for e in evs:
         if e["kind"] in ("received", "validated"):
             continue  # the message line says it
         lines.append((aware(e["at"]), 2, {  # type: ignore[arg-type]
             "at": aware(e["at"]), "source": "delivery", "kind": e["kind"], "message_id": e["message_id"],
-            "recipient": e["recipient"], **({"detail": json.loads(e["detail"])} if e["detail"] else {})}))
+            "recipient": e["recipient"], **({"detail": json.loads(e["detail"])} if e["detail"] else {})}
+            | mark(key_of.get(e["message_id"]))))
     lines.sort(key=lambda x: (x[0], x[1]))
-    first = found[0] if found else None
+    first = direct[0] if direct else found[0] if found else None
     return {
         "ref": ref,
         "person": {"person_key": first["person_key"] if first else None,
                    "name": first["person_name"] if first else None,
                    "id_number": first["id_number"] if first else (number or None)},
-        "cases": [_case_view(r) for r in found],
-        "obligations": [obligation_view(r, today=today) for r in obs],
+        "cases": [_case_view(r) | mark(r["person_key"]) for r in found],
+        "obligations": [obligation_view(r, today=today) | mark(r["person_key"]) for r in obs],
         "timeline": [line for _, _, line in lines],
         "parties": sorted({m["sender"] for m in msgs} | recipients),
+        "records": [{k: r[k] for k in ("id", "agency", "record_id", "name", "id_number", "person_key", "how")}
+                    for r in records],
     }
+
+
+def _message_key(m: Mapping[Any, Any], records: list[dict[str, Any]], today: dt.date) -> str | None:
+    """The person key a message came by: its valid ID number, else that of the sender's identity record."""
+    number = canonical_id_number(m["id_number"], today=today) if m["id_number"] else None
+    if number:
+        return number
+    for r in records:
+        if r["agency"] == m["sender"] and (m["person_key"] == f"{r['agency']}:{r['record_id']}"
+                                          or m["id"] == r["first_message_id"]):
+            return str(r["person_key"])
+    return None

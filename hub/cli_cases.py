@@ -95,15 +95,18 @@ def cmd_timeline(args: argparse.Namespace, engine: Engine) -> int:
         return 0
     p = found["person"]
     print(f"{p['name'] or '?'}  {p['id_number'] or p['person_key'] or ''}")
+    for r in found.get("records", []):
+        print(f"  身份记录 record {r['agency']} {r['record_id']} {r['name']} ({r['how'] or 'alone'})")
     for c in found["cases"]:
         print(f"  案件 {c['case_number']} ({c['deciding_organ']}, {c['correction_type']}, 执行地 {c['division']}): "
-              f"{c['status_zh']}; 责任单位 responsible {c['responsible']}")
+              f"{c['status_zh']}; 责任单位 responsible {c['responsible']}{' (关联 linked)' if c.get('linked') else ''}")
     for line in found["timeline"]:
         at = line["at"].astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
         detail = line.get("detail") or {}
         what = (detail.get("summary") or detail.get("rule_id") or detail.get("reason") or line.get("message_type")
                 or line.get("recipient") or "")
-        print(f"  {at}  {line['source']:<8} {line['kind']:<22} {what}")
+        via = f"  (关联 linked: {line['person_key']})" if line.get("linked") else ""
+        print(f"  {at}  {line['source']:<8} {line['kind']:<22} {what}{via}")
     print(f"  义务 obligations: {len(found['obligations'])}")
     for o in found["obligations"]:
         print(f"    {o['status_zh']:<6} {o['title_zh'] or o['rule_id']} 应于 {o['due_date'] or '?'} "

@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from lxml import etree
 from sqlalchemy import Engine, func, select, update
 
-from hub import alarming, case_project, casework, rulebook
+from hub import alarming, case_project, casework, identity_store, rulebook
 from hub.api.app import create_app
 from hub.canonical import load_schema
 from hub.case_codec import decode_state, encode_state
@@ -36,7 +37,7 @@ from hub.store.schema import audit_log, messages
 from tests.conftest import Stack
 from tests.core.case_feed import C, Feed, lost, revoked, supervised
 from tests.core.case_feed import mid as feed_mid
-from tests.core.case_messages import CST, Case, at, id_number, message_id
+from tests.core.case_messages import CST, Case, at, id_number, message_id, q
 from tests.harness import Recipients, auth, wait_until, write_registry
 from tests.hubserver import InProcessHub, hub_settings
 from tests.services import fresh_postgres
@@ -320,6 +321,69 @@ def test_an_agency_sees_a_persons_timeline_only_if_it_sent_or_received_a_message
         assert client.get("/api/v1/persons/530581199001011234/timeline", headers=auth("530500ZX")).status_code == 404
         assert client.get(f"/api/v1/persons/{c.id_number}/timeline", headers=auth("530581SF"),
                           params={"today": "soon"}).status_code == 400
+
+
+def police_without_id(c: Case, mid_: str, *, number: str, division: str, ref: str) -> bytes:
+    """A custody notice from the police of ``division`` about ``c``'s person in another case, without an ID number,
+    under the police's own person reference."""
+    other = dataclasses.replace(c, number=number, division=division)
+    root = etree.fromstring(other.custody(mid_, now(), started=TODAY - dt.timedelta(days=3)))
+    person = root.find(q("person"))
+    person.remove(person.find(q("idNumber")))
+    root.find(f"{q('envelope')}/{q('personRef')}").text = ref
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def test_a_persons_timeline_takes_in_the_records_identity_links_to_them_until_a_reviewer_says_not_same(
+        make_ledger: Callable[..., Ledger], capsys: pytest.CaptureFixture[str]) -> None:
+    ledger = make_ledger()
+    c = case(10)
+    police, ref = "530521GA", "530521GA:ZT-10"
+    with ledger.client() as client:
+        # Given a court's judgment with the ID number, and 施甸's police reporting the same name and birth date in
+        # custody in another case without one (施甸's bureau got only that notice)
+        ledger.post(client, c.decision(mid(c, "decision"), now()), c.court)
+        ledger.post(client, police_without_id(c, mid(c, "custody"), number="（2025）云0521刑初88号",
+                                              division="530521", ref=ref), police)
+        ledger.projected()
+
+        def timeline(agency: str = "530500ZX") -> httpx.Response:
+            return client.get(f"/api/v1/persons/{c.id_number}/timeline", headers=auth(agency))
+
+        assert mid(c, "custody") not in {x["message_id"] for x in timeline().json()["timeline"]}
+        assert timeline("530521SF").status_code == 404
+        # When identity indexes the messages and a reviewer decides the two records are the same person
+        while not identity_store.index_messages(ledger.engine).caught_up:
+            pass
+        identity_store.relink(ledger.engine)
+        court = next(r["id"] for p in identity_store.person_of(ledger.engine, c.id_number) for r in p["records"]
+                     if r["agency"] == c.court)
+        (alone,) = identity_store.person_of(ledger.engine, f"ref|{ref}")
+        custody = next(r["id"] for r in alone["records"] if r["agency"] == police)
+        identity_store.decide(ledger.engine, court, custody, same=True, by="530500ZX:李审核", reason="同一人")
+        # Then the timeline asked by the ID number has the police notice and its case, marked as linked
+        body = timeline().json()
+        line = next(x for x in body["timeline"] if x["message_id"] == mid(c, "custody") and x["source"] == "message")
+        assert (line["person_key"], line["linked"]) == (f"ref|{ref}", True)
+        assert {(x["case_number"], x["linked"]) for x in body["cases"]} >= {
+            (c.number, False), ("（2025）云0521刑初88号", True)}
+        assert {(r["agency"], r["person_key"], r["how"]) for r in body["records"]} == {
+            (c.court, c.id_number, "decision"), (police, f"ref|{ref}", "decision")}
+        # And 施甸's bureau, which received a message about the linked record, now sees it
+        assert timeline("530521SF").status_code == 200
+        # And the command line shows the linked record and marks what came from it
+        capsys.readouterr()
+        assert main(["--database-url", ledger.hub.settings.database_url, "timeline", c.id_number]) == 0
+        out = capsys.readouterr().out
+        assert f"身份记录 record {police} {ref}" in out and f"(关联 linked: ref|{ref})" in out
+        # When the reviewer then decides they are not the same person
+        identity_store.decide(ledger.engine, court, custody, same=False, by="530500ZX:李审核", reason="身份证号不符")
+        # Then the police record leaves the timeline, and 施甸's bureau no longer sees it
+        body = timeline().json()
+        assert mid(c, "custody") not in {x["message_id"] for x in body["timeline"]}
+        assert {x["case_number"] for x in body["cases"]} == {c.number}
+        assert all(not x["linked"] for x in [*body["timeline"], *body["cases"], *body["obligations"]])
+        assert timeline("530521SF").status_code == 404
 
 
 def test_obligations_are_filtered_by_status_agency_county_and_rule(make_ledger: Callable[..., Ledger],

@@ -185,8 +185,8 @@ def _send_calendar(hub: Hub, today: dt.date) -> int:
     operators, at = hub_agency(hub.directory), utcnow()
     rows = [dict(obligation_id=n.key[0], step=n.key[1], recipient=operators, role="joint_meeting", copy="to",
                  level=2, day=today, message_id=notice_message_id(*n.key), case_key=f"calendar:{n.year}",
-                 person_key=None, rule_id="calendar", obligor=operators, due_date=None, days_overdue=n.waiting,
-                 outcome=None, created_at=at) for n in notices]
+                 person_key=None, rule_id="calendar", obligor=operators, due_date=None, days_overdue=0,
+                 waiting=n.waiting, outcome=None, created_at=at) for n in notices]
     with hub.engine.begin() as conn:
         new = list(conn.execute(insert_ignoring_duplicates(conn, alarm_notices).returning(_A.obligation_id), rows))
     for n in notices:
@@ -226,8 +226,8 @@ def list_alarms(engine: Engine, *, agency: str | None = None, step: str | None =
                 "days_overdue": r["days_overdue"], "outcome": r["outcome"],
                 "sent_at": aware(r["created_at"]), "recipients": []}
             if s is NoticeStep.CALENDAR_MISSING and r["due_date"] is None and r["rule_id"] == "calendar":
-                # the operators' notice of a missing year: the row's days_overdue holds how many waited
-                gap = CalendarNotice(int(r["case_key"].split(":")[1]), int(r["days_overdue"]), r["day"])
-                item.update(days_overdue=0, year=gap.year, waiting=gap.waiting, text_zh=gap.text_zh)
+                # the operators' notice of a missing year
+                gap = CalendarNotice(int(r["case_key"].split(":")[1]), int(r["waiting"] or 0), r["day"])
+                item.update(year=gap.year, waiting=gap.waiting, text_zh=gap.text_zh)
         item["recipients"].append({"role": r["role"], "agency": r["recipient"], "copy": r["copy"]})
     return sorted(out.values(), key=lambda i: int(i["seq"]))

@@ -28,6 +28,7 @@ alarm_notices = Table(
     Column("obligor", String(12), nullable=False),
     Column("due_date", Date),
     Column("days_overdue", Integer, nullable=False),
+    Column("waiting", Integer),  # the operators' notice of a missing calendar year: how many obligations wait
     Column("outcome", String(10)),  # resolved notices: met | met_late | waived
     Column("created_at", TS, nullable=False),
     UniqueConstraint("obligation_id", "step", "role"),

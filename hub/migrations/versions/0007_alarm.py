@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("obligor", sa.String(12), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("days_overdue", sa.Integer(), nullable=False),
+        sa.Column("waiting", sa.Integer(), nullable=True),
         sa.Column("outcome", sa.String(10), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_alarm_notices")),

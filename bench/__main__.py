@@ -49,6 +49,8 @@ SCALE_SUITES = (
      "case ledger rebuild (messages/s) and the clock over 700,000 open obligations"),
     ("reconcile", "bench.reconcile", "BENCH_REGISTER_ROWS", 700000,
      "a register reconciled against the ledger and two other registers"),
+    ("registers", "bench.register_scale", "BENCH_REGISTER_HUB_ROWS", 700000,
+     "the hub's register upload and reconciliation over a ledger in its database"),
     ("identity", "bench.identity", "BENCH_IDENTITY_RECORDS", 100000, "agency records linked into persons"),
 )
 

@@ -9,9 +9,14 @@ in a fresh child process so that its peak RSS is its own:
   what 5,000,000 messages would take at that rate);
 - clock: 700,000 open obligations (due dates around the day, some waiting for a calendar year) evaluated for a
   day, as the deadline clock does: every open obligation's status, and the alarm query (due soon, due today,
-  overdue, calendar missing) through the index. Target < 10 s.
+  overdue, calendar missing) through the index. Target < 10 s;
+- clock run: the same day's real deadline clock, ``hub.alarming.run_clock`` through a ``hub.service.Hub`` over
+  the database with the demo registry (the obligations belong to its five counties, grouped four to a case, each
+  case a ledger row), twice: the first run plans, validates and stores every notice (with its deliveries), the
+  second finds them sent and stores nothing new. Seconds, notices and peak RSS of each run.
 
-Generating the messages and the obligations is not timed.
+Generating the messages, the obligations and their cases is not timed. ``python -m bench.ledger_scale N M`` uses
+M open obligations instead of 700,000.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from hub.store.schema import messages
 from tests.core.case_messages import CST, Case, id_number, message_id
 
 PROVINCE_COUNTIES = [f"53{p:02d}{c:02d}" for p in range(1, 17) for c in range(2, 10)]
+CLOCK_COUNTIES = ["530502", "530521", "530523", "530524", "530581"]  # the demo registry's counties
+PER_CASE = 4  # open obligations per case
 OPEN_OBLIGATIONS = 700_000
 DAY = dt.timedelta(days=1)
 TOKEN = "QQQQQQ"
@@ -133,13 +140,16 @@ def generate(url: str, n: int, *, seed: int = 4) -> dict[str, Any]:
 
 def open_obligations(url: str, count: int, today: dt.date, *, seed: int = 7) -> None:
     """``count`` open obligations with due dates from a month before ``today`` to two months after it (1% waiting
-    for a calendar year), over the province's counties and the rules of DOMAIN §2."""
-    from hub.case_rows import obligation_row
+    for a calendar year), over the demo registry's counties and the rules of DOMAIN §2, ``PER_CASE`` to a case;
+    each case a ``cases`` row (as ``hub.case_rows.case_row`` writes it) holding its obligations."""
+    from hub.case_rows import case_row, obligation_row
+    from hub.core.case_state import CaseState, CaseStatus, Progress
+    from hub.core.fact_bodies import CaseFacts, PersonFacts
     from hub.core.obligations import Obligation, obligation_id
     from hub.core.rules import national
     from hub.migrate import upgrade
     from hub.store.db import make_engine
-    from hub.store.ledger_schema import obligations
+    from hub.store.ledger_schema import cases, obligations
 
     upgrade(url)
     engine = make_engine(url, pool_size=1)
@@ -147,22 +157,36 @@ def open_obligations(url: str, count: int, today: dt.date, *, seed: int = 7) -> 
     rules = [r for r in national().rows() if r.scope == ""]
     opened = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with engine.begin() as conn:
-        batch = []
-        for i in range(count):
-            rule, county = rng.choice(rules), rng.choice(PROVINCE_COUNTIES)
-            due = None if rng.random() < 0.01 else today + dt.timedelta(days=rng.randrange(-30, 61))
-            case_key = f"{county}FY|(2026)云刑初{i}号"
-            o = Obligation(id=obligation_id(case_key, rule.id, str(i)), case_key=case_key, person_key=None,
-                           rule_id=rule.id, step=rule.step, obligor=county + "SF", obligee=county + "FY",
-                           owes=rule.owes, division=county, trigger_message=str(uuid.UUID(int=i)),
-                           trigger_date=(due or today) - dt.timedelta(days=rule.amount), due_date=due,
-                           due_soon_days=rule.due_soon_days, calendar_missing=2027 if due is None else None)
-            batch.append(obligation_row(o, opened_at=opened))
-            if len(batch) == 10000:
-                conn.execute(insert(obligations), batch)
-                batch = []
-        if batch:
-            conn.execute(insert(obligations), batch)
+        obs: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for k in range(0, count, PER_CASE):
+            county = rng.choice(CLOCK_COUNTIES)
+            birth = dt.date(1950, 1, 1) + dt.timedelta(days=k // PER_CASE % 20000)
+            case_key, person = f"{county}FY|(2026)云刑初{k}号", id_number(county, birth, k // PER_CASE // 20000)
+            mine = []
+            for i in range(k, min(k + PER_CASE, count)):
+                rule = rng.choice(rules)
+                due = None if rng.random() < 0.01 else today + dt.timedelta(days=rng.randrange(-30, 61))
+                mine.append(Obligation(
+                    id=obligation_id(case_key, rule.id, str(i)), case_key=case_key, person_key=person,
+                    rule_id=rule.id, step=rule.step, obligor=county + "SF", obligee=county + "FY", owes=rule.owes,
+                    division=county, trigger_message=str(uuid.UUID(int=i)),
+                    trigger_date=(due or today) - dt.timedelta(days=rule.amount), due_date=due,
+                    due_soon_days=rule.due_soon_days, calendar_missing=2027 if due is None else None))
+            obs += [obligation_row(o, opened_at=opened) for o in mine]
+            state = CaseState(case_key, person, PersonFacts("杨国富", person, "M", birth, county),
+                              CaseFacts(f"（2026）云刑初{k}号", county + "FY", "PROBATION", today - 90 * DAY,
+                                        today - 80 * DAY, today - 80 * DAY, today + 650 * DAY, county),
+                              CaseStatus.UNDER_SUPERVISION, county + "SF", Progress(decision_known=True), (),
+                              tuple(mine), ())
+            rows.append(case_row(state, since=today - 80 * DAY, seq=0, now=opened))
+            if len(obs) >= 10000:
+                conn.execute(insert(obligations), obs)
+                conn.execute(insert(cases), rows)
+                obs, rows = [], []
+        if obs:
+            conn.execute(insert(obligations), obs)
+            conn.execute(insert(cases), rows)
     engine.dispose()
 
 
@@ -202,6 +226,32 @@ def phase_clock(url: str, today: dt.date) -> dict[str, Any]:
             "peak_rss_mib": round(peak_mib())}
 
 
+def phase_clock_run(url: str, today: dt.date) -> dict[str, Any]:
+    """``hub.alarming.run_clock`` at 10:00 in Beijing on ``today``, twice."""
+    from sqlalchemy import func, select
+
+    from hub.alarming import run_clock
+    from hub.canonical import load_schema
+    from hub.registry import load_registry
+    from hub.resources import default_registry_path
+    from hub.service import Hub
+    from hub.store.db import make_engine
+    from hub.store.schema import deliveries
+
+    engine = make_engine(url, pool_size=1)
+    hub = Hub(engine=engine, directory=load_registry(default_registry_path()), schema=load_schema())
+    now = dt.datetime.combine(today, dt.time(10), tzinfo=CST)
+    runs = []
+    for _ in range(2):
+        t = time.perf_counter()
+        sent = run_clock(hub=hub, now=now)
+        runs.append({"seconds": round(time.perf_counter() - t, 1), "notices": sent})
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
+    engine.dispose()
+    return {"runs": runs, "deliveries": stored, "peak_rss_mib": round(peak_mib())}
+
+
 def child(*args: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-m", "bench.ledger_scale", *args], capture_output=True, text=True,
                          check=True)
@@ -213,10 +263,13 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] == "--phase":
         if argv[1] == "rebuild":
             print(json.dumps(phase_rebuild(argv[2])))
+        elif argv[1] == "clock-run":
+            print(json.dumps(phase_clock_run(argv[2], dt.date.fromisoformat(argv[3]))))
         else:
             print(json.dumps(phase_clock(argv[2], dt.date.fromisoformat(argv[3]))))
         return 0
     n = int(argv[0]) if argv else 200_000
+    count = int(argv[1]) if len(argv) > 1 else OPEN_OBLIGATIONS
     today = dt.date(2026, 6, 30)
     with tempfile.TemporaryDirectory(prefix="xianjie-ledger-") as tmp:
         url = f"sqlite:///{tmp}/ledger.db"
@@ -231,14 +284,19 @@ def main(argv: list[str]) -> int:
         print(f"rebuild of 5,000,000 messages at this rate: about {hours * 60:.0f} min (not run)", flush=True)
         url2 = f"sqlite:///{tmp}/clock.db"
         t = time.perf_counter()
-        open_obligations(url2, OPEN_OBLIGATIONS, today)
-        print(f"wrote {OPEN_OBLIGATIONS:,} open obligations in {time.perf_counter() - t:.0f} s (not counted)",
+        open_obligations(url2, count, today)
+        print(f"wrote {count:,} open obligations and their cases in {time.perf_counter() - t:.0f} s (not counted)",
               flush=True)
         c = child("--phase", "clock", url2, today.isoformat())
         verdict = "meets" if c["every_open_s"] < 10 else "misses"
         print(f"clock on {today}: every one of {c['open']:,} open obligations evaluated in {c['every_open_s']} s "
               f"({verdict} the 10 s target); the alarm query finds {c['alarming']:,} due soon / today / overdue / "
               f"calendar missing in {c['alarm_query_s']} s; statuses {c['statuses']}; peak RSS {c['peak_rss_mib']} MiB")
+        k = child("--phase", "clock-run", url2, today.isoformat())
+        first, second = k["runs"]
+        print(f"clock run on {today} (hub.alarming.run_clock): first {first['seconds']} s, {first['notices']:,} "
+              f"notices sent ({k['deliveries']:,} deliveries stored); second {second['seconds']} s, "
+              f"{second['notices']:,} new; peak RSS {k['peak_rss_mib']} MiB", flush=True)
     print(f"generator's own peak RSS {peak_mib():.0f} MiB (the messages are built in memory before they are stored)")
     return 0
 

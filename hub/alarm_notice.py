@@ -15,18 +15,17 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from hub.core.alarms import Notice, NoticeStep
 from hub.core.case_state import RoleResolver
+from hub.core.facts import SHANGHAI
 from hub.core.idnumber import check_id_number, normalise_id
 from hub.core.model import Directory, OrganType
 from hub.core.obligations import Obligation
 
 NS = "urn:xianjie:canonical:v1"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Fixed: changing it would change the id of every notice ever sent, and so send them all again.
 NOTICE_NAMESPACE = uuid.UUID("2b7e4c1d-9a3f-5d60-8e1b-4c7a2f9d0e35")
 ROLE_CODES = {"office": "OFFICE", "bureau_head": "BUREAU_HEAD", "joint_meeting": "JOINT_MEETING",

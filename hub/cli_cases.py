@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hub.core.facts import legal_day
 from hub.core.obligations import ObligationStatus
+from hub.store.db import utcnow
 
 STATES = ["open", *(s.value for s in ObligationStatus)]
 
@@ -26,7 +28,7 @@ def _date(text: str) -> dt.date:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the legal day is Beijing's
+    return legal_day(utcnow())  # the legal day is Beijing's
 
 
 def _json(value: Any) -> str:

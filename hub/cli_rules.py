@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hub.core.calendar import CalendarMissing
+from hub.core.facts import legal_day
 from hub.core.rules import Rule, Unit, dump_rules
+from hub.store.db import utcnow
 
 UNITS_ZH = {Unit.DAYS: "日", Unit.WORKING_DAYS: "个工作日", Unit.HOURS: "小时", Unit.IMMEDIATELY: "立即"}
 
@@ -41,7 +43,7 @@ def period(rule: Rule) -> str:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()  # the legal day is Beijing's
+    return legal_day(utcnow())  # the legal day is Beijing's
 
 
 def cmd_rules_list(args: argparse.Namespace, engine: Engine) -> int:

@@ -16,7 +16,6 @@ import json
 import logging
 import uuid
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 from sqlalchemy import Connection, and_, exists, insert, select, update
@@ -24,7 +23,7 @@ from sqlalchemy import Connection, and_, exists, insert, select, update
 from hub.canonical import parse
 from hub.case_codec import decode_state
 from hub.case_rows import directory_roles
-from hub.core.facts import legal_day
+from hub.core.facts import SHANGHAI, legal_day
 from hub.core.model import Agency, OrganType
 from hub.core.pursuit_draft import PursuitDraft, draft_pursuit_request, pursuit_request_xml
 from hub.errors import Forbidden, InvalidMessage
@@ -36,7 +35,6 @@ from hub.store.ledger_schema import cases, obligations
 from hub.store.schema import audit_log
 
 log = logging.getLogger("xianjie.alarms")
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 NS = "urn:xianjie:canonical:v1"
 # Fixed: a draft's id, and the id of the request it becomes, never change.
 DRAFT_NAMESPACE = uuid.UUID("9c3e7a15-4b2d-5f80-a6c9-1d8e3b7f2a40")

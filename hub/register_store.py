@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text, update
 
 from hub.core import reconcile as rc
+from hub.core.facts import legal_day
 from hub.core.reconcile import LEDGER, Category, Discrepancy, LedgerPerson, MatchBy, RegisterKind, Side, Snapshot
 from hub.errors import Problem
 from hub.register_items import AlreadyResolved, _audit, _plain, as_dict, get_item, get_snapshot, list_items, resolve
@@ -33,18 +34,18 @@ from hub.registers import RegisterFormatError, read_snapshot
 from hub.store.db import aware, utcnow
 from hub.store.register_schema import discrepancies, register_snapshots
 
-__all__ = ["AUTOMATIC", "BEIJING", "AlreadyResolved", "People", "RunResult", "UploadError", "UploadResult", "as_dict",
+__all__ = ["AUTOMATIC", "AlreadyResolved", "People", "RunResult", "UploadError", "UploadResult", "as_dict",
            "beijing_today", "get_item", "get_snapshot", "list_items", "reconcile_now", "resolve", "upload"]
 
 log = logging.getLogger("xianjie.registers")
-BEIJING = dt.timezone(dt.timedelta(hours=8))
 AUTOMATIC = "reconciliation"  # resolved_by of an item no longer found
 _LOCK = 0x78696A5245  # PostgreSQL advisory lock serialising the tracking of items
 People = Callable[[Engine], Iterable[LedgerPerson]]
 
 
 def beijing_today() -> dt.date:
-    return dt.datetime.now(BEIJING).date()
+    """Today's legal day (Asia/Shanghai)."""
+    return legal_day(utcnow())
 
 
 @dataclass(frozen=True)

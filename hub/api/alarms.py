@@ -15,29 +15,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import alarming, pursuits
+from hub.api.common import error, plain
 from hub.core.alarms import NoticeStep
 from hub.core.model import Agency, OrganType
-from hub.errors import Forbidden, Problem
+from hub.errors import Forbidden
 from hub.service import Hub
 from hub.store.db import utcnow
 
 DRAFT_STATUSES = ("drafted", "confirmed", "sent", "dismissed", "withdrawn")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
 
 
-def _error(code: str, message: str, status: int, path: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message,
-                                   "details": [Problem(message, path=path).as_dict()]}},
-                        status_code=status)
 
 
 def _operator(agency: Agency) -> bool:
@@ -67,10 +56,10 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         caller = who(request)
         if not _operator(caller):
             if agency not in (None, caller.code):
-                return _error("forbidden", f"{caller.code} sees only the notices it was sent", 403, "agency")
+                return error("forbidden", f"{caller.code} sees only the notices it was sent", 403, "agency")
             agency = caller.code
         if step is not None and step not in {s.value for s in NoticeStep}:
-            return _error("invalid", f"step: not a notice step: {step!r} (one of "
+            return error("invalid", f"step: not a notice step: {step!r} (one of "
                           f"{', '.join(s.value for s in NoticeStep)})", 422, "step")
         items = await run_in_threadpool(lambda: alarming.list_alarms(hub.engine, agency=agency, step=step,
                                                                      after=after, limit=limit))
@@ -78,7 +67,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         if _operator(caller):
             body["calendar_missing"] = [{"year": y, "waiting": n} for y, n in sorted(
                 (await run_in_threadpool(_waiting)).items())]
-        return JSONResponse(_plain(body))
+        return JSONResponse(plain(body))
 
     def _waiting() -> dict[int, int]:
         with hub.engine.connect() as conn:
@@ -91,12 +80,12 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         caller = who(request)
         if not _operator(caller):
             if caller.organ_type is not OrganType.BUREAU or bureau not in (None, caller.code):
-                return _error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
+                return error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
             bureau = caller.code
         if status is not None and status not in DRAFT_STATUSES:
-            return _error("invalid", f"status: one of {', '.join(DRAFT_STATUSES)}, not {status!r}", 422, "status")
+            return error("invalid", f"status: one of {', '.join(DRAFT_STATUSES)}, not {status!r}", 422, "status")
         items = await run_in_threadpool(lambda: pursuits.list_drafts(hub, status=status, bureau=bureau, limit=limit))
-        return JSONResponse(_plain({"drafts": items}))
+        return JSONResponse(plain({"drafts": items}))
 
     @api.get("/api/v1/pursuit-drafts/{draft_id}")
     async def draft(draft_id: str, request: Request) -> JSONResponse:
@@ -104,8 +93,8 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         caller = who(request)
         item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
         if item is None or not (_operator(caller) or item["bureau"] == caller.code):
-            return _error("not_found", f"no pursuit draft {draft_id} for {caller.code}", 404)
-        return JSONResponse(_plain(item))
+            return error("not_found", f"no pursuit draft {draft_id} for {caller.code}", 404)
+        return JSONResponse(plain(item))
 
     async def decide(draft_id: str, request: Request, action: str) -> JSONResponse:
         caller = who(request)
@@ -121,15 +110,15 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                 item = await run_in_threadpool(lambda: pursuits.dismiss(hub, draft_id, agency=caller, by=by,
                                                                         reason=reason))
         except LookupError as e:
-            return _error("not_found", str(e), 404)
+            return error("not_found", str(e), 404)
         except Forbidden as e:
-            return _error("forbidden", str(e), 403)
+            return error("forbidden", str(e), 403)
         except pursuits.DraftClosed as e:
-            return _error("conflict", str(e), 409)
+            return error("conflict", str(e), 409)
         except ValueError as e:
             field = str(e).split(":")[0]
-            return _error("invalid", str(e), 422, field if field.isidentifier() else None)
-        return JSONResponse(_plain(item))
+            return error("invalid", str(e), 422, field if field.isidentifier() else None)
+        return JSONResponse(plain(item))
 
     @api.post("/api/v1/pursuit-drafts/{draft_id}/confirm")
     async def confirm(draft_id: str, request: Request) -> JSONResponse:

@@ -23,6 +23,7 @@ from hub.api import identity as identity_api
 from hub.api import registers as registers_api
 from hub.api import rules as rules_api
 from hub.api.auth import authenticate
+from hub.api.common import error_body
 from hub.bus.kombu_bus import Bus, make_bus
 from hub.bus.topology import build_topology
 from hub.canonical import load_schema
@@ -36,10 +37,6 @@ from hub.workers.groupcommit import GroupCommit
 from hub.workers.runtime import Workers
 
 log = logging.getLogger("xianjie.api")
-
-
-def error_body(code: str, message: str, problems: list[Problem], **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": [p.as_dict() for p in problems]}, **extra}
 
 
 def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = None,

@@ -8,33 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import casework
+from hub.api.common import error, plain
 from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
-from hub.errors import Problem
 from hub.service import Hub
 from hub.store.db import utcnow
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    return value
-
-
-def _error(code: str, message: str, status: int, path: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message,
-                                   "details": [Problem(message, path=path).as_dict()]}}, status_code=status)
 
 
 def _today(request: Request, text: str | None) -> dt.date:
@@ -61,11 +45,11 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         try:
             day = _today(request, today)
         except ValueError as e:
-            return _error("invalid", str(e), 400, "today")
+            return error("invalid", str(e), 400, "today")
         found = await run_in_threadpool(lambda: casework.case_timeline(hub.engine, ref, today=day))
         if found is None or (agency.organ_type is not OrganType.HUB and agency.code not in found["parties"]):
-            return _error("not_found", "no such person for this agency", 404)
-        return JSONResponse(_plain(found))
+            return error("not_found", "no such person for this agency", 404)
+        return JSONResponse(plain(found))
 
     @api.get("/api/v1/obligations")
     async def obligations(request: Request, state: str | None = None, agency: str | None = None,
@@ -77,7 +61,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         caller = who(request)
         if caller.organ_type is not OrganType.HUB:
             if agency not in (None, "", caller.code):
-                return _error("forbidden", f"agency {caller.code} sees only the obligations it owes or is owed",
+                return error("forbidden", f"agency {caller.code} sees only the obligations it owes or is owed",
                               403, "agency")
             agency = caller.code
         try:
@@ -87,8 +71,8 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                 rule=rule or None, limit=max(1, min(limit, 1000)), after=after or None))
         except ValueError as e:
             name = str(e).split(":", 1)[0]
-            return _error("invalid", str(e), 422, name)
-        return JSONResponse(_plain(found))
+            return error("invalid", str(e), 422, name)
+        return JSONResponse(plain(found))
 
     @api.post("/api/v1/obligations/{obligation_id}/waive")
     async def waive(obligation_id: str, request: Request) -> JSONResponse:
@@ -96,13 +80,13 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         404 unknown, 409 already met or waived (or the ledger is being rebuilt), 422 without a reason or a name."""
         caller = who(request)
         if caller.organ_type is not OrganType.HUB:
-            return _error("forbidden", "only the hub's operators waive obligations", 403)
+            return error("forbidden", "only the hub's operators waive obligations", 403)
         try:
             body = await request.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return _error("invalid", "the body must be a JSON object {\"reason\", \"by\"}", 400)
+            return error("invalid", "the body must be a JSON object {\"reason\", \"by\"}", 400)
         by = str(body.get("by") or "").strip()
         try:
             day = legal_day(getattr(request.app.state, "clock", utcnow)())
@@ -110,11 +94,11 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                 hub.engine, obligation_id, reason=str(body.get("reason") or ""),
                 by=f"{caller.code}:{by}" if by else "", today=day))
         except (casework.ObligationClosed, casework.LedgerRebuilding) as e:
-            return _error("conflict", str(e), 409)
+            return error("conflict", str(e), 409)
         except LookupError as e:
-            return _error("not_found", str(e), 404)
+            return error("not_found", str(e), 404)
         except ValueError as e:
-            return _error("invalid", str(e), 422, str(e).split(":", 1)[0])
-        return JSONResponse(_plain(done))
+            return error("invalid", str(e), 422, str(e).split(":", 1)[0])
+        return JSONResponse(plain(done))
 
     return api

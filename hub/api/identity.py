@@ -12,16 +12,13 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import identity_store
+from hub.api.common import error
 from hub.core.model import Agency, OrganType
-from hub.errors import Problem
 from hub.service import Hub
 
 STATUSES = ("open", "decided", "withdrawn", "all")
 
 
-def _error(code: str, message: str, status: int, path: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message,
-                                   "details": [Problem(message, path=path).as_dict()]}}, status_code=status)
 
 
 def _decision(body: Any) -> tuple[bool, str, str]:
@@ -48,9 +45,9 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         with both records and the reasons in Chinese and English."""
         agency = who(request)
         if status not in STATUSES:
-            return _error("invalid", f"status: one of {', '.join(STATUSES)}, not {status!r}", 400, "status")
+            return error("invalid", f"status: one of {', '.join(STATUSES)}, not {status!r}", 400, "status")
         if agency.organ_type not in (OrganType.HUB, OrganType.BUREAU):
-            return _error("forbidden", "the identity review queue is for the hub's operators and bureaus", 403)
+            return error("forbidden", "the identity review queue is for the hub's operators and bureaus", 403)
         own = None if agency.organ_type is OrganType.HUB else agency.code
         items = await run_in_threadpool(lambda: identity_store.reviews(
             engine, status=None if status == "all" else status, agency=own, limit=limit, offset=offset))
@@ -62,18 +59,18 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         ever (a later decision supersedes it), audited; the records are relinked at once."""
         agency = who(request)
         if agency.organ_type is not OrganType.HUB:
-            return _error("forbidden", "only the hub's operators decide whether records are the same person", 403)
+            return error("forbidden", "only the hub's operators decide whether records are the same person", 403)
         try:
             body = await request.json()
         except ValueError:
-            return _error("invalid", "the body is not JSON", 400)
+            return error("invalid", "the body is not JSON", 400)
         try:
             same, by, reason = _decision(body)
         except ValueError as e:
-            return _error("invalid", e.args[0], 422, e.args[1])
+            return error("invalid", e.args[0], 422, e.args[1])
         found = await run_in_threadpool(lambda: identity_store.reviews(engine, status=None, review_id=review_id))
         if not found:
-            return _error("not_found", f"no identity review {review_id!r}", 404)
+            return error("not_found", f"no identity review {review_id!r}", 404)
         item = found[0]
         outcome = await run_in_threadpool(lambda: identity_store.decide(
             engine, item["a"]["id"], item["b"]["id"], same=same, by=f"{agency.code}:{by}", reason=reason))
@@ -89,7 +86,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         if agency.organ_type is not OrganType.HUB:
             persons = [p for p in persons if any(r["agency"] == agency.code for r in p["records"])]
         if not persons:
-            return _error("not_found", f"no person {ref!r} for this agency", 404)
+            return error("not_found", f"no person {ref!r} for this agency", 404)
         return JSONResponse({"ref": ref, "persons": persons})
 
     return api

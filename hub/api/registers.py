@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import register_store
+from hub.api.common import error
 from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
 from hub.core.reconcile import Category, RegisterKind
@@ -26,11 +27,6 @@ MAX_REGISTER_BYTES = 256 * 1024 * 1024  # a province's register of 700,000 rows 
 STATUSES = ("open", "resolved")
 
 
-def _error(code: str, message: str, status: int, problems: list[Problem] | None = None,
-           **extra: Any) -> JSONResponse:
-    details = [p.as_dict() for p in (problems or [Problem(message)])]
-    return JSONResponse({"error": {"code": code, "message": message, "details": details}, **extra},
-                        status_code=status)
 
 
 def _date(text: str | None, name: str) -> dt.date | None:
@@ -75,7 +71,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         qid = hub.quarantine(raw, agency=agency.code, channel="register-api", status=status, code=code,
                              message=message, problems=[problem], content_type=ctype, size=size,
                              truncated=size is not None and size > len(raw))
-        return _error(code, message, status, [problem], quarantine_id=qid)
+        return _refuse(code, message, status, [problem], quarantine_id=qid)
 
     @api.post("/api/v1/registers/{kind}", name="post_register")
     async def post_register(kind: str, request: Request, as_of: str | None = None,
@@ -106,7 +102,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         url = str(request.url_for("get_register_snapshot", snapshot_id=res.snapshot["snapshot_id"]))
         body: dict[str, Any] = {"snapshot": res.snapshot, "status_url": url}
         if res.error is not None:
-            return _error(res.error.code, res.error.message, res.error.status, list(res.error.problems), **body)
+            return _refuse(res.error.code, res.error.message, res.error.status, list(res.error.problems), **body)
         assert res.run is not None
         return JSONResponse(body | {"reconciliation": res.run.as_dict()}, status_code=201)
 
@@ -116,7 +112,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         agency = who(request)
         found = await run_in_threadpool(register_store.get_snapshot, engine, snapshot_id)
         if found is None or (agency.organ_type is not OrganType.HUB and found["agency"] != agency.code):
-            return _error("not_found", "no such register snapshot for this agency", 404)
+            return _refuse("not_found", "no such register snapshot for this agency", 404)
         return JSONResponse(found)
 
     @api.get("/api/v1/discrepancies")
@@ -129,10 +125,10 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         caller = who(request)
         if status and status not in STATUSES:
             message = f"status: one of {', '.join(STATUSES)}"
-            return _error("invalid", message, 400, [Problem(message, path="status")])
+            return _refuse("invalid", message, 400, [Problem(message, path="status")])
         if category and category not in {c.value for c in Category}:
             message = f"category: one of {', '.join(c.value for c in Category)}"
-            return _error("invalid", message, 400, [Problem(message, path="category")])
+            return _refuse("invalid", message, 400, [Problem(message, path="category")])
         mine = None if caller.organ_type is OrganType.HUB else caller.code
         items = await run_in_threadpool(lambda: register_store.list_items(
             engine, status=status, category=category, agency=agency, county=county, visible_to=mine, limit=limit,
@@ -150,7 +146,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         """One item, for the agencies it names and the operators."""
         item = await visible(item_id, who(request))
         if item is None:
-            return _error("not_found", "no such discrepancy for this agency", 404)
+            return _refuse("not_found", "no such discrepancy for this agency", 404)
         return JSONResponse(item)
 
     @api.post("/api/v1/discrepancies/{item_id}/resolve")
@@ -159,26 +155,31 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         caller = who(request)
         item = await visible(item_id, caller)
         if item is None:
-            return _error("not_found", "no such discrepancy for this agency", 404)
+            return _refuse("not_found", "no such discrepancy for this agency", 404)
         if caller.organ_type is not OrganType.HUB and caller.code != item["acting_agency"]:
-            return _error("forbidden", f"only the acting agency {item['acting_agency']} or the hub's operators "
+            return _refuse("forbidden", f"only the acting agency {item['acting_agency']} or the hub's operators "
                                        "resolve this item", 403)
         try:
             body = await request.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return _error("invalid", 'the body must be a JSON object {"by", "note"}', 400)
+            return _refuse("invalid", 'the body must be a JSON object {"by", "note"}', 400)
         by = str(body.get("by") or "").strip()
         try:
             done = await run_in_threadpool(lambda: register_store.resolve(
                 engine, item_id, by=f"{caller.code}:{by}" if by else "", note=str(body.get("note") or "")))
         except KeyError:
-            return _error("not_found", "no such discrepancy for this agency", 404)
+            return _refuse("not_found", "no such discrepancy for this agency", 404)
         except register_store.AlreadyResolved as e:
-            return _error("already_resolved", str(e), 409)
+            return _refuse("already_resolved", str(e), 409)
         except ValueError as e:
-            return _error("invalid", str(e), 422, [Problem(str(e), path=str(e).split(":")[0])])
+            return _refuse("invalid", str(e), 422, [Problem(str(e), path=str(e).split(":")[0])])
         return JSONResponse(done)
 
     return api
+
+
+def _refuse(code: str, message: str, status: int, problems: list[Problem] | None = None,
+            **extra: Any) -> JSONResponse:
+    return error(code, message, status, problems=problems or [Problem(message)], **extra)

@@ -14,29 +14,24 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import rulebook
+from hub.api.common import error, plain
 from hub.core.calendar import CalendarMissing, parse_calendar_year
 from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
 from hub.core.rules import Rule, Unit
-from hub.errors import Problem
 from hub.store.db import utcnow
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Rule):
         return _plain(dataclasses.asdict(value) | {"unit": value.unit.value})
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    return value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return plain(value)
 
 
-def _error(code: str, message: str, status: int, path: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message,
-                                   "details": [Problem(message, path=path).as_dict()]}}, status_code=status)
 
 
 def _date(text: str | None, name: str) -> dt.date | None:
@@ -54,7 +49,7 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
 
     def _operator(agency: Agency) -> JSONResponse | None:
         if agency.organ_type is not OrganType.HUB:
-            return _error("forbidden", "only the hub's operators change rules and calendars", 403)
+            return error("forbidden", "only the hub's operators change rules and calendars", 403)
         return None
 
     @api.get("/api/v1/rules")
@@ -65,7 +60,7 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
         try:
             day = _date(on, "on") or legal_day(getattr(request.app.state, "clock", utcnow)())
         except ValueError as e:
-            return _error("invalid", str(e), 400, "on")
+            return error("invalid", str(e), 400, "on")
         book = await run_in_threadpool(rulebook.rules_in_force, engine)
         shown = []
         for rule_id in dict.fromkeys(r.id for r in book.rows() if r.scope == ""):
@@ -82,7 +77,7 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
         book = await run_in_threadpool(rulebook.rules_in_force, engine)
         rows = [r for r in book.rows() if r.id == rule_id]
         if not rows:
-            return _error("not_found", f"no rule {rule_id!r}", 404)
+            return error("not_found", f"no rule {rule_id!r}", 404)
         history = await run_in_threadpool(rulebook.rule_history, engine, rule_id)
         return JSONResponse(_plain({"rule_id": rule_id, "rows": rows, "changes": history}))
 
@@ -97,7 +92,7 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
             return refused
         body = await request.json()
         if not isinstance(body, dict):
-            return _error("invalid", "the body must be a JSON object", 400)
+            return error("invalid", "the body must be a JSON object", 400)
         try:
             start = _date(body.get("effective_from"), "effective_from")
             if start is None:
@@ -114,9 +109,9 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
             await run_in_threadpool(lambda: rulebook.change_rule(engine, rule, actor=actor,
                                                                  reason=str(body.get("reason", ""))))
         except KeyError:
-            return _error("not_found", f"no rule {rule_id!r} in force then", 404)
+            return error("not_found", f"no rule {rule_id!r} in force then", 404)
         except (ValueError, TypeError) as e:
-            return _error("invalid", str(e), 422)
+            return error("invalid", str(e), 422)
         return JSONResponse(_plain({"rule": rule}), status_code=201)
 
     @api.get("/api/v1/calendar/{year}")
@@ -125,7 +120,7 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
         who(request)
         cal = await run_in_threadpool(rulebook.calendar_in_force, engine)
         if year not in cal.years:
-            return _error("calendar_missing", str(CalendarMissing(year)), 404)
+            return error("calendar_missing", str(CalendarMissing(year)), 404)
         days = sorted(d for d in cal.holidays | cal.workdays if d.year == year)
         return JSONResponse({"year": year, "days": [
             {"date": d.isoformat(), "kind": "workday" if d in cal.workdays else "holiday", "name": cal.describe(d)}
@@ -145,7 +140,7 @@ def router(engine: Engine, who: Callable[[Request], Agency]) -> APIRouter:
             loaded = await run_in_threadpool(lambda: rulebook.load_calendar_year(
                 engine, text, actor=f"{agency.code}:{by}" if by else ""))
         except ValueError as e:
-            return _error("invalid", str(e), 422)
+            return error("invalid", str(e), 422)
         return JSONResponse({"year": loaded.year, "holidays": len(loaded.holidays),
                              "workdays": len(loaded.workdays)}, status_code=201)
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Set
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from hub.core.case_state import CaseState, RoleResolver, conventional_roles
 from hub.core.fact_bodies import CaseFacts, PersonFacts
 from hub.core.fact_reader import NS
-from hub.core.facts import canonical_id_number
+from hub.core.facts import SHANGHAI, canonical_id_number
 from hub.core.obligations import Obligation, ObligationStatus
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _DUE = frozenset({ObligationStatus.DUE_TODAY, ObligationStatus.OVERDUE})
 _TYPE_ZH = {"CONTROL": "管制", "PROBATION": "缓刑", "PAROLE": "假释", "TEMP_OUTSIDE": "暂予监外执行"}
 

@@ -2,8 +2,11 @@
 requests.
 
 ``run_clock`` is called every minute (and by ``xianjie clock run``). On the legal day of ``now`` it reads the
-ledger's obligations that could call for a notice — open ones due soon, due today or overdue (short of the
-ladder's top), and closed ones alarmed but not yet resolved — plans the notices with
+ledger's obligations that could call for a notice — open ones due soon, due today or overdue, and closed ones
+alarmed but not yet resolved — skipping every open one it has bookmarked (``alarm_watch``) for a later day at
+its present due date: an obligation's dates alone decide its step, so after a look the next notice it can need
+has a known first day (``hub.core.alarms.next_look``), and a run with nothing new reads next to nothing. It plans
+the notices with
 ``hub.core.alarms.plan_notices`` against what ``alarm_notices`` says was sent, and sends each as a canonical
 DeadlineNotice through the hub. A notice's ``alarm_notices`` rows and its message (with its deliveries and
 outbox rows) commit in one transaction, and its message id is a UUID 5 of the obligation and the step: a crash
@@ -23,12 +26,12 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, select
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, select
 
 from hub.alarm_notice import CaseLine, RuleText, addressees, deadline_notice_xml, hub_agency, notice_message_id
 from hub.case_rows import directory_roles, obligation_of
 from hub.casework import ready
-from hub.core.alarms import CalendarNotice, Ladder, Notice, NoticeStep, plan_calendar_notices, plan_notices
+from hub.core.alarms import CalendarNotice, Ladder, Notice, NoticeStep, next_look, plan_calendar_notices, plan_notices
 from hub.core.facts import legal_day
 from hub.core.obligations import Obligation
 from hub.core.rules import RuleBook
@@ -36,15 +39,15 @@ from hub.errors import InvalidMessage
 from hub.pursuits import refresh_drafts
 from hub.rulebook import rules_in_force
 from hub.service import Hub
-from hub.store.alarm_schema import alarm_notices
-from hub.store.db import aware, utcnow
+from hub.store.alarm_schema import alarm_notices, alarm_watch
+from hub.store.db import aware, upsert, utcnow
 from hub.store.ingest import Incoming, MessageIdTaken, insert_ignoring_duplicates, store_batch
 from hub.store.ledger_schema import cases, obligations
 
 log = logging.getLogger("xianjie.alarms")
 BATCH = 200  # notices per transaction
 LADDER = Ladder()
-_A, _O = alarm_notices.c, obligations.c
+_A, _O, _W = alarm_notices.c, obligations.c, alarm_watch.c
 
 
 def run_clock(*, hub: Hub, now: dt.datetime, ladder: Ladder = LADDER) -> int:
@@ -62,10 +65,13 @@ def run_clock(*, hub: Hub, now: dt.datetime, ladder: Ladder = LADDER) -> int:
     lines = {r.id: _case_line(r) for r in rows}
     notices = plan_notices(obs.values(), sent=sent, today=today, ladder=ladder,
                            directory_roles=directory_roles(hub.directory))
-    count = 0
+    count, stored = 0, set(sent)
     rule_of = _rule_lookup(rules_in_force(hub.engine))
     for start in range(0, len(notices), BATCH):
-        count += _send(hub, notices[start:start + BATCH], obs, lines, rule_of, now)
+        new, done = _send(hub, notices[start:start + BATCH], obs, lines, rule_of, now)
+        count, stored = count + new, stored | done
+    unsent = {n.obligation_id for n in notices if n.key not in stored}
+    _bookmark(hub.engine, [o for o in obs.values() if o.id not in unsent], stored, today, ladder)
     count += _send_calendar(hub, today)
     refresh_drafts(hub, today=today, now=now)
     return count
@@ -74,20 +80,37 @@ def run_clock(*, hub: Hub, now: dt.datetime, ladder: Ladder = LADDER) -> int:
 # ---- what the ledger says ------------------------------------------------------------------------------------
 
 def _candidates(conn: Connection, today: dt.date) -> list[Any]:
-    """Open obligations due soon, due today or overdue (short of the ladder's top), and closed ones alarmed but
-    not yet resolved — each query on an index, not a scan of every obligation."""
+    """The obligations that may need a notice today: open ones due soon, due today or overdue that the clock has
+    not bookmarked for a later day at their present due date, and closed ones alarmed but not yet resolved —
+    each query on an index, not a scan of every obligation."""
     c = cases.c
     cols = select(obligations, c.person_name, c.id_number, c.case_number, c.deciding_organ, c.correction_type,
                   c.division.label("case_division")).select_from(
         obligations.outerjoin(cases, cases.c.case_key == _O.case_key))
-    climbed = exists().where(_A.obligation_id == _O.id, _A.step == NoticeStep.JOINT_MEETING.value)
-    resolved = exists().where(_A.obligation_id == _O.id, _A.step == NoticeStep.RESOLVED.value)
-    alarmed = select(_A.obligation_id).where(_A.step != NoticeStep.RESOLVED.value)
+    later = exists().where(_W.obligation_id == _O.id, _W.next_on > today, _W.due_date == _O.due_date)
+    alarmed = select(_W.obligation_id).where(_W.alarmed == 1)
     rows: list[Any] = []
-    for where in (and_(_O.is_open == 1, _O.soon_from <= today, ~climbed),
-                  and_(_O.id.in_(alarmed), _O.is_open == 0, ~resolved)):
+    for where in (and_(_O.is_open == 1, _O.soon_from <= today, ~later),
+                  and_(_O.id.in_(alarmed), _O.is_open == 0)):
         rows += conn.execute(cols.where(where)).all()
     return rows
+
+
+def _bookmark(engine: Engine, looked: list[Obligation], stored: set[tuple[str, str]], today: dt.date,
+              ladder: Ladder) -> None:
+    """Bookmark the obligations looked at whose notices (if any were due) are stored: an open one until the day
+    it can need its next step; a closed one no more once its resolved notice is stored (or when nothing about it
+    was ever sent, so none is owed)."""
+    alarmed = {oid for oid, step in stored if step != NoticeStep.RESOLVED.value}
+    resolved = {oid for oid, step in stored if step == NoticeStep.RESOLVED.value}
+    rows = [dict(obligation_id=o.id, due_date=o.due_date, next_on=next_look(o, today, ladder),
+                 alarmed=int(o.id in alarmed)) for o in looked if o.is_open]
+    done = [o.id for o in looked if not o.is_open and (o.id in resolved or o.id not in alarmed)]
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 500):
+            upsert(conn, alarm_watch, rows[i:i + 500])
+        for i in range(0, len(done), 500):
+            conn.execute(delete(alarm_watch).where(_W.obligation_id.in_(done[i:i + 500])))
 
 
 def _sent(conn: Connection, ids: list[str]) -> set[tuple[str, str]]:
@@ -121,8 +144,9 @@ def _case_line(r: Any) -> CaseLine | None:
 # ---- sending -------------------------------------------------------------------------------------------------
 
 def _send(hub: Hub, notices: Iterable[Notice], obs: dict[str, Obligation], lines: dict[str, CaseLine | None],
-          rule_of: Any, now: dt.datetime) -> int:
-    """Store one batch of notices and their messages in one transaction; how many were new."""
+          rule_of: Any, now: dt.datetime) -> tuple[int, set[tuple[str, str]]]:
+    """Store one batch of notices and their messages in one transaction: how many were new, and the (obligation,
+    step) of every notice now stored (new, or stored before by a racing run)."""
     directory, roles = hub.directory, directory_roles(hub.directory)
     sender = hub_agency(directory)
     agency = directory.get(sender)
@@ -152,7 +176,7 @@ def _send(hub: Hub, notices: Iterable[Notice], obs: dict[str, Obligation], lines
             rule_id=o.rule_id, obligor=o.obligor, due_date=o.due_date, days_overdue=n.days_overdue,
             outcome=n.outcome, created_at=at) for r in readers)
     if not rows:
-        return 0
+        return 0, set()
     with hub.engine.begin() as conn:
         new = {(r.obligation_id, r.step) for r in conn.execute(
             insert_ignoring_duplicates(conn, alarm_notices).returning(_A.obligation_id, _A.step), rows)}
@@ -163,7 +187,7 @@ def _send(hub: Hub, notices: Iterable[Notice], obs: dict[str, Obligation], lines
     if fresh:
         hub.on_commit()
         log.info("sent %d deadline notices", len(fresh))
-    return len(fresh)
+    return len(fresh), set(items)
 
 
 def waiting_for_calendar(conn: Connection) -> dict[int, int]:

@@ -12,9 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, insert, select
 
 from hub.case_codec import decode_state
 from hub.case_rows import (
@@ -32,22 +30,18 @@ from hub.core.facts import MessageFacts, facts_of
 from hub.core.model import Directory
 from hub.core.obligations import Obligation
 from hub.core.rules import RuleBook
+from hub.store.db import upsert, writer_lock
 from hub.store.ledger_schema import case_events, cases, ledger_cursor, obligations
 
 log = logging.getLogger("xianjie.ledger")
-LOCK_KEY = 0x7869616E6A6965  # "xianjie": the PostgreSQL advisory lock every ledger writer takes
 _CHUNK = 500  # keys per IN (...) query
 # The message families the core reads; the hub's own notices (e.g. deadline notices) are not case history.
 READABLE = READ_TYPES
 
 
 def lock(conn: Connection, *, wait: bool) -> bool:
-    """Take the ledger's lock for the transaction (PostgreSQL); False when ``wait`` is off and it is taken."""
-    if conn.dialect.name != "postgresql":
-        return True  # SQLite: every transaction here begins IMMEDIATE, so writers already queue
-    fn = func.pg_advisory_xact_lock if wait else func.pg_try_advisory_xact_lock
-    got = conn.execute(select(fn(LOCK_KEY))).scalar()
-    return bool(got) if not wait else True
+    """Take the ledger's writer lock for the transaction; False when ``wait`` is off and another holds it."""
+    return writer_lock(conn, "ledger", wait=wait)
 
 
 def cursor(conn: Connection) -> dict[str, Any]:
@@ -60,18 +54,6 @@ def cursor(conn: Connection) -> dict[str, Any]:
         conn.execute(insert(ledger_cursor).values(id=1, last_seq=0, gaps="{}", updated_at=dt.datetime.now(dt.UTC)))
         row = conn.execute(q).mappings().one()
     return dict(row)
-
-
-def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keep: tuple[str, ...] = ()) -> None:
-    """Insert ``rows`` or, for a key already there, overwrite every column except the key and ``keep``."""
-    if not rows:
-        return
-    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = make(table)
-    key = [c.name for c in table.primary_key.columns]
-    stmt = stmt.on_conflict_do_update(index_elements=key, set_={
-        c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key and c.name not in keep})
-    conn.execute(stmt, list(rows))
 
 
 class Batch:

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from hub import case_actions, case_views
 from hub.case_actions import OperatorWaiver
-from hub.case_project import LOCK_KEY, Batch, cursor, lock
+from hub.case_project import Batch, cursor, lock
 from hub.core.calendar import Calendar
 from hub.core.model import Directory
 from hub.core.rules import RuleBook
@@ -34,7 +34,7 @@ from hub.store.schema import calendar_years, messages, rule_changes
 log = logging.getLogger("xianjie.ledger")
 GAP_GRACE = dt.timedelta(minutes=5)
 
-__all__ = ["GAP_GRACE", "LOCK_KEY", "LedgerRebuilding", "ObligationClosed", "case_timeline", "catch_up", "cursor",
+__all__ = ["GAP_GRACE", "LedgerRebuilding", "ObligationClosed", "case_timeline", "catch_up", "cursor",
            "due_obligations", "inputs_fingerprint", "ledger_people", "list_obligations", "lock", "project", "ready",
            "rebuild", "reschedule_open", "status", "waive"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, tuple_, update
 
 from hub.core.facts import MessageFacts, facts_of, legal_day
 from hub.core.facts import normalise_case_number as case_key
@@ -26,7 +26,7 @@ from hub.core.idnumber import normalise_id
 from hub.core.linkage import ReviewItem, link
 from hub.core.namematch import normalise_case_number, normalise_name
 from hub.core.routing import HUB_MESSAGE_TYPES
-from hub.store.db import aware, utcnow
+from hub.store.db import aware, utcnow, writer_lock
 from hub.store.identity_schema import identity_cursor, identity_decisions, identity_reviews, person_links
 from hub.store.identity_schema import person_records as records_t
 from hub.store.schema import audit_log, messages
@@ -59,9 +59,8 @@ class RelinkResult:
 
 
 def lock(conn: Connection) -> None:
-    """Serialise identity writers across processes (SQLite's BEGIN IMMEDIATE already does)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('xianjie.identity', 0))"))
+    """Serialise identity writers across processes."""
+    writer_lock(conn, "identity")
 
 
 def record_id_of(f: MessageFacts) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from hub.core import reconcile as rc
 from hub.core.facts import legal_day
@@ -31,7 +31,7 @@ from hub.core.reconcile import LEDGER, Category, Discrepancy, LedgerPerson, Matc
 from hub.errors import Problem
 from hub.register_items import AlreadyResolved, _audit, _plain, as_dict, get_item, get_snapshot, list_items, resolve
 from hub.registers import RegisterFormatError, read_snapshot
-from hub.store.db import aware, utcnow
+from hub.store.db import aware, utcnow, writer_lock
 from hub.store.register_schema import discrepancies, register_snapshots
 
 __all__ = ["AUTOMATIC", "AlreadyResolved", "People", "RunResult", "UploadError", "UploadResult", "as_dict",
@@ -39,7 +39,6 @@ __all__ = ["AUTOMATIC", "AlreadyResolved", "People", "RunResult", "UploadError",
 
 log = logging.getLogger("xianjie.registers")
 AUTOMATIC = "reconciliation"  # resolved_by of an item no longer found
-_LOCK = 0x78696A5245  # PostgreSQL advisory lock serialising the tracking of items
 People = Callable[[Engine], Iterable[LedgerPerson]]
 
 
@@ -170,8 +169,7 @@ def _run(engine: Engine, as_of: dt.date, actor: str, people: People | None, fres
         compared = {(s.kind.value, s.agency): sid for s, sid in zip(snaps, result.snapshots, strict=True)}
         received = {r.id: aware(r.received_at) for r in chosen}
         with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
+            writer_lock(conn, "registers")
             if [r.id for r in _latest(conn, as_of)] != [r.id for r in chosen]:
                 continue
             _track(conn, found, compared, received, result)

@@ -16,11 +16,11 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, insert, select
 
 from hub.core.calendar import Calendar, CalendarYear, parse_calendar_year
 from hub.core.rules import Rule, RuleBook, dump_rules, load_rules, national
-from hub.store.db import utcnow
+from hub.store.db import utcnow, writer_lock
 from hub.store.schema import audit_log, calendar_years, rule_changes
 
 log = logging.getLogger("xianjie.rules")
@@ -46,14 +46,6 @@ def _book(conn: Connection) -> RuleBook:
     return book
 
 
-def _serialise(conn: Connection) -> None:
-    """One rule change at a time: the overlap check and the insert must not interleave with another's."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('xianjie.rule_changes'))"))
-    else:  # SQLite: take the write lock now, before reading
-        conn.execute(update(rule_changes).where(rule_changes.c.seq == -1).values(reason=rule_changes.c.reason))
-
-
 def change_rule(engine: Engine, rule: Rule, *, actor: str, reason: str, supersede: bool = True) -> RuleBook:
     """Store one rule change and audit it; returns the book now in force.
 
@@ -67,7 +59,7 @@ def change_rule(engine: Engine, rule: Rule, *, actor: str, reason: str, supersed
     load_rules(row_text)  # the row on its own is valid
     now = utcnow()
     with engine.begin() as conn:
-        _serialise(conn)
+        writer_lock(conn, "rules")  # the overlap check and the insert must not interleave with another's
         book = _book(conn)
         if rule.scope and not _is_local(book, rule):
             raise ValueError(f"rule {rule.id!r} is national law, not a local rule: a province or county may not set "

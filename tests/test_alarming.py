@@ -31,7 +31,7 @@ from hub.core.model import Directory
 from hub.migrate import upgrade
 from hub.registry import load_registry
 from hub.service import Hub
-from hub.store.alarm_schema import alarm_notices, pursuit_drafts
+from hub.store.alarm_schema import alarm_notices, alarm_watch, pursuit_drafts
 from hub.store.db import make_engine, utcnow
 from hub.store.ingest import store_batch
 from hub.store.ledger_schema import obligations
@@ -468,16 +468,20 @@ def bare(stack: Stack, tmp_path: Path) -> Iterator[tuple[Hub, Directory]]:
     engine.dispose()
 
 
-def test_a_crash_before_commit_sends_nothing_and_the_next_run_sends_each_notice_once(
-        bare: tuple[Hub, Directory], monkeypatch: pytest.MonkeyPatch) -> None:
-    hub, directory = bare
-    # Given a judgment whose deadlines have passed, in the ledger
-    _, raw = judgment(dt.date(2026, 3, 31))
+def in_ledger(hub: Hub, directory: Directory, raw: bytes) -> None:
+    """Store the court's message and project it into the ledger."""
     agency = directory.get("530502FY")
     assert agency is not None
     hub.ingest(raw, agency=agency)
     casework.catch_up(hub.engine, rules=rulebook.rules_in_force(hub.engine),
                       calendar=rulebook.calendar_in_force(hub.engine), directory=directory)
+
+
+def test_a_crash_before_commit_sends_nothing_and_the_next_run_sends_each_notice_once(
+        bare: tuple[Hub, Directory], monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, directory = bare
+    # Given a judgment whose deadlines have passed, in the ledger
+    in_ledger(hub, directory, judgment(dt.date(2026, 3, 31))[1])
     now = dt.datetime.now(dt.UTC)
 
     def counts() -> tuple[int, int, int]:
@@ -523,3 +527,46 @@ def test_only_a_bureau_may_choose_automatic_pursuit_requests(tmp_path: Path) -> 
     good = tmp_path / "good.toml"
     good.write_text(base.replace('code = "530581SF"\n', 'code = "530581SF"\nauto_pursuit = true\n'), "utf-8")
     assert [a.code for a in load_registry(good).agencies.values() if a.auto_pursuit] == ["530581SF"]
+
+
+def test_a_run_with_nothing_new_reads_nothing_and_each_obligation_is_looked_at_again_on_its_day(
+        bare: tuple[Hub, Directory]) -> None:
+    hub, directory = bare
+    # Given a judgment in effect on Mon 1 Jun 2026, in the ledger, with its obligations (notice, documents,
+    # report) falling due over the following weeks
+    in_ledger(hub, directory, judgment(dt.date(2026, 6, 1))[1])
+
+    def at(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(10), tzinfo=SHANGHAI)
+
+    def looked_at(day: dt.date) -> set[str]:
+        with hub.engine.connect() as c:
+            return {r.id for r in alarming._candidates(c, day)}
+
+    def bookmarks() -> dict[str, dt.date]:
+        with hub.engine.connect() as c:
+            return {r.obligation_id: r.next_on for r in c.execute(select(alarm_watch))}
+
+    with hub.engine.connect() as c:
+        open_ids = {r.id for r in c.execute(select(obligations.c.id).where(obligations.c.is_open == 1))}
+    # When the clock runs on a day when some are due soon or overdue
+    day = dt.date(2026, 6, 12)
+    first = looked_at(day)
+    assert first and alarming.run_clock(hub=hub, now=at(day)) >= 1
+    # Then each one it looked at is bookmarked for a later day, and a second run that day looks at nothing
+    marks = bookmarks()
+    assert set(marks) == first and all(d > day for d in marks.values())
+    assert looked_at(day) == set() and alarming.run_clock(hub=hub, now=at(day)) == 0
+    # And on the first bookmarked day exactly the obligations bookmarked for it (or newly due soon) come back,
+    # and each gets its next notice
+    nxt = min(marks.values())
+    back = looked_at(nxt)
+    assert {o for o, d in marks.items() if d == nxt} <= back <= open_ids
+    assert alarming.run_clock(hub=hub, now=at(nxt)) >= len({o for o, d in marks.items() if d == nxt})
+    assert looked_at(nxt) == set()
+    # And an obligation whose due date moves (a rule or calendar change) is looked at again at once
+    moved = sorted(first)[0]
+    with hub.engine.begin() as c:
+        c.execute(obligations.update().where(obligations.c.id == moved).values(
+            due_date=nxt + 40 * DAY, soon_from=nxt))
+    assert looked_at(nxt) == {moved}

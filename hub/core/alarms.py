@@ -23,6 +23,7 @@ from hub.core.obligations import Obligation, ObligationStatus
 from hub.core.pursuit_draft import PursuitDraft, draft_pursuit_request, pursuit_request_xml
 
 __all__ = [
+    "NEVER",
     "CalendarNotice",
     "Ladder",
     "Notice",
@@ -30,6 +31,7 @@ __all__ = [
     "PursuitDraft",
     "Recipient",
     "draft_pursuit_request",
+    "next_look",
     "plan_calendar_notices",
     "plan_notices",
     "pursuit_request_xml",
@@ -136,6 +138,30 @@ def _step_now(o: Obligation, status: ObligationStatus, today: dt.date, ladder: L
     if status is ObligationStatus.OVERDUE and o.due_date is not None:
         return ladder.step_overdue((today - o.due_date).days)
     return None
+
+
+NEVER = dt.date.max
+
+
+def next_look(o: Obligation, today: dt.date, ladder: Ladder = Ladder()) -> dt.date:
+    """The first legal day after ``today`` on which the open obligation ``o`` can stand on another step of the
+    ladder (``NEVER`` once it has climbed to the top, or has no due date to climb by). Until then the clock need
+    not look at it again: its dates alone decide its step, so a notice it needs cannot fall due sooner."""
+    if o.due_date is None:
+        return NEVER
+    status = o.status(today)
+    if status is ObligationStatus.PENDING:
+        return o.due_date - dt.timedelta(days=o.due_soon_days)
+    if status is ObligationStatus.DUE_SOON:
+        return o.due_date
+    if status is ObligationStatus.DUE_TODAY:
+        return o.due_date + dt.timedelta(days=1)
+    if status is ObligationStatus.OVERDUE:
+        overdue = (today - o.due_date).days
+        for rung in (ladder.bureau_head_after_days, ladder.joint_meeting_after_days):
+            if overdue < rung:
+                return o.due_date + dt.timedelta(days=rung)
+    return NEVER
 
 
 def plan_notices(

@@ -14,14 +14,17 @@ aside (-), by rule id of hub/rules/national.toml:
   themselves the 暂外 decision); + receipt.
 - TransferPapers, county transfer: = transfer_papers; + receipt, report_after_transfer.
 - CustodyNotice: - the absence rules (report, handover, searches, lost contact, pursuit_request);
-  = pursuit_reply (from the police); custody ended before arrival: + report again.
+  = pursuit_reply (from the police); ARREST while a revocation proposal waits: + arrest_custody_limit (the
+  court decides within 30 days of custody); custody ended: - arrest_custody_limit, and before arrival
+  + report again.
 - SupervisionEvent: LOST_CONTACT + lost_contact_search, lost_contact_warning, lost_contact_revoke (set aside at
   once while the person is in custody); WARNING = lost_contact_warning; CONTACT_RESTORED - the lost-contact
   rules and pursuit_reply.
-- RevocationProposal: + revocation_decision, arrest_decision (requestArrest); = lost_contact_revoke.
-- RevocationDecision: = revocation_decision, arrest_decision; GRANTED: - absence rules and the period-end
-  release_notice, + release_notice (termination), + pursuit_request when the person is not in custody (who is
-  then at large, whatever an earlier search found).
+- RevocationProposal: + revocation_decision, arrest_decision (requestArrest; + arrest_custody_limit when the
+  arrest was reported first); = lost_contact_revoke.
+- RevocationDecision: = revocation_decision, arrest_decision, arrest_custody_limit; GRANTED: - absence rules
+  and the period-end release_notice, + release_notice (termination), + pursuit_request when the person is not
+  in custody (who is then at large, whatever an earlier search found).
 - PursuitRequest: = pursuit_request, lost_contact_search, search_on_failure; + pursuit_reply.
 - PursuitResult: = pursuit_reply; ONGOING + pursuit_reply again; IN_CUSTODY - absence rules.
 - ReleaseNotice: = release_notice; - every other open obligation but the pursuit of a person at large.
@@ -36,6 +39,7 @@ from hub.core.case_rules_absence import (
     ABSENCE,
     IN_CUSTODY,
     LOST,
+    held_on_arrest,
     open_absence,
     pursuit_request,
     pursuit_result,
@@ -233,9 +237,12 @@ def _custody(w: Work, c: CustodyFacts) -> str:
     w.waive(*ABSENCE, "pursuit_request", reason=IN_CUSTODY)
     w.meet("pursuit_reply", where=lambda o: o.obligor == w.m.sender)
     if c.ended_on is None:
-        w.progress(custody_since=c.started_on, at_large=False)
+        w.progress(custody_since=c.started_on, custody_measure=c.measure, at_large=False)
+        if c.measure == "ARREST" and w.p.revocation == "proposed":
+            held_on_arrest(w, c.started_on)
         return f"羁押 {c.measure} from {c.started_on.isoformat()}"
-    w.progress(custody_since=None, lost_contact_on=None, pursuit="")
+    w.progress(custody_since=None, custody_measure=None, lost_contact_on=None, pursuit="")
+    w.waive("arrest_custody_limit", reason="解除羁押 custody ended: the 30-day custody limit no longer runs")
     t = w.p.transfer
     if t is not None and not t.arrived:
         w.open("report_after_transfer", trigger=c.ended_on, division=t.to_division)

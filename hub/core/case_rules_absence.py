@@ -40,12 +40,21 @@ def revocation_proposal(w: Work, p: ProposalFacts) -> str:
     w.open("revocation_decision", trigger=w.learnt(p.proposed_on), obligor=court)
     if p.request_arrest:
         w.open("arrest_decision", trigger=w.learnt(p.proposed_on), obligor=court)
+        if w.p.custody_since is not None and w.p.custody_measure == "ARREST":  # the arrest was reported first
+            w.open("arrest_custody_limit", trigger=w.p.custody_since, obligor=court)
     w.meet("lost_contact_revoke")
     return f"提请{'撤销' if p.kind.startswith('REVOKE') else '收监'} {p.kind} proposed"
 
 
+def held_on_arrest(w: Work, started_on: dt.date) -> None:
+    """Arrested while a revocation proposal waits (Law 47): the court must decide before 30 days of custody."""
+    court = next((o.obligor for o in w.obs.values() if o.is_open and o.rule_id == "revocation_decision"), None)
+    if court is not None:
+        w.open("arrest_custody_limit", trigger=started_on, obligor=court)
+
+
 def revocation(w: Work, d: RevocationFacts) -> str:
-    w.meet("revocation_decision", "arrest_decision")
+    w.meet("revocation_decision", "arrest_decision", "arrest_custody_limit")
     if d.outcome != "GRANTED":
         w.progress(revocation="")
         return f"{d.kind} refused"

@@ -119,6 +119,7 @@ class Progress:
     transfer: Transfer | None = None
     lost_contact_on: dt.date | None = None
     custody_since: dt.date | None = None
+    custody_measure: str | None = None  # CustodyNotice measure: ARREST, CRIMINAL_DETENTION …
     revocation: str = ""  # "" | "proposed" | "revoked" | "recommitted"
     revocation_document: str | None = None
     revocation_message: str | None = None

@@ -36,6 +36,22 @@ alarm_notices = Table(
 Index("ix_alarm_notices_recipient", alarm_notices.c.recipient, alarm_notices.c.seq)
 Index("ix_alarm_notices_message", alarm_notices.c.message_id)
 
+# The clock's bookmark of each obligation it has looked at: the due date it saw, the first legal day on which the
+# obligation can need another notice (9999-12-31: never, it has climbed the ladder), and whether a notice about
+# it was sent and not yet followed by its ``resolved`` notice. A run reads only the open obligations with no
+# bookmark, a bookmark for another due date (rescheduled), or a bookmark whose day has come, and the closed ones
+# still alarmed; a steady run therefore reads next to nothing. A bookmark is written only after the notices it
+# accounts for are stored: a crash makes the next run look again, never skip.
+alarm_watch = Table(
+    "alarm_watch",
+    metadata,
+    Column("obligation_id", String(36), primary_key=True),
+    Column("due_date", Date),
+    Column("next_on", Date, nullable=False),
+    Column("alarmed", Integer, nullable=False),  # 1: alarmed and not yet resolved
+)
+Index("ix_alarm_watch_alarmed", alarm_watch.c.alarmed)
+
 # Pursuit requests (提请协查 / 追逃) the hub drafted for a bureau: at most one per (case, obligation it would
 # discharge). status: drafted (waits for the bureau) → confirmed (a person confirmed it; sent) | sent (the bureau
 # chose auto_pursuit; sent at once) | dismissed (a person declined, with a reason) | withdrawn (the ledger: the

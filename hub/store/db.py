@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 
 
@@ -39,6 +42,32 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def writer_lock(conn: Connection, name: str, *, wait: bool = True) -> bool:
+    """Serialise one kind of writer (``name``: "ledger", "identity", "rules", "registers") across processes for
+    the rest of the transaction. PostgreSQL: an advisory lock keyed by the name's hash; False when ``wait`` is
+    off and another transaction holds it. SQLite: every transaction of ``make_engine`` begins IMMEDIATE, so
+    writers already queue and this returns True."""
+    if conn.dialect.name != "postgresql":
+        return True
+    key = func.hashtextextended(f"xianjie.{name}", 0)
+    if wait:
+        conn.execute(select(func.pg_advisory_xact_lock(key)))
+        return True
+    return bool(conn.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keep: tuple[str, ...] = ()) -> None:
+    """Insert ``rows`` or, for a key already there, overwrite every column except the key and ``keep``."""
+    if not rows:
+        return
+    make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = make(table)
+    key = [c.name for c in table.primary_key.columns]
+    stmt = stmt.on_conflict_do_update(index_elements=key, set_={
+        c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key and c.name not in keep})
+    conn.execute(stmt, list(rows))
 
 
 def utcnow() -> dt.datetime:

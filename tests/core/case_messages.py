@@ -241,10 +241,11 @@ class Case:
               "transfer/reportBy": (served + dt.timedelta(days=7)).isoformat()}
         return build("TransferPapers-county.xml", v)
 
-    def custody(self, mid: str, sent: dt.datetime, *, started: dt.date, ended: dt.date | None = None) -> bytes:
+    def custody(self, mid: str, sent: dt.datetime, *, started: dt.date, ended: dt.date | None = None,
+                measure: str = "CRIMINAL_DETENTION") -> bytes:
         v = self._common(mid, self.police, [self.bureau], [self.procuratorate], sent, None)
         v |= {"custody/custodyAgency": self.division + "KS", "custody/startedOn": started.isoformat(),
-              "custody/endedOn": _iso(ended)}
+              "custody/endedOn": _iso(ended), "custody/measure": measure}
         return build("CustodyNotice.xml", v)
 
     def event(self, mid: str, sent: dt.datetime, *, kind: str, on: dt.date | None = None,

@@ -7,14 +7,18 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.canonical import load_schema, parse, parse_tree
 from hub.core.alarms import (
+    NEVER,
     CalendarNotice,
     Ladder,
     Notice,
     NoticeStep,
     draft_pursuit_request,
+    next_look,
     plan_calendar_notices,
     plan_notices,
     pursuit_request_xml,
@@ -258,3 +262,29 @@ def test_no_draft_while_the_ledger_holds_the_person_in_custody_whatever_is_still
     held = replace(f.now, progress=replace(f.now.progress, custody_since=D(2026, 6, 7)))
     assert held.of_rule("lost_contact_search")[0].is_open
     assert draft_pursuit_request(held, today=D(2026, 6, 8)) is None
+
+
+@given(due_offset=st.integers(-40, 40), soon=st.integers(0, 10), met=st.booleans(),
+       head=st.integers(1, 8), extra=st.integers(1, 20))
+def test_no_notice_can_fall_due_before_the_next_look(due_offset: int, soon: int, met: bool, head: int,
+                                                      extra: int) -> None:
+    # Given an obligation on any day, and the ladder it climbs
+    ladder = Ladder(bureau_head_after_days=head, joint_meeting_after_days=head + extra)
+    today = D(2026, 5, 15)
+    ob = replace(report_owed(), due_date=today + due_offset * DAY, due_soon_days=soon)
+    sent = {n.key for n in plan_notices([ob], sent=set(), today=today, ladder=ladder)}
+    look = next_look(ob, today, ladder)
+    assert look > today
+    # Then on every day before the next look the plan sends nothing new
+    for d in days(today + DAY, min((look - today).days - 1, 60)):
+        assert plan_notices([ob], sent=sent, today=d, ladder=ladder) == []
+    # And on the next look day, unless the ladder is climbed, it does
+    if look != NEVER:
+        (n,) = plan_notices([ob], sent=sent, today=look, ladder=ladder)
+        assert n.key not in sent
+    else:
+        assert all(plan_notices([ob], sent=sent, today=d, ladder=ladder) == []
+                   for d in days(today + DAY, 60))
+    # And a met obligation's dates no longer matter: the clock sends it its resolved notice, if any, at once
+    if met:
+        assert next_look(replace(ob, met_on=today, met_by="m"), today, ladder) == NEVER

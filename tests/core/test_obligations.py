@@ -108,6 +108,13 @@ CASES: dict[str, RuleCase] = {
         lambda f: proposed(f, arrest=True),
         lambda d: C.revocation(mid("revocation"), at(d), proposal=mid("proposal"), in_custody=True),
         D(2026, 7, 13), D(2026, 7, 15), "530502FY", "530581SF"),
+    # Arrested on Wed 15 Jul while the proposal of 13 Jul waits: 30 days of custody end on Fri 14 Aug
+    "arrest_custody_limit": RuleCase(
+        lambda f: (proposed(f, arrest=True),
+                   f(C.custody(mid("arrest"), at(D(2026, 7, 15)), started=D(2026, 7, 15), measure="ARREST"),
+                     D(2026, 7, 15))),
+        lambda d: C.revocation(mid("revocation"), at(d), proposal=mid("proposal"), in_custody=True),
+        D(2026, 7, 15), D(2026, 8, 14), "530502FY", "530581SF"),
     "pursuit_request": RuleCase(
         lambda f: (supervised(f), f(C.revocation(mid("revocation"), at(D(2026, 7, 24)), proposal=None,
                                                  in_custody=False), D(2026, 7, 24))),
@@ -323,3 +330,35 @@ def test_obligation_ids_are_stable_across_rebuilds() -> None:
     expected = uuid.uuid5(OBLIGATION_NAMESPACE, f"{report.case_key}\nreport\n{mid('decision')}")
     assert report.id == str(expected) == obligation_id(report.case_key, "report", mid("decision"))
     assert obligation_id(report.case_key, "report", mid("other")) != report.id
+
+
+def test_custody_on_arrest_limits_the_courts_time_only_while_the_person_is_held_on_arrest() -> None:
+    # Given a proposal to revoke with an arrest requested, and the person held on another measure
+    f = Feed()
+    proposed(f, arrest=True)
+    f(C.custody(mid("detained"), at(D(2026, 7, 14)), started=D(2026, 7, 14)), D(2026, 7, 14))
+    # Then no custody limit runs: only an arrest made for the proposal has one
+    assert f.now.of_rule("arrest_custody_limit") == ()
+    # When the custody ends and the person is later arrested, then released before the court decides
+    f(C.custody(mid("freed"), at(D(2026, 7, 15)), started=D(2026, 7, 14), ended=D(2026, 7, 15)), D(2026, 7, 15))
+    f(C.custody(mid("arrest"), at(D(2026, 7, 16)), started=D(2026, 7, 16), measure="ARREST"), D(2026, 7, 16))
+    (ob,) = f.now.of_rule("arrest_custody_limit")
+    assert (ob.trigger_date, ob.due_date, ob.obligor) == (D(2026, 7, 16), D(2026, 8, 17), "530502FY")
+    f(C.custody(mid("bail"), at(D(2026, 7, 20)), started=D(2026, 7, 16), ended=D(2026, 7, 20)), D(2026, 7, 20))
+    # Then the limit is set aside, and the court's 30 days from the proposal still run
+    (done,) = f.now.of_rule("arrest_custody_limit")
+    assert done.status(D(2026, 9, 1)) is S.WAIVED and done.waiver is not None
+    (decision,) = [o for o in f.now.of_rule("revocation_decision") if o.is_open]
+    assert decision.due_date == D(2026, 8, 12)
+
+
+def test_an_arrest_reported_before_the_proposal_still_starts_the_custody_limit() -> None:
+    # Given the police report the arrest before the bureau's proposal reaches the hub
+    f = Feed()
+    supervised(f)
+    f(C.custody(mid("arrest"), at(D(2026, 7, 10)), started=D(2026, 7, 10), measure="ARREST"), D(2026, 7, 10))
+    assert f.now.of_rule("arrest_custody_limit") == ()
+    f(C.proposal(mid("proposal"), at(D(2026, 7, 13)), arrest=True), D(2026, 7, 13))
+    # Then the 30 days count from the arrest, not from the proposal
+    (ob,) = f.now.of_rule("arrest_custody_limit")
+    assert (ob.trigger_date, ob.due_date) == (D(2026, 7, 10), D(2026, 8, 10))

@@ -40,6 +40,7 @@ EXPECTED = {
     "lost_contact_revoke": (13, 30, Unit.DAYS, False),
     "revocation_decision": (16, 30, Unit.DAYS, False),
     "arrest_decision": (17, 48, Unit.HOURS, False),
+    "arrest_custody_limit": (17, 30, Unit.DAYS, False),
     "pursuit_request": (18, 0, Unit.IMMEDIATELY, False),
     "pursuit_reply": (18, 30, Unit.DAYS, True),
     "release_notice": (19, 0, Unit.IMMEDIATELY, False),
@@ -74,6 +75,7 @@ DUE = {
     "revocation_decision": (D(2026, 10, 29), D(2026, 3, 16)),
     # 48 hours from the trigger day: two days later, never moved for a holiday
     "arrest_decision": (D(2026, 10, 1), D(2026, 2, 14)),
+    "arrest_custody_limit": (D(2026, 10, 29), D(2026, 3, 16)),
     "pursuit_request": (D(2026, 9, 29), D(2026, 2, 12)),
     "pursuit_reply": (D(2026, 10, 29), D(2026, 3, 16)),
     "release_notice": (D(2026, 9, 29), D(2026, 2, 12)),

@@ -174,7 +174,8 @@ def open_obligations(url: str, count: int, today: dt.date, *, seed: int = 7) -> 
                     trigger_date=(due or today) - dt.timedelta(days=rule.amount), due_date=due,
                     due_soon_days=rule.due_soon_days, calendar_missing=2027 if due is None else None))
             obs += [obligation_row(o, opened_at=opened) for o in mine]
-            state = CaseState(case_key, person, PersonFacts("杨国富", person, "M", birth, county),
+            sex = "MALE" if int(person[16]) % 2 else "FEMALE"  # as the ID number's sequence digit says
+            state = CaseState(case_key, person, PersonFacts("杨国富", person, sex, birth, county),
                               CaseFacts(f"（2026）云刑初{k}号", county + "FY", "PROBATION", today - 90 * DAY,
                                         today - 80 * DAY, today - 80 * DAY, today + 650 * DAY, county),
                               CaseStatus.UNDER_SUPERVISION, county + "SF", Progress(decision_known=True), (),

@@ -28,8 +28,8 @@ from hub.core.model import Agency, OrganType
 from hub.core.pursuit_draft import PursuitDraft, draft_pursuit_request, pursuit_request_xml
 from hub.errors import Forbidden, InvalidMessage
 from hub.service import Hub
-from hub.store.alarm_schema import pursuit_drafts
-from hub.store.db import aware, utcnow
+from hub.store.alarm_schema import draft_watch, pursuit_drafts
+from hub.store.db import aware, upsert, utcnow
 from hub.store.ingest import insert_ignoring_duplicates, store_message
 from hub.store.ledger_schema import cases, obligations
 from hub.store.schema import audit_log
@@ -41,7 +41,7 @@ DRAFT_NAMESPACE = uuid.UUID("9c3e7a15-4b2d-5f80-a6c9-1d8e3b7f2a40")
 # Obligations a pursuit request discharges: any open one of the first, the others once due or overdue.
 ABSCONDER, SEARCHES, REPORTS = "pursuit_request", ("lost_contact_search", "search_on_failure"), (
     "report", "report_after_transfer")
-_D, _O = pursuit_drafts.c, obligations.c
+_D, _O, _DW = pursuit_drafts.c, obligations.c, draft_watch.c
 
 
 class DraftClosed(ValueError):
@@ -59,20 +59,30 @@ def refresh_drafts(hub: Hub, *, today: dt.date, now: dt.datetime) -> int:
     _withdraw_closed(hub)
     with hub.engine.connect() as conn:
         keys = sorted(_owing(conn, today))
-        states, known = [], set()
+        states, known, versions = [], set(), {}
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
-            states += [decode_state(r.state_json) for r in conn.execute(
-                select(cases.c.state_json).where(cases.c.case_key.in_(part)))]
+            seen = {r.case_key: aware(r.updated_at) for r in conn.execute(
+                select(_DW.case_key, _DW.updated_at).where(_DW.case_key.in_(part), _DW.day == today))}
+            for r in conn.execute(select(cases.c.case_key, cases.c.state_json, cases.c.updated_at).where(
+                    cases.c.case_key.in_(part))):
+                if seen.get(r.case_key) != aware(r.updated_at):  # changed, or not looked at today
+                    states.append(decode_state(r.state_json))
+                    versions[r.case_key] = aware(r.updated_at)
             known |= set(conn.execute(select(_D.id).where(_D.case_key.in_(part))).scalars())
     auto = frozenset(a.code for a in hub.directory.agencies.values() if a.auto_pursuit)
     roles = directory_roles(hub.directory)
-    made = 0
+    made, looked = 0, []
     for state in states:
         draft = draft_pursuit_request(state, today=today, auto_bureaus=auto, directory_roles=roles)
-        if draft is not None and draft_id(draft.case_key, draft.obligation_id) not in known \
-                and _create(hub, draft, now=now):
+        if draft is not None and draft_id(draft.case_key, draft.obligation_id) not in known:
+            if not _create(hub, draft, now=now):
+                continue  # not stored (invalid, or stored by another process): look again next run
             made += 1
+        looked.append(dict(case_key=state.case_key, updated_at=versions[state.case_key], day=today))
+    with hub.engine.begin() as conn:
+        for i in range(0, len(looked), 500):
+            upsert(conn, draft_watch, looked[i:i + 500])
     return made
 
 

@@ -52,6 +52,18 @@ alarm_watch = Table(
 )
 Index("ix_alarm_watch_alarmed", alarm_watch.c.alarmed)
 
+# The pursuit drafter's bookmark of each case it looked at: the case row's version (updated_at) and the legal day.
+# A case whose row has not changed since is not looked at again the same day: a draft it does not get today
+# (say the ledger owes a search, but the draft goes to another obligation of the case) it will not get until the
+# case changes or the day does.
+draft_watch = Table(
+    "draft_watch",
+    metadata,
+    Column("case_key", String(120), primary_key=True),
+    Column("updated_at", TS, nullable=False),
+    Column("day", Date, nullable=False),
+)
+
 # Pursuit requests (提请协查 / 追逃) the hub drafted for a bureau: at most one per (case, obligation it would
 # discharge). status: drafted (waits for the bureau) → confirmed (a person confirmed it; sent) | sent (the bureau
 # chose auto_pursuit; sent at once) | dismissed (a person declined, with a reason) | withdrawn (the ledger: the

@@ -1,4 +1,5 @@
-"""the deadline clock's bookmark of each obligation (alarm_watch)
+"""the deadline clock's bookmarks: of each obligation (alarm_watch) and of each case the pursuit drafter looked
+at (draft_watch)
 
 Revision ID: 0010
 Revises: 0009
@@ -29,6 +30,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alarm_watch", schema=None) as batch_op:
         batch_op.create_index("ix_alarm_watch_alarmed", ["alarmed"], unique=False)
+    op.create_table(
+        "draft_watch",
+        sa.Column("case_key", sa.String(120), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("case_key", name=op.f("pk_draft_watch")),
+    )
     # Obligations alarmed before the bookmark existed and not yet resolved: bookmarked as alarmed, with no due
     # date, so that the next run looks at each of them again (and sends the resolved notice of the closed ones).
     op.get_bind().execute(sa.text(
@@ -41,6 +49,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("draft_watch")
     with op.batch_alter_table("alarm_watch", schema=None) as batch_op:
         batch_op.drop_index("ix_alarm_watch_alarmed")
     op.drop_table("alarm_watch")

@@ -42,6 +42,7 @@ _DATE_PAIRS = (
     ("x:case/x:supervisionPeriod/x:start", "x:case/x:supervisionPeriod/x:end"),
     ("x:event/x:leave/x:from", "x:event/x:leave/x:to"),
     ("x:custody/x:startedOn", "x:custody/x:endedOn"),
+    ("x:opinion/x:requestedOn", "x:opinion/x:repliedOn"),
 )
 _BLOCKS = frozenset({"envelope", "person", "case"})
 
@@ -259,6 +260,17 @@ def _check_semantics(root: etree._Element, c: Canonical, *, today: dt.date | Non
             problems.append(Problem("completeness is INCOMPLETE exactly when missing documents are listed "
                                     f"(completeness {c.facts.get('completeness')}, "
                                     f"{'with' if has_missing else 'without'} missing entries)", path=path, line=line))
+    if c.message_type == "TransferOpinion":
+        kind = c.facts.get("kind")
+        for name in ("conclusion", "repliedOn"):
+            if kind == "REPLY" and root.find(f"x:opinion/x:{name}", _N) is None:
+                path, line = where("x:opinion/x:kind")
+                problems.append(Problem(f"a REPLY names its {name}", path=path, line=line))
+        if root.findtext("x:opinion/x:fromDivision", namespaces=_N) == root.findtext("x:opinion/x:toDivision",
+                                                                                      namespaces=_N):
+            path, line = where("x:opinion/x:toDivision")
+            problems.append(Problem("toDivision is the county the person would move to, not fromDivision",
+                                    path=path, line=line))
     for first, last in _DATE_PAIRS:
         a, b = root.find(first, _N), root.find(last, _N)
         if a is not None and b is not None and a.text and b.text and a.text.strip() > b.text.strip():

@@ -55,6 +55,10 @@ CASES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "TransferPapers": ("530502JY", {"executionDivision": "530581", "decidingOrgan": "530502FY",
                                     "kind": "ESCORTED_HANDOVER"},
                        {"530581SF": "to", "530581JC": "cc"}),
+    # 腾冲市's bureau asks 隆阳区's about the person moving there; 隆阳区's replies to 腾冲市's
+    "TransferOpinion": ("530581SF", {"executionDivision": "530581", "kind": "REQUEST", "fromDivision": "530581",
+                                     "toDivision": "530502"},
+                        {"530502SF": "to"}),
     "CustodyNotice": ("530581GA", {"executionDivision": "530581", "kind": "CRIMINAL_DETENTION"},
                       {"530581SF": "to", "530581JC": "cc"}),
     "SupervisionEvent": ("530581SF", {"executionDivision": "530581", "decidingOrgan": "530502FY",
@@ -105,6 +109,14 @@ def test_cross_county_sentencing_follows_the_place_of_execution_not_the_sender_o
     assert not any(str(r.agency).startswith(("530502", "530522")) for r in routes)
     bureau = next(r for r in routes if r.agency == "530581SF")
     assert "BUREAU" in bureau.why and "530581" in bureau.why
+
+
+def test_a_reply_on_a_change_of_residence_goes_back_to_the_county_that_asked() -> None:
+    # Given 隆阳区's bureau answering 腾冲市's request for its opinion
+    m = msg("TransferOpinion", "530502SF", {"executionDivision": "530581", "kind": "REPLY",
+                                            "fromDivision": "530581", "toDivision": "530502"})
+    # Then only 腾冲市's bureau gets it
+    assert roles(route(m, DIRECTORY)) == {"530581SF": "to"}
 
 
 def test_a_deadline_notice_goes_to_whom_its_envelope_names_and_never_back_to_the_hub() -> None:

@@ -13,12 +13,12 @@ class BureauAdapter:
     # what a bureau reports to the hub
     sends: frozenset[str] = frozenset({
         "AssessmentOpinion", "DocumentReceipt", "ReportingOutcome", "SupervisionEvent", "TransferPapers",
-        "RevocationProposal", "PursuitRequest", "ReleaseNotice",
+        "TransferOpinion", "RevocationProposal", "PursuitRequest", "ReleaseNotice",
     })
     # what the hub routes to a bureau
     receives: frozenset[str] = frozenset({
-        "AssessmentCommission", "SentencingDecision", "TransferPapers", "CustodyNotice", "RevocationDecision",
-        "PursuitResult",
+        "AssessmentCommission", "SentencingDecision", "TransferPapers", "TransferOpinion", "CustodyNotice",
+        "RevocationDecision", "PursuitResult",
     })
 
     def encode(self, canonical: bytes, *, message_type: str) -> Encoded:

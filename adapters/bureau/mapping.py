@@ -74,12 +74,13 @@ OUTCOME = Enum({"1": "GRANTED", "2": "REFUSED"}, "处理结果代码")
 PURSUIT_STATUS = Enum({"1": "LOCATED", "2": "IN_CUSTODY", "3": "ONGOING", "4": "CLOSED"}, "查找状态代码")
 TERMINATION = Enum({"1": "TERMINATED_REVOKED", "2": "TERMINATED_RECOMMITTED", "3": "TERMINATED_DEATH"},
                    "终止原因代码")
+TRANSFER_CONCLUSION = Enum({"1": "AGREE", "2": "DISAGREE"}, "意见结论代码")
 
 # every code list of the format by the native simple type that carries it in jhbw.xsd
 CODE_LISTS: dict[str, Enum] = {
     "XBDM": SEX, "JZLBDM": CORRECTION_TYPE, "WSLXDM": DOCUMENT_KIND, "CLQKDM": COMPLETENESS,
     "WTLXDM": DOCUMENT_PROBLEM, "BDJGDM": REPORTING_RESULT, "PGJLDM": CONCLUSION, "JYCSDM": CUSTODY_MEASURE,
-    "CLJGDM": OUTCOME, "ZTDM": PURSUIT_STATUS, "ZZYYDM": TERMINATION,
+    "CLJGDM": OUTCOME, "ZTDM": PURSUIT_STATUS, "ZZYYDM": TERMINATION, "YJJLDM": TRANSFER_CONCLUSION,
 }
 
 # ---- the head shared by every record ---------------------------------------------------------------------
@@ -194,6 +195,28 @@ TRANSFER: tuple[F | Group, ...] = (
     F("YJCL/BZ", "transfer/note", TEXT, "备注"),
 )
 
+
+def _transfer_opinion(reply: bool) -> tuple[F | Group, ...]:
+    """执行地变更征求意见 <ZQYJ>: bureau A's request (征求意见函) and bureau B's reply (回复意见) share the block;
+    a reply must state its conclusion and its date. Both carry every field, so whatever a request or reply
+    holds goes from one bureau to the other unchanged."""
+    return (
+        F("ZQYJ/YZXD", "opinion/fromDivision", CODE, "原执行地", required=True),
+        F("ZQYJ/NZXD", "opinion/toDivision", CODE, "拟执行地", required=True),
+        F("ZQYJ/ZQRQ", "opinion/requestedOn", DATE, "征求日期", required=True),
+        F("ZQYJ/ZQWH", "opinion/requestNumber", DOCUMENT_NUMBER, "征求意见函文号"),
+        F("ZQYJ/NJZD/XZQH", "opinion/plannedResidence/divisionCode", CODE, "拟居住地行政区划代码"),
+        F("ZQYJ/NJZD/XXDZ", "opinion/plannedResidence/address", TEXT, "拟居住地详细地址"),
+        F("ZQYJ/BGLY", "opinion/reason", TEXT, "变更理由"),
+        F("ZQYJ/YJJL", "opinion/conclusion", TRANSFER_CONCLUSION, "意见结论", required=reply),
+        F("ZQYJ/HFRQ", "opinion/repliedOn", DATE, "回复日期", required=reply),
+        F("ZQYJ/BZ", "opinion/note", TEXT, "备注"),
+    )
+
+
+TRANSFER_OPINION_REQUEST = _transfer_opinion(reply=False)
+TRANSFER_OPINION_REPLY = _transfer_opinion(reply=True)
+
 CUSTODY: tuple[F | Group, ...] = (
     F("JYTZ/JYCS", "custody/measure", CUSTODY_MEASURE, "羁押措施", required=True),
     F("JYTZ/JYJG", "custody/custodyAgency", CODE, "羁押机关代码"),
@@ -281,7 +304,7 @@ SPECS = Specs((
     _spec("1303", "RevocationDecision", REVOCATION, "收监执行决定", {"decision/kind": "RECOMMIT_TEMP_OUTSIDE"}),
     _spec("1401", "PursuitResult", PURSUIT_RESULT, "协查追逃结果"),
     _spec("1501", "TransferPapers", TRANSFER, "暂予监外执行交付", {"transfer/kind": "ESCORTED_HANDOVER"}),
-    # sent by the bureau (上行)
+    # sent by the bureau (上行); 2301-2303 pass from one bureau to another, so a bureau receives them too
     _spec("2001", "AssessmentOpinion", OPINION, "调查评估意见"),
     _spec("2101", "DocumentReceipt", RECEIPT, "法律文书回执"),
     _spec("2102", "ReportingOutcome", REPORTING, "报到情况"),
@@ -292,6 +315,8 @@ SPECS = Specs((
     _spec("2205", "SupervisionEvent", EVENT, "失去联系", {"event/kind": "LOST_CONTACT"}),
     _spec("2206", "SupervisionEvent", EVENT, "恢复联系", {"event/kind": "CONTACT_RESTORED"}),
     _spec("2301", "TransferPapers", TRANSFER, "执行地变更移交", {"transfer/kind": "COUNTY_TRANSFER"}),
+    _spec("2302", "TransferOpinion", TRANSFER_OPINION_REQUEST, "执行地变更征求意见函", {"opinion/kind": "REQUEST"}),
+    _spec("2303", "TransferOpinion", TRANSFER_OPINION_REPLY, "执行地变更征求意见回复", {"opinion/kind": "REPLY"}),
     _spec("2401", "RevocationProposal", PROPOSAL, "撤销缓刑建议", {"proposal/kind": "REVOKE_PROBATION"}),
     _spec("2402", "RevocationProposal", PROPOSAL, "撤销假释建议", {"proposal/kind": "REVOKE_PAROLE"}),
     _spec("2403", "RevocationProposal", PROPOSAL, "收监执行建议", {"proposal/kind": "RECOMMIT_TEMP_OUTSIDE"}),

@@ -14,9 +14,12 @@ from adapters.ledger import inbound, outbound
 
 class LedgerAdapter:
     name = "ledger"
-    # an office keeps in its ledger what a bureau's system sends, and is sent what a bureau's system receives
-    sends: frozenset[str] = BureauAdapter.sends
-    receives: frozenset[str] = BureauAdapter.receives
+    # an office keeps in its ledger what a bureau's system sends, and is sent what a bureau's system receives,
+    # but for the opinion on a change of the place of execution, which passes between the bureaus' systems (a
+    # ledger row has no 事项 for it: an agency on this format reads it in its inbox as canonical XML, and on a push
+    # transport it becomes a failed transfer)
+    sends: frozenset[str] = BureauAdapter.sends - {"TransferOpinion"}
+    receives: frozenset[str] = BureauAdapter.receives - {"TransferOpinion"}
 
     def encode(self, canonical: bytes, *, message_type: str) -> Encoded:
         """A one-row ledger CSV (UTF-8 with byte-order mark, CRLF) of a canonical message; ValueError if the ledger

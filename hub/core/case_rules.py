@@ -13,6 +13,7 @@ aside (-), by rule id of hub/rules/national.toml:
 - TransferPapers, escorted handover: = handover (and notify_bureau, serve_documents when the papers are
   themselves the 暂外 decision); + receipt.
 - TransferPapers, county transfer: = transfer_papers; + receipt, report_after_transfer.
+- TransferOpinion: REQUEST + transfer_opinion (owed by the asked county's bureau); REPLY = it.
 - CustodyNotice: - the absence rules (report, handover, searches, lost contact, pursuit_request);
   = pursuit_reply (from the police); ARREST while a revocation proposal waits: + arrest_custody_limit (the
   court decides within 30 days of custody); custody ended: - arrest_custody_limit, and before arrival
@@ -63,6 +64,7 @@ from hub.core.fact_bodies import (
     ReportingFacts,
     RevocationFacts,
     TransferFacts,
+    TransferOpinionFacts,
 )
 
 ASSESSMENT = ("assessment_opinion", "assessment_opinion_fast")
@@ -97,6 +99,8 @@ def handle(w: Work) -> str:
         return _reporting(w, b)
     if isinstance(b, TransferFacts):
         return _handover(w, b) if b.kind == "ESCORTED_HANDOVER" else _county_transfer(w, b)
+    if isinstance(b, TransferOpinionFacts):
+        return _transfer_opinion(w, b)
     if isinstance(b, CustodyFacts):
         return _custody(w, b)
     if isinstance(b, EventFacts):
@@ -231,6 +235,17 @@ def _county_transfer(w: Work, t: TransferFacts) -> str:
            once=False)
     w.open("report_after_transfer", trigger=t.decision_served_on or t.handover_date or w.day, division=target)
     return f"执行地变更 transfer from {source} to {target}"
+
+
+def _transfer_opinion(w: Work, o: TransferOpinionFacts) -> str:
+    if o.kind == "REQUEST":
+        # B's 5 days run from the day the request reached B: the day the hub received it
+        w.open("transfer_opinion", trigger=w.day, obligor=w.roles("bureau", o.to_division), obligee=w.m.sender,
+               division=o.to_division, once=False)
+        return f"执行地变更征求意见 {o.from_division} asks {o.to_division} for an opinion"
+    w.meet("transfer_opinion", where=lambda ob: ob.obligor == w.m.sender)
+    answer = {"AGREE": "同意接收 agrees", "DISAGREE": "不同意接收 disagrees"}.get(o.conclusion or "", o.conclusion)
+    return f"执行地变更意见 {o.to_division} {answer}"
 
 
 def _custody(w: Work, c: CustodyFacts) -> str:

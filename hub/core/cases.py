@@ -52,11 +52,11 @@ __all__ = [
 
 # Messages that presuppose the decision; they wait for it when it has not arrived.
 AFTER_DECISION = frozenset({"DocumentReceipt", "ReportingOutcome", "CustodyNotice", "SupervisionEvent",
-                            "RevocationProposal", "RevocationDecision", "PursuitRequest", "PursuitResult",
-                            "ReleaseNotice"})
+                            "TransferOpinion", "RevocationProposal", "RevocationDecision", "PursuitRequest",
+                            "PursuitResult", "ReleaseNotice"})
 # Answers: when they name the message they answer (causationId), they wait for it.
 ANSWERS = frozenset({"AssessmentOpinion", "ReportingOutcome", "RevocationDecision", "PursuitRequest",
-                     "PursuitResult"})
+                     "PursuitResult", "TransferOpinion"})
 
 
 def waiting_for(state: CaseState | None, m: MessageFacts) -> str | None:

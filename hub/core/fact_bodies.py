@@ -102,6 +102,18 @@ class TransferFacts:
 
 
 @dataclass(frozen=True)
+class TransferOpinionFacts:
+    """执行地变更征求意见: bureau A asks bureau B (REQUEST), B replies (REPLY)."""
+
+    kind: str  # REQUEST | REPLY
+    from_division: str
+    to_division: str
+    requested_on: dt.date
+    conclusion: str | None  # AGREE | DISAGREE on a REPLY
+    replied_on: dt.date | None
+
+
+@dataclass(frozen=True)
 class CustodyFacts:
     """羁押通知: a custody started, or ended when ``ended_on`` is set."""
 
@@ -184,6 +196,6 @@ class AckFacts:
 
 Body = (
     CommissionFacts | OpinionFacts | DecisionFacts | ReceiptFacts | ReportingFacts | TransferFacts | CustodyFacts
-    | EventFacts | ProposalFacts | RevocationFacts | PursuitRequestFacts | PursuitResultFacts | ReleaseFacts
-    | AckFacts
+    | TransferOpinionFacts | EventFacts | ProposalFacts | RevocationFacts | PursuitRequestFacts | PursuitResultFacts
+    | ReleaseFacts | AckFacts
 )

@@ -24,6 +24,7 @@ from hub.core.fact_bodies import (
     ReportingFacts,
     RevocationFacts,
     TransferFacts,
+    TransferOpinionFacts,
 )
 
 NS = "urn:xianjie:canonical:v1"
@@ -174,6 +175,11 @@ def _transfer(r: Reader, b: etree._Element) -> Body:
     )
 
 
+def _transfer_opinion(r: Reader, b: etree._Element) -> Body:
+    return TransferOpinionFacts(r.text(b, "kind"), r.text(b, "fromDivision"), r.text(b, "toDivision"),
+                                r.date(b, "requestedOn"), r.opt(b, "conclusion"), r.opt_date(b, "repliedOn"))
+
+
 def _custody(r: Reader, b: etree._Element) -> Body:
     return CustodyFacts(r.text(b, "measure"), r.opt(b, "custodyAgency"), r.date(b, "startedOn"),
                         r.opt_date(b, "endedOn"))
@@ -222,6 +228,7 @@ _BODIES = {
     "DocumentReceipt": ("receipt", _receipt),
     "ReportingOutcome": ("outcome", _reporting),
     "TransferPapers": ("transfer", _transfer),
+    "TransferOpinion": ("opinion", _transfer_opinion),
     "CustodyNotice": ("custody", _custody),
     "SupervisionEvent": ("event", _event),
     "RevocationProposal": ("proposal", _proposal),

@@ -80,6 +80,11 @@ RULES: dict[str, tuple[Target, ...]] = {
         _cc(P, "toDivision", when=TRANSFER),
         _cc(G, "toDivision", when=TRANSFER),
     ),
+    # 10 opinion on a change of the place of execution: A asks B (the county of toDivision), B answers A
+    "TransferOpinion": (
+        _to(B, "toDivision", when=_when("kind", "REQUEST")),
+        _to(B, "fromDivision", when=_when("kind", "REPLY")),
+    ),
     # 14 custody events explain an absence to the bureau
     "CustodyNotice": (_to(B), _cc(P)),
     # 13, 15 supervision events: procuratorate informed; police assist on lost contact

@@ -39,6 +39,7 @@ MESSAGE_TYPES: tuple[str, ...] = (
     "DocumentReceipt",
     "ReportingOutcome",
     "TransferPapers",
+    "TransferOpinion",
     "CustodyNotice",
     "SupervisionEvent",
     "RevocationProposal",
@@ -686,6 +687,29 @@ def _transfer(c: _Ctx, case: _Case) -> Body:
     return b, body, sender, max(handover, served)
 
 
+def _transfer_opinion(c: _Ctx, case: _Case) -> Body:
+    b = "opinion"
+    kind = c.choice(f"{b}/kind", ("REQUEST", "REPLY"))
+    reply = kind == "REPLY"
+    # bureau A of the place of execution asks bureau B of another county; B replies
+    origin = c.keep(f"{b}/fromDivision", case.division)
+    target = c.choice(f"{b}/toDivision", [d for d in EXEC_DIVISIONS if d != origin] or ["530502"])
+    body: Data = {"kind": kind, "fromDivision": origin, "toDivision": target}
+    asked = c.date(f"{b}/requestedOn", case.effective + _days(30), case.effective + _days(400))
+    body["requestedOn"] = _iso_date(asked)
+    _set_optional(c, body, b, "requestNumber", document_numbers(asked.year))
+    if c.opt(f"{b}/plannedResidence", when=not reply):
+        body["plannedResidence"] = {"divisionCode": c.keep(f"{b}/plannedResidence/divisionCode", target),
+                                    "address": c.value(f"{b}/plannedResidence/address", addresses(target))}
+    _set_optional(c, body, b, "reason", free_texts, when=not reply)
+    if c.opt(f"{b}/conclusion", when=reply, always=reply):
+        body["conclusion"] = c.choice(f"{b}/conclusion", ("AGREE", "DISAGREE"))
+    answered = _set_date(c, body, b, "repliedOn", asked, asked + _days(10), when=reply, always=reply)
+    _set_optional(c, body, b, "note", free_texts)
+    sender = _organ_of(target if reply else origin, "BUREAU")
+    return b, body, sender, answered if reply else asked
+
+
 def _custody(c: _Ctx, case: _Case) -> Body:
     b = "custody"
     body: Data = {"measure": c.choice(f"{b}/measure", ("CRIMINAL_DETENTION", "ARREST", "ADMINISTRATIVE_DETENTION",
@@ -820,6 +844,7 @@ _BODIES: dict[str, tuple[_BodyFn, tuple[str, ...]]] = {
     "DocumentReceipt": (_receipt, ("CONTROL", "PROBATION", "PAROLE", "TEMP_OUTSIDE")),
     "ReportingOutcome": (_reporting, ("CONTROL", "PROBATION", "PAROLE", "TEMP_OUTSIDE")),
     "TransferPapers": (_transfer, ("CONTROL", "PROBATION", "PAROLE", "TEMP_OUTSIDE")),
+    "TransferOpinion": (_transfer_opinion, ("CONTROL", "PROBATION", "PAROLE", "TEMP_OUTSIDE")),
     "CustodyNotice": (_custody, ("CONTROL", "PROBATION", "PAROLE", "TEMP_OUTSIDE")),
     "SupervisionEvent": (_event, ("CONTROL", "PROBATION", "PAROLE", "TEMP_OUTSIDE")),
     "RevocationProposal": (_proposal, ("PROBATION", "PAROLE", "TEMP_OUTSIDE")),

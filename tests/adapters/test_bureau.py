@@ -395,3 +395,49 @@ def test_element_outside_the_business_type() -> None:
     release = canonical_of(one(text.replace("<YWLX>2601</YWLX>", "<YWLX>2602</YWLX>")))["release"]
     assert isinstance(release, dict)
     assert release["kind"] == "TERMINATED_DEATH"
+
+
+# ---- opinion on a change of the place of execution (执行地变更征求意见) ------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "code", "sender"), [("TransferOpinion.xml", "2302", "530524SF"),
+                                                      ("TransferOpinion-reply.xml", "2303", "530521SF")])
+def test_transfer_opinion_goes_from_bureau_to_bureau(name: str, code: str, sender: str) -> None:
+    """Given bureau A's request for bureau B's opinion on a change of the place of execution, or B's reply, then a
+    bureau both sends and receives it: the kind chooses the business type (2302 征求意见函, 2303 征求意见回复), and
+    what the hub writes for one bureau decodes, as sent by the other, into the same canonical message."""
+    assert "TransferOpinion" in ADAPTER.sends & ADAPTER.receives
+    canonical = (CANONICAL_SAMPLES / name).read_bytes()
+    body = ADAPTER.encode(canonical, message_type="TransferOpinion").body
+    assert f"<YWLX>{code}</YWLX>".encode() in body
+    assert f"<FSDW>{sender}</FSDW>".encode() in body
+    round_trip(ADAPTER, canonical)
+
+
+@pytest.mark.parametrize(("element", "label"), [("YJJL", "意见结论"), ("HFRQ", "回复日期")])
+def test_reply_must_state_its_conclusion_and_date(element: str, label: str) -> None:
+    """Given a 征求意见回复 (2303) without its conclusion 意见结论 or its reply date 回复日期 (optional in the <ZQYJ>
+    block it shares with the request), when decoded, then the record is refused at that element; the same record
+    as a 征求意见函 (2302), which states neither, translates."""
+    text = re.sub(rf"<{element}>[^<]*</{element}>\s*", "", sample("2303"))
+    rec = one(text)
+    assert not rec.ok
+    assert rec.message_type == "TransferOpinion"
+    assert wheres(rec) == [f"/JHBW/SJX/ZQYJ/{element}"]
+    assert rec.problems[0].reason == f"{label} ({element}) is required but empty or missing"
+    opinion = canonical_of(one(text.replace("<YWLX>2303</YWLX>", "<YWLX>2302</YWLX>")))["opinion"]
+    assert isinstance(opinion, dict)
+    assert opinion["kind"] == "REQUEST"
+
+
+def test_transfer_opinion_conclusion_codes() -> None:
+    """Given replies with 意见结论 1 and 2, when decoded, then they agree and disagree; a code outside 意见结论代码 is
+    refused by the schema at YJJL."""
+    for code, conclusion in (("1", "AGREE"), ("2", "DISAGREE")):
+        text = sample("2303").replace("<YJJL>1</YJJL>", f"<YJJL>{code}</YJJL>")
+        opinion = canonical_of(one(text))["opinion"]
+        assert isinstance(opinion, dict)
+        assert (opinion["kind"], opinion["conclusion"]) == ("REPLY", conclusion)
+    rec = one(sample("2303").replace("<YJJL>1</YJJL>", "<YJJL>同意</YJJL>"))
+    assert wheres(rec) == ["/JHBW/SJX/ZQYJ/YJJL"]
+    assert "is not an element of the set" in rec.problems[0].reason

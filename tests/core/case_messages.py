@@ -241,6 +241,19 @@ class Case:
               "transfer/reportBy": (served + dt.timedelta(days=7)).isoformat()}
         return build("TransferPapers-county.xml", v)
 
+    def transfer_opinion(self, mid: str, sent: dt.datetime, *, to_division: str, asked: dt.date,
+                reply: str | None = None, request: str | None = None) -> bytes:
+        """Bureau A asks ``to_division``'s bureau for its opinion on a change of residence, or (``reply``: AGREE
+        or DISAGREE) that bureau answers the request ``request``."""
+        sender, to = (to_division + "SF", self.bureau) if reply else (self.bureau, to_division + "SF")
+        v = self._common(mid, sender, [to], [], sent, request)
+        v |= {"opinion/kind": "REPLY" if reply else "REQUEST", "opinion/fromDivision": self.division,
+              "opinion/toDivision": to_division, "opinion/requestedOn": asked.isoformat()}
+        if reply:
+            return build("TransferOpinion-reply.xml", v | {"opinion/conclusion": reply,
+                                                           "opinion/repliedOn": sent.date().isoformat()})
+        return build("TransferOpinion.xml", v)
+
     def custody(self, mid: str, sent: dt.datetime, *, started: dt.date, ended: dt.date | None = None,
                 measure: str = "CRIMINAL_DETENTION") -> bytes:
         v = self._common(mid, self.police, [self.bureau], [self.procuratorate], sent, None)

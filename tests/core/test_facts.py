@@ -24,6 +24,7 @@ from hub.core.fact_bodies import (
     ReportingFacts,
     RevocationFacts,
     TransferFacts,
+    TransferOpinionFacts,
 )
 from hub.core.facts import MessageFacts, canonical_id_number, facts_of, legal_day, normalise_case_number
 from hub.core.idnumber import check_digit
@@ -57,6 +58,9 @@ EXPECTED_BODIES = {
     "TransferPapers-county.xml": TransferFacts("COUNTY_TRANSFER", "530524", "530521", D(2026, 5, 11), D(2026, 5, 8),
                                                D(2026, 5, 11), D(2026, 5, 18), None,
                                                ("DECISION", "JUDGMENT", "EXECUTION_NOTICE", "PERSON_FILE")),
+    "TransferOpinion.xml": TransferOpinionFacts("REQUEST", "530524", "530521", D(2026, 4, 27), None, None),
+    "TransferOpinion-reply.xml": TransferOpinionFacts("REPLY", "530524", "530521", D(2026, 4, 27), "AGREE",
+                                                      D(2026, 4, 30)),
     "CustodyNotice.xml": CustodyFacts("CRIMINAL_DETENTION", "530502KS", D(2026, 5, 18), None),
     "SupervisionEvent.xml": EventFacts("LEAVE_APPROVED", D(2026, 5, 29), D(2026, 6, 1), D(2026, 6, 7), "530103"),
     "RevocationProposal.xml": ProposalFacts("REVOKE_PROBATION", D(2026, 7, 13), True, "腾司矫撤建〔2026〕3号"),

@@ -115,6 +115,13 @@ CASES: dict[str, RuleCase] = {
                      D(2026, 7, 15))),
         lambda d: C.revocation(mid("revocation"), at(d), proposal=mid("proposal"), in_custody=True),
         D(2026, 7, 15), D(2026, 8, 14), "530502FY", "530581SF"),
+    # 腾冲市's bureau asks 隆阳区's on Mon 15 Jun: 5 days end on Sat 20 Jun, so the reply is due Mon 22 Jun
+    "transfer_opinion": RuleCase(
+        lambda f: (supervised(f), f(C.transfer_opinion(mid("ask"), at(D(2026, 6, 15)), to_division="530502",
+                                              asked=D(2026, 6, 15)), D(2026, 6, 15))),
+        lambda d: C.transfer_opinion(mid("answer"), at(d), to_division="530502", asked=D(2026, 6, 15),
+                                     reply="AGREE", request=mid("ask")),
+        D(2026, 6, 15), D(2026, 6, 22), "530502SF", "530581SF"),
     "pursuit_request": RuleCase(
         lambda f: (supervised(f), f(C.revocation(mid("revocation"), at(D(2026, 7, 24)), proposal=None,
                                                  in_custody=False), D(2026, 7, 24))),

@@ -23,7 +23,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import Engine, func, select
 
-from hub import alarming, casework, rulebook
+from hub import alarming, casework, pursuits, rulebook
 from hub.api.app import create_app
 from hub.canonical import load_schema
 from hub.cli import main
@@ -570,3 +570,46 @@ def test_a_run_with_nothing_new_reads_nothing_and_each_obligation_is_looked_at_a
         c.execute(obligations.update().where(obligations.c.id == moved).values(
             due_date=nxt + 40 * DAY, soon_from=nxt))
     assert looked_at(nxt) == {moved}
+
+
+def test_the_drafter_looks_at_a_case_once_a_day_until_it_changes(bare: tuple[Hub, Directory],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    hub, directory = bare
+    # Given a person who never reported (the report was due 11 Jun) and was then reported out of contact: the
+    # search for the lost contact is drafted, and the overdue report stays owed with no draft of its own
+    _, raw = judgment(dt.date(2026, 6, 1))
+    in_ledger(hub, directory, raw)
+    _, lost = about("SupervisionEvent", raw, "530581SF", **{"event/kind": "LOST_CONTACT",
+                                                            "event/occurredOn": "2026-06-20"})
+    bureau = directory.get("530581SF")
+    assert bureau is not None
+    hub.ingest(lost, agency=bureau)
+    casework.catch_up(hub.engine, rules=rulebook.rules_in_force(hub.engine),
+                      calendar=rulebook.calendar_in_force(hub.engine), directory=directory)
+    decoded: list[str] = []
+    real = pursuits.decode_state
+
+    def counting(text: str) -> Any:
+        state = real(text)
+        decoded.append(state.case_key)
+        return state
+
+    monkeypatch.setattr(pursuits, "decode_state", counting)
+
+    def run(day: dt.date) -> int:
+        decoded.clear()
+        return pursuits.refresh_drafts(hub, today=day, now=dt.datetime.combine(day, dt.time(10), tzinfo=SHANGHAI))
+
+    # When the drafter runs: one draft, for the search
+    assert run(dt.date(2026, 6, 22)) == 1 and len(decoded) == 1
+    assert [d["kind"] for d in drafts_of(hub)] == ["ASSIST_SEARCH"]
+    # Then later that day the unchanged case is not read again, the next day it is, and nothing is drafted twice
+    assert run(dt.date(2026, 6, 22)) == 0 and decoded == []
+    assert run(dt.date(2026, 6, 23)) == 0 and len(decoded) == 1
+    assert run(dt.date(2026, 6, 23)) == 0 and decoded == []
+    assert len(drafts_of(hub)) == 1
+
+
+def drafts_of(hub: Hub) -> list[dict[str, Any]]:
+    with hub.engine.connect() as c:
+        return [dict(r) for r in c.execute(select(pursuit_drafts)).mappings()]

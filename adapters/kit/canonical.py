@@ -307,8 +307,13 @@ def _write(parent: etree._Element, shape: Shape, data: CanonicalDict) -> None:
 
 def get(data: CanonicalDict, path: str) -> Any:
     """The value at ``a/b/c`` (None when any step is missing)."""
+    return get_steps(data, _split(path))
+
+
+def get_steps(data: Any, steps: tuple[str, ...]) -> Any:
+    """``get`` with the path already split: only dicts are stepped into."""
     cur: Any = data
-    for step in _split(path):
+    for step in steps:
         if type(cur) is not dict:
             return None
         cur = cur.get(step)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.kit import text
-from adapters.kit.canonical import CanonicalDict, get
+from adapters.kit.canonical import CanonicalDict, get, get_steps
 from adapters.kit.problems import NativeProblem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -311,7 +311,7 @@ class Specs:
 
     def for_canonical(self, message_type: str, data: CanonicalDict) -> Spec:
         for s, fixed in self._by_message_type.get(message_type, ()):
-            if all(_dict_get(data, steps) == v for steps, v in fixed):
+            if all(get_steps(data, steps) == v for steps, v in fixed):
                 return s
         raise ValueError(f"this format has no {self.name} for {message_type}"
                          + (f" with {dict((p, get(data, p)) for s in self.items for p in s.fixed)}"
@@ -369,18 +369,6 @@ def native_put(record: dict[str, Any], path: str, value: Any) -> None:
             cur[step] = nxt
         cur = nxt
     cur[steps[-1]] = value
-
-
-def _dict_get(data: Any, steps: tuple[str, ...]) -> Any:
-    """``canonical.get`` with the path already split: only dicts are stepped into."""
-    cur = data
-    for step in steps:
-        if type(cur) is not dict:
-            return None
-        cur = cur.get(step)
-        if cur is None:
-            return None
-    return cur
 
 
 def _put_steps(data: CanonicalDict, steps: tuple[str, ...], value: Any) -> None:
@@ -664,13 +652,13 @@ def outbound(spec: Spec, data: CanonicalDict) -> dict[str, Any]:
             _write(part, _get_steps(data, part.canonical_parents), record, True)
             continue
         assert type(part) is _OutGroup
-        found = _dict_get(data, part.canonical_steps)
+        found = get_steps(data, part.canonical_steps)
         entries = [] if found is None else found if isinstance(found, list) else [found]
         rows: list[dict[str, Any]] = []
         for entry in entries:
             row: dict[str, Any] = {}
             for run in part.runs:
-                _write(run, _dict_get(entry, run.canonical_parents), row, False)
+                _write(run, get_steps(entry, run.canonical_parents), row, False)
             rows.append(row)
         if rows:
             _native_put(record, part.native_parents, part.native_leaf, rows)

@@ -27,7 +27,8 @@ aside (-), by rule id of hub/rules/national.toml:
   and the period-end release_notice, + release_notice (termination), + pursuit_request when the person is not
   in custody (who is then at large, whatever an earlier search found).
 - PursuitRequest: = pursuit_request, lost_contact_search, search_on_failure; + pursuit_reply.
-- PursuitResult: = pursuit_reply; ONGOING + pursuit_reply again; IN_CUSTODY - absence rules.
+- PursuitResult: = pursuit_reply; ONGOING + pursuit_reply again; IN_CUSTODY - absence rules and
+  pursuit_request (the police took the person before the bureau asked).
 - ReleaseNotice: = release_notice; - every other open obligation but the pursuit of a person at large.
 
 Any message about a case whose decision the hub has not received, but whose <case> shows the decision took
@@ -35,6 +36,9 @@ effect, opens notify_bureau and serve_documents for the deciding organ (漏管: 
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from hub.core.case_rules_absence import (
     ABSENCE,
@@ -84,38 +88,18 @@ def reveal_decision(w: Work) -> None:
 
 def handle(w: Work) -> str:
     """Apply the message's own effects to ``w``; a one-line summary for the timeline."""
-    b = w.m.body
-    if isinstance(b, CommissionFacts):
-        return _commission(w, b)
-    if isinstance(b, OpinionFacts):
-        w.progress(assessed=True)
-        w.meet(*ASSESSMENT)
-        return f"调查评估意见 assessment opinion {b.conclusion} to {b.commissioning_organ}"
-    if isinstance(b, DecisionFacts):
-        return _decision(w, b)
-    if isinstance(b, ReceiptFacts):
-        return _receipt(w, b)
-    if isinstance(b, ReportingFacts):
-        return _reporting(w, b)
-    if isinstance(b, TransferFacts):
-        return _handover(w, b) if b.kind == "ESCORTED_HANDOVER" else _county_transfer(w, b)
-    if isinstance(b, TransferOpinionFacts):
-        return _transfer_opinion(w, b)
-    if isinstance(b, CustodyFacts):
-        return _custody(w, b)
-    if isinstance(b, EventFacts):
-        return _event(w, b)
-    if isinstance(b, ProposalFacts):
-        return revocation_proposal(w, b)
-    if isinstance(b, RevocationFacts):
-        return revocation(w, b)
-    if isinstance(b, PursuitRequestFacts):
-        return pursuit_request(w, b)
-    if isinstance(b, PursuitResultFacts):
-        return pursuit_result(w, b)
-    if isinstance(b, ReleaseFacts):
-        return release(w, b)
-    return f"{w.m.message_type}: no effect on the case"
+    apply = _HANDLERS.get(type(w.m.body))
+    return apply(w, w.m.body) if apply is not None else f"{w.m.message_type}: no effect on the case"
+
+
+def _assessment_opinion(w: Work, o: OpinionFacts) -> str:
+    w.progress(assessed=True)
+    w.meet(*ASSESSMENT)
+    return f"调查评估意见 assessment opinion {o.conclusion} to {o.commissioning_organ}"
+
+
+def _transfer(w: Work, t: TransferFacts) -> str:
+    return _handover(w, t) if t.kind == "ESCORTED_HANDOVER" else _county_transfer(w, t)
 
 
 def _commission(w: Work, c: CommissionFacts) -> str:
@@ -283,5 +267,14 @@ def _event(w: Work, e: EventFacts) -> str:
         w.meet("lost_contact_warning")
     return f"{e.kind.lower()} on {e.occurred_on.isoformat()}"
 
+
+# What each body does to a case, by its class.
+_HANDLERS: dict[type, Callable[[Work, Any], str]] = {
+    CommissionFacts: _commission, OpinionFacts: _assessment_opinion, DecisionFacts: _decision,
+    ReceiptFacts: _receipt, ReportingFacts: _reporting, TransferFacts: _transfer,
+    TransferOpinionFacts: _transfer_opinion, CustodyFacts: _custody, EventFacts: _event,
+    ProposalFacts: revocation_proposal, RevocationFacts: revocation, PursuitRequestFacts: pursuit_request,
+    PursuitResultFacts: pursuit_result, ReleaseFacts: release,
+}
 
 __all__ = ["Progress", "handle", "reveal_decision"]

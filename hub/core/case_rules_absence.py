@@ -87,7 +87,7 @@ def pursuit_result(w: Work, r: PursuitResultFacts) -> str:
     elif r.status == "LOCATED":
         w.progress(pursuit="located")
     elif r.status == "IN_CUSTODY":
-        w.waive(*ABSENCE, reason=IN_CUSTODY)
+        w.waive(*ABSENCE, "pursuit_request", reason=IN_CUSTODY)
         w.progress(pursuit="located", at_large=False, custody_since=r.located_on or r.reported_on)
     else:
         w.progress(pursuit="", at_large=False)

@@ -19,7 +19,8 @@ from hub.core.obligations import (
     obligation_id,
     reschedule,
 )
-from tests.core.case_feed import RULES, C, Feed, decided, lost, mid, person_case, proposed, supervised
+from hub.core.pursuit_draft import draft_pursuit_request
+from tests.core.case_feed import RULES, C, Feed, decided, lost, mid, person_case, proposed, revoked, supervised
 from tests.core.case_messages import at
 
 D = dt.date
@@ -277,6 +278,19 @@ def test_custody_explains_an_absence_and_silences_the_lost_contact_clocks() -> N
                for o in t.cancelled)
     assert f.now.state is CaseStatus.IN_CUSTODY
     assert [o.rule_id for o in f.now.open_obligations()] == ["release_notice"]
+
+
+def test_police_who_take_an_absconder_before_the_bureau_asks_end_the_request_owed() -> None:
+    # Given a revocation in force with the person at large: the bureau owes a pursuit request at once
+    f = Feed()
+    revoked(f, in_custody=False)
+    assert [o.rule_id for o in f.now.open_obligations() if o.rule_id == "pursuit_request"] == ["pursuit_request"]
+    # When the police report the person in custody before any request reached them
+    f(C.pursuit_result(mid("caught"), at(D(2026, 7, 25)), status="IN_CUSTODY", request=None), D(2026, 7, 25))
+    # Then no request is owed any more, and none is drafted
+    (ob,) = f.now.of_rule("pursuit_request")
+    assert ob.waiver is not None and "custody" in ob.waiver.reason
+    assert draft_pursuit_request(f.now, today=D(2026, 7, 26)) is None
 
 
 def test_custody_before_reporting_suspends_the_report_until_release_from_custody() -> None:

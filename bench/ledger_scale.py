@@ -16,7 +16,9 @@ in a fresh child process so that its peak RSS is its own:
   second finds them sent and stores nothing new. Seconds, notices and peak RSS of each run.
 
 Generating the messages, the obligations and their cases is not timed. ``python -m bench.ledger_scale N M`` uses
-M open obligations instead of 700,000.
+M open obligations instead of 700,000; ``--db PATH`` keeps the generated messages in PATH, and a later run with the
+same N rebuilds from them without generating them again (5,000,000 take about 40 minutes to generate). While the
+rebuild runs, a line on stderr each minute says how far it has got and at what rate.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -202,6 +205,25 @@ def open_obligations(url: str, count: int, today: dt.date, *, seed: int = 7) -> 
     engine.dispose()
 
 
+def _progress(url: str, started: float, done: threading.Event, every: float = 60.0) -> None:
+    """Print to stderr, every ``every`` seconds, how far the rebuild has got and its rate since the last line."""
+    from sqlalchemy import select
+
+    from hub.store.db import make_engine
+    from hub.store.ledger_schema import ledger_cursor
+
+    engine = make_engine(url, pool_size=1)
+    last_n, last_t = 0, started
+    while not done.wait(every):
+        with engine.connect() as conn:
+            n = int(conn.execute(select(ledger_cursor.c.last_seq)).scalar() or 0)
+        now = time.perf_counter()
+        print(f"  rebuild at {n:,} messages after {now - started:.0f} s: {(n - last_n) / (now - last_t):,.0f} "
+              f"messages/s since the last line", file=sys.stderr, flush=True)
+        last_n, last_t = n, now
+    engine.dispose()
+
+
 def phase_rebuild(url: str) -> dict[str, Any]:
     from hub import casework, rulebook
     from hub.registry import load_registry
@@ -212,8 +234,12 @@ def phase_rebuild(url: str) -> dict[str, Any]:
     inputs = dict(rules=rulebook.rules_in_force(engine), calendar=rulebook.calendar_in_force(engine),
                   directory=load_registry(default_registry_path()))
     t = time.perf_counter()
+    done = threading.Event()
+    watcher = threading.Thread(target=_progress, args=(url, t, done), daemon=True)
+    watcher.start()
     n = casework.rebuild(engine, **inputs)  # type: ignore[arg-type]
     took = time.perf_counter() - t
+    done.set()
     status = casework.status(engine)
     engine.dispose()
     return {"messages": n, "seconds": round(took, 1), "messages_per_s": round(n / took),
@@ -264,8 +290,23 @@ def phase_clock_run(url: str, today: dt.date) -> dict[str, Any]:
     return {"runs": runs, "deliveries": stored, "peak_rss_mib": round(peak_mib())}
 
 
+def stored_messages(path: Path) -> int:
+    """How many messages a kept database holds (0 when there is none yet)."""
+    if not path.exists():
+        return 0
+    from sqlalchemy import func, select
+
+    from hub.store.db import make_engine
+
+    engine = make_engine(f"sqlite:///{path}", pool_size=1)
+    with engine.connect() as conn:
+        n = int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
+    engine.dispose()
+    return n
+
+
 def child(*args: str) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "bench.ledger_scale", *args], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "bench.ledger_scale", *args], stdout=subprocess.PIPE, text=True,
                          check=True)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -280,14 +321,24 @@ def main(argv: list[str]) -> int:
         else:
             print(json.dumps(phase_clock(argv[2], dt.date.fromisoformat(argv[3]))))
         return 0
+    kept = None
+    if "--db" in argv:  # keep the generated messages in this file, and reuse them when it already holds n
+        i = argv.index("--db")
+        kept, argv = Path(argv[i + 1]).resolve(), argv[:i] + argv[i + 2:]
     n = int(argv[0]) if argv else 200_000
     count = int(argv[1]) if len(argv) > 1 else OPEN_OBLIGATIONS
     today = dt.date(2026, 6, 30)
     with tempfile.TemporaryDirectory(prefix="xianjie-ledger-") as tmp:
-        url = f"sqlite:///{tmp}/ledger.db"
-        made = generate(url, n)
-        print(f"generated {made['messages']:,} messages about {made['cases']:,} cases in {made['seconds']} s "
-              f"(not counted)", flush=True)
+        url = f"sqlite:///{kept or f'{tmp}/ledger.db'}"
+        stored = stored_messages(kept) if kept else 0
+        if stored == n:
+            print(f"reusing the {n:,} messages stored in {kept}", flush=True)
+        elif stored:
+            raise SystemExit(f"{kept} holds {stored:,} messages, not {n:,}: remove it or name another file")
+        else:
+            made = generate(url, n)
+            print(f"generated {made['messages']:,} messages about {made['cases']:,} cases in {made['seconds']} s "
+                  f"(not counted)", flush=True)
         r = child("--phase", "rebuild", url)
         print(f"rebuild: {r['messages']:,} messages in {r['seconds']} s = {r['messages_per_s']:,} messages/s "
               f"→ {r['cases']:,} cases, {r['open_obligations']:,} open obligations, {r['not_applied']} not applied; "

@@ -31,7 +31,7 @@ _TAG = "type"
 
 def encode_state(state: CaseState) -> str:
     """The state as compact JSON (``decode_state`` reads it back to an equal state)."""
-    return json.dumps(_plain(state), ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(_compiled(CaseState)(state), ensure_ascii=False, separators=(",", ":"))
 
 
 def decode_state(text: str) -> CaseState:
@@ -81,6 +81,61 @@ def _encoder(kind: type) -> Callable[[Any], Any]:
 
 
 _ENCODERS: dict[type, Callable[[Any], Any]] = {}
+_FIELD_PLANS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+_PLAIN_HINTS = (str, int, bool, float, type(None))
+
+
+def _compiled(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """``_plain`` for one dataclass, planned once from its annotations: a field whose type is a plain value (or
+    None) is copied without a look-up per value, so a projection batch writing thousands of states spends its
+    time on the states, not on dispatch. Gives exactly what ``_plain`` gives."""
+    found = _FIELD_PLANS.get(cls)
+    if found is not None:
+        return found
+    hints = typing.get_type_hints(cls)
+    plan: list[tuple[str, Callable[[Any], Any] | None]] = []
+    for f in dataclasses.fields(cls):
+        plan.append((f.name, _field(hints[f.name])))
+    tag = cls.__name__ if cls.__name__ in _BODIES else None
+
+    def encode(v: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, how in plan:
+            x = getattr(v, name)
+            out[name] = x if how is None else how(x)
+        if tag is not None:
+            out[_TAG] = tag
+        return out
+
+    _FIELD_PLANS[cls] = encode
+    return encode
+
+
+def _field(hint: Any) -> Callable[[Any], Any] | None:
+    """How to encode a value annotated ``hint``: None when it is stored as it is."""
+    if hint in _PLAIN_HINTS:
+        return None
+    if hint is dt.date or hint is dt.datetime:
+        return lambda v: v.isoformat()
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return lambda v: v.value
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and not (isinstance(rest[0], type) and rest[0].__name__ in _BODIES):
+            inner = _field(rest[0])
+            if inner is None:
+                return None
+            return lambda v: None if v is None else inner(v)
+        return _plain  # a union of message bodies: by the value's own class
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _field(args[0])
+        if item is None:
+            return list
+        return lambda v: [item(x) for x in v]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint.__name__ not in _BODIES:
+        return _compiled(hint)
+    return _plain
 _CACHE: dict[object, Decoder] = {}
 
 

@@ -19,7 +19,7 @@ import json
 import logging
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, Index, delete, func, select, update
 
 from hub import case_actions, case_views
 from hub.case_actions import OperatorWaiver
@@ -95,6 +95,7 @@ def project(engine: Engine, *, rules: RuleBook, calendar: Calendar, directory: D
             values["replay"] = json.dumps([w.plain() for w in replay if w not in due], ensure_ascii=False)
         if cur["rebuild_target"] is not None and top >= cur["rebuild_target"] and len(due) == len(replay):
             values["rebuild_target"] = None
+            restore_indexes(conn)
         conn.execute(update(ledger_cursor).where(ledger_cursor.c.id == 1).values(**values))
     return len(rows) + len(due)
 
@@ -112,24 +113,46 @@ def catch_up(engine: Engine, *, rules: RuleBook, calendar: Calendar, directory: 
     return total
 
 
-def rebuild(engine: Engine, *, rules: RuleBook, calendar: Calendar, directory: Directory, limit: int = 2000) -> int:
+def rebuild(engine: Engine, *, rules: RuleBook, calendar: Calendar, directory: Directory, limit: int = 5000) -> int:
     """Empty the ledger tables and project every stored message from the start, making each operator's waiver
     again where it was made (right after the same message); how many messages were read.
 
     Until the rebuild reaches the last message stored when it began (and every waiver is made again), ``ready`` is
     False, waivers are refused and the alarm clock does not run: a half-built ledger would show obligations as open
-    that later messages meet. Any projector carries an interrupted rebuild on from where it stopped."""
+    that later messages meet. Any projector carries an interrupted rebuild on from where it stopped. The ledger's
+    secondary indexes (``_deferred_indexes``) are dropped while it runs and built again by the batch that finishes
+    it, so timeline and obligation queries made meanwhile read whole tables."""
     with engine.begin() as conn:
         lock(conn, wait=True)
         cursor(conn)
-        for table in (case_events, obligations, cases):
-            conn.execute(delete(table))
         target = conn.execute(select(func.max(messages.c.seq))).scalar()
         replay = [w.plain() for w in case_actions.waivers(conn) if w.after_seq > 0]
+        for index in _deferred_indexes():
+            if target or replay:  # the batch that finishes the rebuild builds them again
+                index.drop(conn, checkfirst=True)
+            else:
+                index.create(conn, checkfirst=True)
+        for table in (case_events, obligations, cases):
+            conn.execute(delete(table))
         conn.execute(update(ledger_cursor).where(ledger_cursor.c.id == 1).values(
             last_seq=0, gaps="{}", updated_at=utcnow(), rebuild_target=target or (0 if replay else None),
             replay=json.dumps(replay, ensure_ascii=False) if replay else None))
     return catch_up(engine, rules=rules, calendar=calendar, directory=directory, limit=limit, wait=True)
+
+
+def _deferred_indexes() -> list[Index]:
+    """The ledger's secondary indexes a rebuild drops and builds again once it has finished: kept up to date row by
+    row, each message of a rebuild would update a dozen of them at random places, and past a few million messages
+    the rebuild would spend its time waiting on those pages. The projection itself looks cases and obligations up
+    by their keys and problem lines by message (``ix_case_events_message``), which stay."""
+    return sorted((i for t in (cases, obligations, case_events) for i in t.indexes
+                   if i.name != "ix_case_events_message"), key=lambda i: str(i.name))
+
+
+def restore_indexes(conn: Connection) -> None:
+    """Build the indexes a rebuild dropped (those already there are left as they are)."""
+    for index in _deferred_indexes():
+        index.create(conn, checkfirst=True)
 
 
 def ready(engine: Engine) -> bool:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 import uvicorn
 from lxml import etree
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, inspect, select, update
 
-from hub import alarming, case_project, casework, identity_store, rulebook
+from hub import alarming, case_codec, case_project, casework, identity_store, rulebook
 from hub.api.app import create_app
 from hub.canonical import load_schema
 from hub.case_codec import decode_state, encode_state
@@ -542,6 +542,7 @@ def test_a_rebuild_gives_the_same_tables_as_the_projection_as_it_went(make_ledge
     # Then every row is the same, the waiver included, made again where it was made
     assert tables(ledger.engine) == incremental
     assert casework.ready(ledger.engine)
+    assert ledger_indexes(ledger.engine) == declared_indexes()  # the ones dropped while it ran are back
     # And a rebuild that dies after its first two messages is carried on by the hub's worker to the same tables
     real = casework.catch_up
     monkeypatch.setattr(casework, "catch_up", lambda engine, **kw: real(engine, **(kw | {"limit": 2,
@@ -552,6 +553,53 @@ def test_a_rebuild_gives_the_same_tables_as_the_projection_as_it_went(make_ledge
     wait_until(lambda: casework.ready(ledger.engine), 20, what="the worker to finish the rebuild")
     ledger.projected()
     assert tables(ledger.engine) == incremental
+    assert ledger_indexes(ledger.engine) == declared_indexes()
+
+
+def test_a_rebuild_builds_the_ledger_s_indexes_again_once_it_has_reached_the_last_message(
+        make_ledger: Callable[..., Ledger], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ledger = make_ledger(workers=False)
+    a = case(15)
+    with ledger.client() as client:
+        ledger.post(client, a.decision(mid(a, "decision"), now()), a.court)
+        ledger.post(client, a.receipt(mid(a, "receipt"), now(), of=mid(a, "decision")), a.bureau)
+    inputs = dict(rules=rulebook.rules_in_force(ledger.engine), calendar=rulebook.calendar_in_force(ledger.engine),
+                  directory=ledger.directory)
+    # Given a rebuild stopped before its first batch
+    real = casework.catch_up
+    monkeypatch.setattr(casework, "catch_up", lambda engine, **kw: 0)
+    casework.rebuild(ledger.engine, **inputs)  # type: ignore[arg-type]
+    monkeypatch.setattr(casework, "catch_up", real)
+    # Then the secondary indexes are down while it runs, except the one the projection reads by
+    assert ledger_indexes(ledger.engine) == {"ix_case_events_message"}
+    assert not casework.ready(ledger.engine)
+    # and a batch that does not reach the last message leaves them down
+    assert casework.project(ledger.engine, limit=1, **inputs) == 1  # type: ignore[arg-type]
+    assert ledger_indexes(ledger.engine) == {"ix_case_events_message"}
+    # When the projection reaches the last message stored when the rebuild began
+    assert casework.catch_up(ledger.engine, **inputs) == 1  # type: ignore[arg-type]
+    # Then every index is back and the ledger is ready
+    assert ledger_indexes(ledger.engine) == declared_indexes()
+    assert casework.ready(ledger.engine)
+    # And a rebuild of a hub with no message stored leaves them up
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    upgrade(url)
+    empty = make_engine(url, pool_size=1)
+    try:
+        assert casework.rebuild(empty, **inputs) == 0  # type: ignore[arg-type]
+        assert ledger_indexes(empty) == declared_indexes() and casework.ready(empty)
+    finally:
+        empty.dispose()
+
+
+def declared_indexes() -> set[str]:
+    return {str(i.name) for t in (cases, obligations, case_events) for i in t.indexes}
+
+
+def ledger_indexes(engine: Engine) -> set[str]:
+    """The secondary indexes the database has on the ledger's tables."""
+    inspector = inspect(engine)
+    return {str(i["name"]) for t in ("cases", "obligations", "case_events") for i in inspector.get_indexes(t)}
 
 
 def test_a_calendar_year_loaded_gives_due_dates_to_obligations_that_waited_for_it(
@@ -646,6 +694,8 @@ def test_a_case_state_is_stored_and_read_back_whole() -> None:
         history(f)
         # When the state is written as JSON and read back, it is the same state
         assert decode_state(encode_state(f.now)) == f.now
+        # and the encoder planned from the annotations writes what the one led by each value's class writes
+        assert json.loads(encode_state(f.now)) == case_codec._plain(f.now)
     assert f.now.pending, "the last history holds a message back"
 
 

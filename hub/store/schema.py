@@ -231,4 +231,10 @@ calendar_years = Table(
 )
 
 # the case ledger, alarms, identity and registers declare their tables on this metadata in their own modules
-from hub.store import alarm_schema, identity_schema, ledger_schema, register_schema  # noqa: E402, F401
+from hub.store import (  # noqa: E402, F401
+    alarm_schema,
+    identity_schema,
+    ledger_schema,
+    operator_schema,
+    register_schema,
+)

@@ -27,6 +27,9 @@ from hub.api.common import error_body
 from hub.bus.kombu_bus import Bus, make_bus
 from hub.bus.topology import build_topology
 from hub.canonical import load_schema
+from hub.console import data as console_data
+from hub.console import session as console_session
+from hub.console import web as console_web
 from hub.core.model import Agency, OrganType
 from hub.errors import Forbidden, InvalidMessage, Problem, Unauthorised
 from hub.registry import load_registry
@@ -77,6 +80,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return authenticate(request, directory)
 
     app.include_router(rules_api.router(engine, who))
+    app.mount("/console/static", console_web.static_files(), name="console-static")
+    app.include_router(console_web.router(hub, clock=app.state.clock))
     for area in (cases_api, alarms_api, identity_api, registers_api):
         app.include_router(area.router(hub, who))
 
@@ -273,26 +278,36 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             return JSONResponse(error_body("not_found", "no such inbox item for this agency", []), status_code=404)
         return JSONResponse({"delivery_id": delivery_id, "acknowledged": True, "changed": changed})
 
-    def operator(request: Request) -> Agency:
-        agency = who(request)
-        if agency.organ_type is not OrganType.HUB:
-            raise Forbidden("failed transfers are for the hub's operators")
-        return agency
+    def operator(request: Request, action: str) -> tuple[str, str | None]:
+        """Who acts (for the audit log) and the agency they are limited to (None: all): the hub's own API key,
+        or a console session whose role may take ``action`` (with its CSRF token on a change)."""
+        if request.headers.get("x-api-key") or request.headers.get("authorization"):
+            agency = who(request)
+            if agency.organ_type is not OrganType.HUB:
+                raise Forbidden("failed transfers are for the hub's operators")
+            return agency.code, None
+        session = console_session.require(request, engine, action)
+        return console_session.actor(session), console_session.scope_of(session, directory)
 
     @app.get("/api/v1/failed-transfers", tags=["failed transfers"])
-    async def list_failed(request: Request, status: str | None = "open", cause: str | None = None,
-                          recipient: str | None = None, limit: int = 100, offset: int = 0) -> Response:
-        """Failed transfers with their cause; they never expire."""
-        operator(request)
-        rows = await run_in_threadpool(hub.failed_transfers, status=status or None, cause=cause,
-                                       recipient=recipient, limit=max(1, min(limit, 1000)), offset=max(0, offset))
-        return JSONResponse(_jsonable({"items": rows}))
+    async def list_failed(request: Request, limit: int = 100, offset: int = 0) -> Response:
+        """Failed transfers with their cause, oldest first; they never expire. Filters: ``status`` (open,
+        retrying, resolved, any), ``cause``, ``recipient``, ``agency`` (sender or recipient), ``message_type``,
+        ``age`` (lt1d, 1to3d, 3to7d, gt7d), ``q`` (a person's name, ID number or case number)."""
+        _, scope = operator(request, "view")
+        found = await run_in_threadpool(console_data.failed_list, engine,
+                                        console_data.FailedFilter.of(dict(request.query_params)), scope=scope,
+                                        now=app.state.clock(), limit=max(1, min(limit, 1000)), offset=max(0, offset))
+        return JSONResponse(_jsonable(found))
 
     @app.post("/api/v1/failed-transfers/{ft_id}/retry", tags=["failed transfers"])
     async def retry_failed(ft_id: str, request: Request) -> Response:
         """Send again (after the recipient or the registry is fixed)."""
-        agency = operator(request)
-        res = await run_in_threadpool(hub.retry_failed_transfer, ft_id, actor=agency.code)
+        by, scope = operator(request, "retry")
+        if scope is not None and await run_in_threadpool(console_data.failed_one, engine, ft_id, scope=scope,
+                                                         now=app.state.clock()) is None:
+            return JSONResponse(error_body("not_found", "no such failed transfer", []), status_code=404)
+        res = await run_in_threadpool(hub.retry_failed_transfer, ft_id, actor=by)
         if res is None:
             return JSONResponse(error_body("not_found", "no such failed transfer", []), status_code=404)
         return JSONResponse(res, status_code=202)

@@ -1,0 +1,106 @@
+"""The console's words in Chinese (first) and English. A template writes ``t("key")``; a key missing from the
+catalogue shows as the key itself, which the console's tests look for."""
+
+from __future__ import annotations
+
+LANGS = ("zh", "en")
+
+CATALOGUE: dict[str, tuple[str, str]] = {
+    # frame
+    "app": ("衔接 · 社区矫正信息交换平台", "Xianjie · community-corrections data exchange"),
+    "console": ("操作台", "Console"),
+    "nav.dashboard": ("总览", "Dashboard"),
+    "nav.failed": ("投递失败", "Failed transfers"),
+    "nav.obligations": ("期限事项", "Obligations"),
+    "nav.pursuits": ("协查草稿", "Pursuit drafts"),
+    "nav.audit": ("审计日志", "Audit log"),
+    "nav.person": ("人员时间线", "Person timeline"),
+    "switch_lang": ("English", "中文"),
+    "sign_out": ("退出", "Sign out"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "role.operator": ("操作员", "operator"),
+    "role.supervisor": ("主管", "supervisor"),
+    "role.auditor": ("审计员", "auditor"),
+    "role.administrator": ("管理员", "administrator"),
+    "print": ("打印", "Print"),
+    # sign-in
+    "signin.title": ("登录", "Sign in"),
+    "signin.username": ("用户名", "User name"),
+    "signin.password": ("密码", "Password"),
+    "signin.submit": ("登录", "Sign in"),
+    "signin.failed": ("用户名或密码错误，或账户已停用、暂时锁定。", "Wrong user name or password, or the account is "
+                      "disabled or locked for a while."),
+    "signin.expired": ("会话已过期，请重新登录。", "Your session has ended; please sign in again."),
+    # dashboard
+    "dash.title": ("总览", "Dashboard"),
+    "dash.flow": ("近14日各机关收发电文", "Messages in and out per agency, last 14 days"),
+    "dash.in": ("发出", "sent"),
+    "dash.out": ("收到", "received"),
+    "dash.queue": ("待投递队列", "Delivery queue"),
+    "dash.queue_pending": ("待投递", "pending"),
+    "dash.queue_delivered": ("已送达未确认", "delivered, not acknowledged"),
+    "dash.failed": ("投递失败（按原因、时长）", "Failed transfers by cause and age"),
+    "dash.obligations": ("期限事项（按责任机关）", "Obligations per responsible agency"),
+    "dash.due_soon": ("即将到期", "due soon"),
+    "dash.due_today": ("今日到期", "due today"),
+    "dash.overdue": ("已逾期", "overdue"),
+    "dash.none": ("暂无", "none"),
+    "age.lt1d": ("不足1天", "< 1 day"),
+    "age.1to3d": ("1–3天", "1–3 days"),
+    "age.3to7d": ("3–7天", "3–7 days"),
+    "age.gt7d": ("7天以上", "> 7 days"),
+    # failed transfers
+    "ft.title": ("投递失败", "Failed transfers"),
+    "ft.filter": ("筛选", "Filter"),
+    "ft.search": ("姓名、身份证号或案号", "Name, ID number or case number"),
+    "ft.agency": ("机关", "Agency"),
+    "ft.type": ("电文类型", "Message type"),
+    "ft.cause": ("原因", "Cause"),
+    "ft.age": ("时长", "Age"),
+    "ft.status": ("状态", "Status"),
+    "ft.any": ("全部", "any"),
+    "ft.created": ("发生时间", "Since"),
+    "ft.recipient": ("收件机关", "Recipient"),
+    "ft.sender": ("发件机关", "Sender"),
+    "ft.person": ("人员", "Person"),
+    "ft.case": ("案号", "Case number"),
+    "ft.detail": ("详情", "Detail"),
+    "ft.none": ("没有符合条件的投递失败记录。", "No failed transfer matches."),
+    "ft.retry": ("重新投递", "Retry"),
+    "ft.reason": ("说明", "Reason"),
+    "ft.attempts": ("投递记录", "Attempts"),
+    "ft.payload_raw": ("原始电文", "Raw payload"),
+    "ft.payload_canonical": ("标准电文", "Canonical payload"),
+    "ft.timeline": ("人员时间线", "Person timeline"),
+    "ft.retried": ("已重新投递。", "Sent again."),
+    "cause.no_recipient": ("无收件机关", "no recipient"),
+    "cause.rejected": ("对方拒收", "rejected"),
+    "cause.retries_exhausted": ("重试用尽", "retries exhausted"),
+    "cause.not_collected": ("未被取走", "not collected"),
+    "status.open": ("待处理", "open"),
+    "status.retrying": ("重新投递中", "retrying"),
+    "status.resolved": ("已处理", "resolved"),
+    "page.prev": ("上一页", "Previous"),
+    "page.next": ("下一页", "Next"),
+    "page.of": ("第 {page} 页，共 {total} 条", "page {page}, {total} in all"),
+    # audit
+    "audit.title": ("审计日志", "Audit log"),
+    "audit.at": ("时间", "When"),
+    "audit.actor": ("操作人", "Who"),
+    "audit.action": ("操作", "Action"),
+    "audit.target": ("对象", "Target"),
+    "audit.detail": ("内容", "Detail"),
+    # errors
+    "err.forbidden": ("您的角色不能执行此操作。", "Your role may not do this."),
+    "err.not_found": ("没有找到。", "Not found."),
+    "err.csrf": ("表单已失效，请刷新页面后重试。", "The form has expired; reload the page and try again."),
+    "err.reason_required": ("请填写说明。", "A reason is required."),
+}
+
+
+def translate(lang: str, key: str, **values: object) -> str:
+    pair = CATALOGUE.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if lang == "en" else pair[0]
+    return text.format(**values) if values else text

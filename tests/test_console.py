@@ -1,0 +1,168 @@
+"""The operator console's pages and the operator API behind them, through a hub on both stacks: sign-in and
+CSRF, a failed transfer found by a person's ID number and retried, what each role sees and may do, each agency's
+operators limited to their own agency, the language switch, the audit log."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from hub import operators
+from hub.store.db import make_engine
+from hub.store.schema import audit_log
+from tests.conftest import Stack
+from tests.harness import Recipients, auth, make_id, notice, states, wait_until
+from tests.hubserver import InProcessHub, hub_settings
+
+PASSWORD = "a long enough password"
+PERSON = make_id("530581", "19850707", 33)
+
+
+@pytest.fixture
+def hub(stack: Stack, registry: Path) -> Iterator[InProcessHub]:
+    s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
+                     queue_prefix=stack.queue_prefix)
+    s = replace(s, retry=replace(s.retry, tiers=(0.5, 1.0, 2.0), inline_wait=0.05))
+    h = InProcessHub(s).start()
+    engine = make_engine(s.database_url, pool_size=2)
+    for username, role, agency in [("zhang", "operator", "530500ZX"), ("shen", "auditor", "530500ZX"),
+                                   ("tc", "operator", "530581SF"), ("ly", "operator", "530502SF")]:
+        operators.create(engine, username=username, password=PASSWORD, role=role, agency=agency,
+                         display_name={"zhang": "张敏", "shen": "沈审", "tc": "腾冲", "ly": "隆阳"}[username],
+                         actor="test")
+    engine.dispose()
+    yield h
+    h.stop()
+
+
+def hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden field {name}"
+    return found.group(1)
+
+
+def sign_in(c: httpx.Client, username: str, password: str = PASSWORD) -> str:
+    """Sign in through the form; the session's CSRF token (from the next page's forms)."""
+    form = c.get("/console/signin")
+    assert form.status_code == 200 and "登录" in form.text
+    r = c.post("/console/signin", data={"username": username, "password": password,
+                                        "csrf": hidden(form.text, "csrf"), "next": "/console/dashboard"})
+    assert r.status_code == 303, r.text
+    page = c.get(r.headers["location"])
+    assert page.status_code == 200
+    return hidden(page.text, "csrf")
+
+
+def failed_transfer(c: httpx.Client, recipients: Recipients) -> tuple[str, str]:
+    """A judgment about PERSON that 腾冲's bureau rejects: (message id, failed transfer id)."""
+    recipients.modes["530581SF"] = "reject"
+    mid, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581", id_number=PERSON)
+    assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+    wait_until(lambda: states(c, mid).get("530581SF") == "failed", what="failed transfer")
+    fts = c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["items"]
+    return mid, next(f["id"] for f in fts if f["message_id"] == mid)
+
+
+def test_pages_need_a_session_and_a_wrong_password_gets_nowhere(hub: InProcessHub) -> None:
+    with hub.client() as c:
+        r = c.get("/console/failed")
+        assert r.status_code == 303 and r.headers["location"].startswith("/console/signin")
+        form = c.get("/console/signin")
+        r = c.post("/console/signin", data={"username": "zhang", "password": "wrong password!",
+                                            "csrf": hidden(form.text, "csrf")})
+        assert r.status_code == 303 and "failed=1" in r.headers["location"]
+        assert "用户名或密码错误" in c.get(r.headers["location"]).text
+        assert c.get("/console/dashboard").status_code == 303
+        # a sign-in form posted without its CSRF value is refused
+        r = c.post("/console/signin", data={"username": "zhang", "password": PASSWORD, "csrf": "forged"})
+        assert r.status_code == 403 and "xianjie_session" not in c.cookies
+        assert c.get("/console/dashboard").status_code == 303
+
+
+def test_an_operator_finds_a_failed_transfer_by_id_number_and_retries_it(hub: InProcessHub,
+                                                                         recipients: Recipients) -> None:
+    with hub.client() as c:
+        mid, ft = failed_transfer(c, recipients)
+        csrf = sign_in(c, "zhang")
+        listing = c.get("/console/failed", params={"q": PERSON})
+        assert listing.status_code == 200 and f"/console/failed/{ft}" in listing.text
+        assert c.get("/console/failed", params={"q": make_id("530581", "19900101", 11)}).text.count(
+            "/console/failed/") == 0
+        detail = c.get(f"/console/failed/{ft}")
+        assert "对方拒收" in detail.text and "SentencingDecision" in detail.text and 'id="retry"' in detail.text
+        assert "&lt;SentencingDecision" in detail.text  # the payload shown as text, escaped
+        # a form without the session's CSRF token does nothing
+        assert c.post(f"/console/failed/{ft}/retry", data={"csrf": "forged"}).status_code == 403
+        recipients.modes["530581SF"] = "ok"
+        r = c.post(f"/console/failed/{ft}/retry", data={"csrf": csrf, "reason": "对方系统已恢复"})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=retried")
+        wait_until(lambda: states(c, mid).get("530581SF") == "delivered", what="delivered after the retry")
+    engine = make_engine(hub.settings.database_url, pool_size=1)
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log.c.actor, audit_log.c.detail).where(
+            audit_log.c.action == "retry_failed_transfer")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("console:zhang", "对方系统已恢复")]
+
+
+def test_a_role_that_may_not_act_does_not_see_the_action_and_is_refused_by_the_api(
+        hub: InProcessHub, recipients: Recipients) -> None:
+    with hub.client() as c:
+        _, ft = failed_transfer(c, recipients)
+        csrf = sign_in(c, "shen")  # an auditor
+        detail = c.get(f"/console/failed/{ft}")
+        assert detail.status_code == 200 and 'id="retry"' not in detail.text
+        assert c.post(f"/console/failed/{ft}/retry", data={"csrf": csrf}).status_code == 403
+        r = c.post(f"/api/v1/failed-transfers/{ft}/retry", headers={"x-csrf-token": csrf})
+        assert r.status_code == 403 and "auditor" in r.text
+        # the audit log is theirs to read
+        assert c.get("/console/audit").status_code == 200
+    with hub.client() as c:
+        csrf = sign_in(c, "zhang")
+        assert "/console/audit" not in c.get("/console/dashboard").text
+        assert c.get("/console/audit").status_code == 403
+        # the API takes the console's session, and its CSRF token on a change
+        assert c.post(f"/api/v1/failed-transfers/{ft}/retry").status_code == 403
+        assert c.get("/api/v1/failed-transfers", params={"q": PERSON}).json()["total"] == 1
+        assert c.post(f"/api/v1/failed-transfers/{ft}/retry", headers={"x-csrf-token": csrf}).status_code == 202
+    with hub.client() as c:
+        assert c.get("/api/v1/failed-transfers").status_code == 401  # no key, no session
+
+
+def test_an_agency_s_operators_see_only_their_own_agency_s_failed_transfers(hub: InProcessHub,
+                                                                            recipients: Recipients) -> None:
+    with hub.client() as c:
+        _, ft = failed_transfer(c, recipients)  # sent by 隆阳's court to 腾冲's bureau
+        csrf = sign_in(c, "ly")  # 隆阳's bureau: neither sender nor recipient
+        assert c.get(f"/console/failed/{ft}").status_code == 404
+        assert c.get("/api/v1/failed-transfers").json()["total"] == 0
+        assert c.post(f"/api/v1/failed-transfers/{ft}/retry", headers={"x-csrf-token": csrf}).status_code == 404
+    with hub.client() as c:
+        sign_in(c, "tc")  # 腾冲's bureau, the recipient
+        assert c.get(f"/console/failed/{ft}").status_code == 200
+        assert c.get("/api/v1/failed-transfers").json()["total"] == 1
+
+
+def test_the_language_switch_and_the_dashboard(hub: InProcessHub, recipients: Recipients) -> None:
+    with hub.client() as c:
+        failed_transfer(c, recipients)
+        csrf = sign_in(c, "zhang")
+        page = c.get("/console/dashboard")
+        assert "投递失败" in page.text and 'id="failed-by-cause"' in page.text and "<svg" in page.text
+        r = c.post("/console/lang", data={"lang": "en", "csrf": csrf, "back": "/console/dashboard"})
+        assert r.status_code == 303
+        page = c.get("/console/dashboard")
+        assert "Failed transfers by cause and age" in page.text and "中文" in page.text
+        # an address outside the console is never where the switch leads
+        r = c.post("/console/lang", data={"lang": "zh", "csrf": csrf, "back": "https://elsewhere.example/"})
+        assert r.headers["location"] == "/console/dashboard"
+        assert "投递失败" in c.get("/console/dashboard").text
+        # signing out ends the session
+        assert c.post("/console/signout", data={"csrf": csrf}).status_code == 303
+        assert c.get("/console/dashboard").status_code == 303

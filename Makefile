@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run serve test lint typecheck bench clean
+.PHONY: install run serve test lint typecheck bench clean browser-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,20 @@ lint: install
 typecheck: install
 	$(PY) -m mypy
 
-test: install lint typecheck
+# The console's browser tests drive Debian's Chromium (Playwright with its executable path; nothing downloads a
+# browser) and need CJK fonts to render Chinese: installed here when missing and this is root on Debian.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null \
+	      || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null); \
+	  else \
+	    echo "the browser tests need Debian's chromium and fonts-noto-cjk (apt-get install -y chromium fonts-noto-cjk)"; \
+	  fi; \
+	fi
+
+test: install lint typecheck browser-deps
 	$(PY) -m pytest
 
 bench: install

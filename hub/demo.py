@@ -124,6 +124,7 @@ def _run(s: Settings, stop: threading.Event, duration: float) -> int:
     upgrade(s.database_url)
     directory = load_registry(s.registry_path)
     engine = make_engine(s.database_url, pool_size=2)
+    demo_operators(engine)
     with engine.connect() as conn:
         after_seq = int(conn.execute(select(func.max(messages.c.seq))).scalar() or 0)
     world = World()
@@ -175,6 +176,22 @@ def _run(s: Settings, stop: threading.Event, duration: float) -> int:
     return 0
 
 
+DEMO_PASSWORD = "demo-password"
+# (user name, role, agency, name): the joint-meeting office's staff see every agency; 昌宁's operator only 昌宁
+DEMO_OPERATORS = [("demo-admin", "administrator", HUB, "管理员"), ("demo-supervisor", "supervisor", HUB, "李主管"),
+                  ("demo-operator", "operator", "530524SF", "昌宁操作员"), ("demo-auditor", "auditor", HUB, "审计员")]
+
+
+def demo_operators(engine: Engine) -> None:
+    """The demo's console accounts (public, like its API keys), made once."""
+    from hub import operators
+
+    for username, role, agency, name in DEMO_OPERATORS:
+        if operators.get(engine, username) is None:
+            operators.create(engine, username=username, password=DEMO_PASSWORD, role=role, agency=agency,
+                             display_name=name, actor="demo")
+
+
 def _settled(engine: Engine, after_seq: int) -> bool:
     """The judgment, the police's ack and the bureau's 回执 are in, and every delivery of them is acknowledged."""
     with engine.connect() as conn:
@@ -211,6 +228,8 @@ def banner(s: Settings, hub_url: str, first: str, directory: Directory) -> str:
         " 收件箱 a procuratorate's pull inbox (the simulated 检察院 collect theirs every second):",
         f"   curl -s -H 'Authorization: Bearer demo-530581JC' {hub_url}/api/v1/inbox {pretty}",
         f" 健康检查 health:   curl -s {hub_url}/healthz   ·   curl -s {hub_url}/readyz",
+        f" 操作台 operator console:   {hub_url}/console   — "
+        + ", ".join(u for u, *_ in DEMO_OPERATORS) + f" / {DEMO_PASSWORD}",
         "",
         f" 模拟单位 simulated agencies: http://127.0.0.1:{AGENCY_PORT}/agencies/<code>/notices; " + "; ".join(folders),
         " 密钥 API keys: demo-<agency code>, e.g. demo-530502FY (`xianjie agencies` lists the codes)",

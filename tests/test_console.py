@@ -166,3 +166,19 @@ def test_the_language_switch_and_the_dashboard(hub: InProcessHub, recipients: Re
         # signing out ends the session
         assert c.post("/console/signout", data={"csrf": csrf}).status_code == 303
         assert c.get("/console/dashboard").status_code == 303
+
+
+def test_every_word_a_template_asks_for_is_in_both_languages() -> None:
+    from hub.console import data, i18n, web
+    from hub.operators import ROLES
+
+    for area in web.AREAS:
+        i18n.extend(getattr(area, "WORDS", {}))
+    asked = set()
+    for template in (Path(web.__file__).parent / "templates").glob("*.html"):
+        asked |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.]+)["']""", template.read_text()))
+    asked |= {f"cause.{c}" for c in data.CAUSES} | {f"status.{s}" for s in data.STATUSES}
+    asked |= {f"age.{a}" for a in data.AGES} | {f"role.{r}" for r in ROLES}
+    missing = sorted(k for k in asked if k not in i18n.CATALOGUE and not k.endswith("."))  # "cause." ~ c: above
+    assert not missing, missing
+    assert all(zh and en for zh, en in i18n.CATALOGUE.values())

@@ -1,5 +1,6 @@
 """The console's words in Chinese (first) and English. A template writes ``t("key")``; a key missing from the
-catalogue shows as the key itself, which the console's tests look for."""
+catalogue shows as the key itself, which the console's tests look for. An area of the console brings its own words
+(``WORDS``), added with ``extend`` when its pages are registered."""
 
 from __future__ import annotations
 
@@ -96,6 +97,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "err.csrf": ("表单已失效，请刷新页面后重试。", "The form has expired; reload the page and try again."),
     "err.reason_required": ("请填写说明。", "A reason is required."),
 }
+
+
+def extend(words: dict[str, tuple[str, str]]) -> None:
+    """Add an area's words (``WORDS`` of a ``hub.console.pages_*`` module); a key defined twice is an error."""
+    twice = sorted(k for k, v in words.items() if k in CATALOGUE and CATALOGUE[k] != v)
+    if twice:
+        raise ValueError(f"console words defined twice: {', '.join(twice)}")
+    CATALOGUE.update(words)
 
 
 def translate(lang: str, key: str, **values: object) -> str:

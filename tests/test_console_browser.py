@@ -1,0 +1,136 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright (its executable path given; no browser is
+downloaded), against a hub on loopback. Each page is also saved as a 1366×768 screenshot in
+``var/screenshots/`` (``XIANJIE_SCREENSHOTS`` to put them elsewhere), to look at."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub import operators
+from hub.store.db import make_engine
+from tests.harness import Recipients, auth, make_id, notice, states, wait_until
+from tests.hubserver import InProcessHub, hub_settings
+from tests.services import IN_CI
+
+pytestmark = pytest.mark.browser
+PASSWORD = "a long enough password"
+PERSON = make_id("530581", "19850707", 33)
+SHOTS = Path(os.environ.get("XIANJIE_SCREENSHOTS", "var/screenshots"))
+VIEWPORT = {"width": 1366, "height": 768}
+
+
+def chromium_path() -> str:
+    """The system's Chromium; its absence fails CI and skips on a laptop."""
+    found = os.environ.get("XIANJIE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if IN_CI:
+        pytest.fail("Chromium is not installed (apt-get install -y chromium fonts-noto-cjk), and CI requires it")
+    pytest.skip("Chromium not installed: apt-get install -y chromium fonts-noto-cjk (mandatory in CI)")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    path = chromium_path()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def hub(tmp_path: Path, recipients: Recipients, registry: Path) -> Iterator[InProcessHub]:
+    s = hub_settings(database_url=f"sqlite:///{tmp_path}/hub.db", broker_url="database://", registry_path=registry)
+    s = replace(s, retry=replace(s.retry, tiers=(0.5, 1.0, 2.0), inline_wait=0.05))
+    h = InProcessHub(s).start()
+    engine = make_engine(s.database_url, pool_size=1)
+    for username, role, agency, name in [("zhang", "operator", "530500ZX", "张敏"),
+                                         ("shen", "auditor", "530500ZX", "沈审")]:
+        operators.create(engine, username=username, password=PASSWORD, role=role, agency=agency,
+                         display_name=name, actor="test")
+    engine.dispose()
+    yield h
+    h.stop()
+
+
+def failed_transfer(c: httpx.Client, recipients: Recipients) -> tuple[str, str]:
+    recipients.modes["530581SF"] = "reject"
+    mid, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581", id_number=PERSON)
+    assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+    wait_until(lambda: states(c, mid).get("530581SF") == "failed", what="failed transfer")
+    fts = c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["items"]
+    return mid, next(f["id"] for f in fts if f["message_id"] == mid)
+
+
+def shot(page: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
+
+
+def sign_in(browser: object, hub: InProcessHub, username: str) -> object:
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(f"{hub.url}/console")
+    assert "/console/signin" in page.url
+    shot(page, "signin")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#signin-submit")
+    page.wait_for_url("**/console/dashboard")
+    return page
+
+
+def test_an_operator_signs_in_finds_a_failed_transfer_by_id_number_and_retries_it(
+        browser: object, hub: InProcessHub, recipients: Recipients) -> None:
+    with hub.client() as c:
+        mid, ft = failed_transfer(c, recipients)
+        page = sign_in(browser, hub, "zhang")
+        assert page.locator("h1").inner_text().startswith("总览")  # type: ignore[attr-defined]
+        shot(page, "dashboard")
+        page.click("text=投递失败")  # type: ignore[attr-defined]
+        page.fill("#ft-search", PERSON)  # type: ignore[attr-defined]
+        page.click("#ft-filter")  # type: ignore[attr-defined]
+        rows = page.locator("#ft-table tbody tr")  # type: ignore[attr-defined]
+        assert rows.count() == 1 and PERSON in rows.first.inner_text()
+        shot(page, "failed-list")
+        rows.first.locator("a").click()
+        page.wait_for_url(f"**/console/failed/{ft}")  # type: ignore[attr-defined]
+        assert "对方拒收" in page.inner_text("#ft-facts")  # type: ignore[attr-defined]
+        shot(page, "failed-detail")
+        recipients.modes["530581SF"] = "ack"  # back, and acknowledging what it gets
+        page.fill("input[name=reason]", "腾冲县司法局系统已恢复")  # type: ignore[attr-defined]
+        page.click("#retry")  # type: ignore[attr-defined]
+        assert "已重新投递" in page.inner_text("#done")  # type: ignore[attr-defined]
+        wait_until(lambda: states(c, mid).get("530581SF") == "acknowledged", what="delivered and acknowledged")
+        page.reload()  # type: ignore[attr-defined]
+        assert "已处理" in page.inner_text("#ft-status")  # type: ignore[attr-defined]
+
+
+def test_the_language_switches_and_an_auditor_sees_no_action_and_the_api_refuses_it(
+        browser: object, hub: InProcessHub, recipients: Recipients) -> None:
+    with hub.client() as c:
+        _, ft = failed_transfer(c, recipients)
+    page = sign_in(browser, hub, "shen")
+    page.click("#switch-lang")  # type: ignore[attr-defined]
+    assert page.locator("h1").inner_text().startswith("Dashboard")  # type: ignore[attr-defined]
+    shot(page, "dashboard-en")
+    page.goto(f"{hub.url}/console/failed/{ft}")  # type: ignore[attr-defined]
+    assert page.locator("#retry").count() == 0  # type: ignore[attr-defined]
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")  # type: ignore[attr-defined]
+    refused = page.request.post(f"{hub.url}/api/v1/failed-transfers/{ft}/retry",  # type: ignore[attr-defined]
+                                headers={"x-csrf-token": csrf})
+    assert refused.status == 403 and "auditor" in refused.text()
+    page.goto(f"{hub.url}/console/audit")  # type: ignore[attr-defined]
+    assert "sign_in" in page.inner_text("#audit-table")  # type: ignore[attr-defined]
+    shot(page, "audit-en")
+    page.click("#switch-lang")  # type: ignore[attr-defined]
+    assert page.locator("h1").inner_text() == "审计日志"  # type: ignore[attr-defined]

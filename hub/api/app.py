@@ -20,15 +20,16 @@ from hub import inbound
 from hub.api import alarms as alarms_api
 from hub.api import cases as cases_api
 from hub.api import identity as identity_api
+from hub.api import ops_cases, ops_failed, ops_queues, ops_tasks
 from hub.api import registers as registers_api
 from hub.api import rules as rules_api
 from hub.api.auth import authenticate
 from hub.api.common import error_body
+from hub.api.operator_auth import operator_check
 from hub.bus.kombu_bus import Bus, make_bus
 from hub.bus.topology import build_topology
 from hub.canonical import load_schema
 from hub.console import data as console_data
-from hub.console import session as console_session
 from hub.console import web as console_web
 from hub.core.model import Agency, OrganType
 from hub.errors import Forbidden, InvalidMessage, Problem, Unauthorised
@@ -80,6 +81,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return authenticate(request, directory)
 
     app.include_router(rules_api.router(engine, who))
+    for ops in (ops_failed, ops_tasks, ops_cases, ops_queues):  # the operators' actions, for console and API
+        app.include_router(ops.router(hub, operator_check(engine, directory, who)))
     app.mount("/console/static", console_web.static_files(), name="console-static")
     app.include_router(console_web.router(hub, clock=app.state.clock))
     for area in (cases_api, alarms_api, identity_api, registers_api):
@@ -278,16 +281,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             return JSONResponse(error_body("not_found", "no such inbox item for this agency", []), status_code=404)
         return JSONResponse({"delivery_id": delivery_id, "acknowledged": True, "changed": changed})
 
-    def operator(request: Request, action: str) -> tuple[str, str | None]:
-        """Who acts (for the audit log) and the agency they are limited to (None: all): the hub's own API key,
-        or a console session whose role may take ``action`` (with its CSRF token on a change)."""
-        if request.headers.get("x-api-key") or request.headers.get("authorization"):
-            agency = who(request)
-            if agency.organ_type is not OrganType.HUB:
-                raise Forbidden("failed transfers are for the hub's operators")
-            return agency.code, None
-        session = console_session.require(request, engine, action)
-        return console_session.actor(session), console_session.scope_of(session, directory)
+    operator = operator_check(engine, directory, who)
 
     @app.get("/api/v1/failed-transfers", tags=["failed transfers"])
     async def list_failed(request: Request, limit: int = 100, offset: int = 0) -> Response:

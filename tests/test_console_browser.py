@@ -134,3 +134,25 @@ def test_the_language_switches_and_an_auditor_sees_no_action_and_the_api_refuses
     shot(page, "audit-en")
     page.click("#switch-lang")  # type: ignore[attr-defined]
     assert page.locator("h1").inner_text() == "审计日志"  # type: ignore[attr-defined]
+
+
+def test_five_hundred_failed_transfers_page_by_fifty_and_stay_readable(browser: object, hub: InProcessHub) -> None:
+    # 530522 (腾冲县) was retired in 2015: each judgment there has no bureau, procuratorate or police to go to
+    with hub.client() as c:
+        for i in range(167):
+            _, xml = notice("SentencingDecision", sender="530502FY", execution_division="530522",
+                            id_number=make_id("530581", f"1970{1 + i % 12:02d}{1 + i % 28:02d}", 2 * (i % 50) + 1))
+            assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+        assert c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["total"] == 501
+    page = sign_in(browser, hub, "zhang")
+    page.goto(f"{hub.url}/console/failed")  # type: ignore[attr-defined]
+    assert page.locator("#ft-table tbody tr").count() == 50  # type: ignore[attr-defined]
+    assert "共 501 条" in page.inner_text(".pager")  # type: ignore[attr-defined]
+    # nothing runs off the side of a 1366-pixel screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]  # type: ignore[attr-defined]
+    shot(page, "failed-list-501")
+    for _ in range(10):
+        page.click("#next-page")  # type: ignore[attr-defined]
+    assert "第 11 页" in page.inner_text(".pager")  # type: ignore[attr-defined]
+    assert page.locator("#ft-table tbody tr").count() == 1  # type: ignore[attr-defined]
+    assert page.locator("#next-page").count() == 0  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ operators limited to their own agency, the language switch, the audit log."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -154,7 +155,17 @@ def test_the_language_switch_and_the_dashboard(hub: InProcessHub, recipients: Re
         failed_transfer(c, recipients)
         csrf = sign_in(c, "zhang")
         page = c.get("/console/dashboard")
-        assert "投递失败" in page.text and 'id="failed-by-cause"' in page.text and "<svg" in page.text
+        assert "投递失败" in page.text and 'id="failed-by-cause"' in page.text and 'id="daily"' in page.text
+        # the figures behind it: today's one judgment in and its three deliveries out; one rejected transfer
+        from hub.console import data
+        engine = make_engine(hub.settings.database_url, pool_size=1)
+        figures = data.dashboard(engine, scope=None, now=dt.datetime.now(dt.UTC))
+        mine = data.dashboard(engine, scope="530581SF", now=dt.datetime.now(dt.UTC))
+        engine.dispose()
+        assert (figures["series"][-1]["in"], figures["series"][-1]["out"]) == (1, 3)
+        assert (mine["series"][-1]["in"], mine["series"][-1]["out"]) == (0, 1)
+        assert figures["failed"]["rejected"]["lt1d"] == figures["failed_total"] == 1
+        assert {f["agency"]: (f["sent"], f["received"]) for f in figures["flows"]}["530502FY"] == (1, 0)
         r = c.post("/console/lang", data={"lang": "en", "csrf": csrf, "back": "/console/dashboard"})
         assert r.status_code == 303
         page = c.get("/console/dashboard")

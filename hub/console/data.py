@@ -149,11 +149,29 @@ def _text(b: bytes) -> str:
         return b.decode("utf-8", errors="replace")
 
 
+def _legal_day(column: Any, dialect: str) -> Any:
+    """The legal day (Asia/Shanghai) of a stored UTC timestamp, in SQL."""
+    if dialect == "postgresql":
+        return func.date(func.timezone("Asia/Shanghai", column))
+    return func.date(column, "+8 hours")
+
+
+def _per_day(conn: Any, column: Any, since: dt.datetime, *where: Any) -> dict[dt.date, int]:
+    day = _legal_day(column, conn.dialect.name).label("day")
+    q = select(day, func.count()).where(column >= since, *where).group_by(day)
+    out: dict[dt.date, int] = {}
+    for d, n in conn.execute(q):
+        out[d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d))] = int(n)
+    return out
+
+
 def dashboard(engine: Engine, *, scope: str | None, now: dt.datetime, days: int = 14) -> dict[str, Any]:
-    """Messages sent and received per agency per day, the delivery queue, failed transfers by cause and age, and
-    open obligations due soon, due today and overdue per responsible agency."""
+    """Messages the hub received and deliveries it made, per legal day and per agency over the last ``days``
+    days; the delivery queue; failed transfers by cause and age; open obligations due soon, due today and overdue
+    per responsible agency."""
     today = legal_day(now)
-    since = now - dt.timedelta(days=days)
+    first = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.timezone(dt.timedelta(hours=8))).astimezone(dt.UTC)
     sent_q = select(messages.c.sender, func.count()).where(messages.c.received_at >= since).group_by(messages.c.sender)
     recv_q = select(deliveries.c.recipient, func.count()).where(deliveries.c.created_at >= since).group_by(
         deliveries.c.recipient)
@@ -172,6 +190,10 @@ def dashboard(engine: Engine, *, scope: str | None, now: dt.datetime, days: int 
         received: dict[str, int] = {a: int(n) for a, n in conn.execute(recv_q)}
         queue: dict[str, int] = {s: int(n) for s, n in conn.execute(queue_q)}
         fts = conn.execute(ft_q).all()
+        daily_in = _per_day(conn, messages.c.received_at, since,
+                            *([messages.c.sender == scope] if scope is not None else []))
+        daily_out = _per_day(conn, deliveries.c.created_at, since,
+                             *([deliveries.c.recipient == scope] if scope is not None else []))
     by_cause: dict[str, dict[str, int]] = {c: dict.fromkeys(AGES, 0) for c in CAUSES}
     for cause, created in fts:
         age = now - (aware(created) or now)
@@ -184,7 +206,9 @@ def dashboard(engine: Engine, *, scope: str | None, now: dt.datetime, days: int 
             per = obligations.setdefault(row["obligor"], {"due_soon": 0, "due_today": 0, "overdue": 0})
             if status.value in per:
                 per[status.value] += 1
-    return {"days": days, "flows": [{"agency": a, "sent": sent.get(a, 0), "received": received.get(a, 0)}
+    series = [{"day": first + dt.timedelta(days=i), "in": daily_in.get(first + dt.timedelta(days=i), 0),
+               "out": daily_out.get(first + dt.timedelta(days=i), 0)} for i in range(days)]
+    return {"days": days, "series": series, "flows": [{"agency": a, "sent": sent.get(a, 0), "received": received.get(a, 0)}
                                     for a in agencies],
             "queue": queue, "failed": by_cause, "failed_total": len(fts),
             "obligations": dict(sorted(obligations.items())),

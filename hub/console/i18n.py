@@ -39,6 +39,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # dashboard
     "dash.title": ("总览", "Dashboard"),
     "dash.flow": ("近14日各机关收发电文", "Messages in and out per agency, last 14 days"),
+    "dash.daily": ("近14日每日收发", "Messages in and out per day, last 14 days"),
+    "dash.hub_in": ("收到的电文", "messages received"),
+    "dash.hub_out": ("发出的投递", "deliveries made"),
     "dash.in": ("发出", "sent"),
     "dash.out": ("收到", "received"),
     "dash.queue": ("待投递队列", "Delivery queue"),

@@ -56,6 +56,7 @@ messages = Table(
 )
 Index("ix_messages_person_key", messages.c.person_key)
 Index("ix_messages_id_number", messages.c.id_number)
+Index("ix_messages_received_at", messages.c.received_at)  # the console's figures per day
 
 deliveries = Table(
     "deliveries",
@@ -86,6 +87,7 @@ deliveries = Table(
 )
 Index("ix_deliveries_state_due", deliveries.c.state, deliveries.c.next_attempt_at)
 Index("ix_deliveries_order", deliveries.c.recipient, deliveries.c.person_key, deliveries.c.seq)
+Index("ix_deliveries_created_at", deliveries.c.created_at)  # the console's figures per day
 
 events = Table(
     "events",

@@ -7,57 +7,30 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from hub import operators
 from hub.store.db import make_engine
 from hub.store.schema import audit_log
 from tests.conftest import Stack
+from tests.console_harness import PASSWORD, console_hub, hidden, sign_in
 from tests.harness import Recipients, auth, make_id, notice, states, wait_until
-from tests.hubserver import InProcessHub, hub_settings
+from tests.hubserver import InProcessHub
 
-PASSWORD = "a long enough password"
 PERSON = make_id("530581", "19850707", 33)
+
+
+ACCOUNTS = [("zhang", "operator", "530500ZX"), ("shen", "auditor", "530500ZX"), ("tc", "operator", "530581SF"),
+            ("ly", "operator", "530502SF")]
 
 
 @pytest.fixture
 def hub(stack: Stack, registry: Path) -> Iterator[InProcessHub]:
-    s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
-                     queue_prefix=stack.queue_prefix)
-    s = replace(s, retry=replace(s.retry, tiers=(0.5, 1.0, 2.0), inline_wait=0.05))
-    h = InProcessHub(s).start()
-    engine = make_engine(s.database_url, pool_size=2)
-    for username, role, agency in [("zhang", "operator", "530500ZX"), ("shen", "auditor", "530500ZX"),
-                                   ("tc", "operator", "530581SF"), ("ly", "operator", "530502SF")]:
-        operators.create(engine, username=username, password=PASSWORD, role=role, agency=agency,
-                         display_name={"zhang": "张敏", "shen": "沈审", "tc": "腾冲", "ly": "隆阳"}[username],
-                         actor="test")
-    engine.dispose()
-    yield h
-    h.stop()
-
-
-def hidden(html: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden field {name}"
-    return found.group(1)
-
-
-def sign_in(c: httpx.Client, username: str, password: str = PASSWORD) -> str:
-    """Sign in through the form; the session's CSRF token (from the next page's forms)."""
-    form = c.get("/console/signin")
-    assert form.status_code == 200 and "登录" in form.text
-    r = c.post("/console/signin", data={"username": username, "password": password,
-                                        "csrf": hidden(form.text, "csrf"), "next": "/console/dashboard"})
-    assert r.status_code == 303, r.text
-    page = c.get(r.headers["location"])
-    assert page.status_code == 200
-    return hidden(page.text, "csrf")
+    with console_hub(stack, registry, ACCOUNTS) as h:
+        yield h
 
 
 def failed_transfer(c: httpx.Client, recipients: Recipients) -> tuple[str, str]:

@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import alarming, pursuits
+from hub.api import ops_cases
 from hub.api.common import error, plain
+from hub.api.operator_auth import operator_check
 from hub.core.alarms import NoticeStep
 from hub.core.model import Agency, OrganType
 from hub.errors import Forbidden
@@ -46,6 +48,7 @@ async def _body(request: Request) -> dict[str, Any]:
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     """The endpoints of this area."""
     api = APIRouter(tags=["alarms and pursuit drafts"])
+    operator = operator_check(hub.engine, hub.directory, who)
 
     @api.get("/api/v1/alarms")
     async def alarms(request: Request, agency: str | None = None, step: str | None = None,
@@ -97,6 +100,8 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         return JSONResponse(plain(item))
 
     async def decide(draft_id: str, request: Request, action: str) -> JSONResponse:
+        if ops_cases.by_session(request):  # without a key, a console session (hub.api.ops_cases)
+            return await ops_cases.decide_by_session(hub, operator, draft_id, request, action)
         caller = who(request)
         clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
         try:

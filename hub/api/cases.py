@@ -14,7 +14,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from hub import casework
+from hub.api import ops_cases
 from hub.api.common import error, plain
+from hub.api.operator_auth import operator_check
 from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
 from hub.service import Hub
@@ -35,6 +37,7 @@ def _today(request: Request, text: str | None) -> dt.date:
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     """The /api/v1/persons/{ref}/timeline and /api/v1/obligations endpoints."""
     api = APIRouter(tags=["case ledger"])
+    operator = operator_check(hub.engine, hub.directory, who)
 
     @api.get("/api/v1/persons/{ref}/timeline")
     async def timeline(ref: str, request: Request, today: str | None = None) -> JSONResponse:
@@ -77,7 +80,10 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     @api.post("/api/v1/obligations/{obligation_id}/waive")
     async def waive(obligation_id: str, request: Request) -> JSONResponse:
         """Set an open obligation aside: {"reason", "by"}; hub operators only; audited. 200 with the obligation,
-        404 unknown, 409 already met or waived (or the ledger is being rebuilt), 422 without a reason or a name."""
+        404 unknown, 409 already met or waived (or the ledger is being rebuilt), 422 without a reason or a name.
+        Without a key, a console session whose role may waive: {"reason"} (hub.api.ops_cases.waive_by_session)."""
+        if ops_cases.by_session(request):
+            return await ops_cases.waive_by_session(hub, operator, obligation_id, request)
         caller = who(request)
         if caller.organ_type is not OrganType.HUB:
             return error("forbidden", "only the hub's operators waive obligations", 403)

@@ -1,17 +1,186 @@
-"""Operators' actions through the API: queues (the console calls the same functions)."""
+"""Operators' actions through the API: the quarantine (list, dismiss, resubmit), discrepancy items (list,
+resolve) and identity review items (list, decide), for the hub's API key or a console session held to the same
+roles and agency limit as the console (which calls the same functions)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from hub import identity_store, register_items
+from hub.api.common import error, plain
+from hub.console import queues_data as qd
+from hub.errors import InvalidMessage, Problem
 from hub.service import Hub
 
 Check = Callable[[Request, str], tuple[str, str | None]]
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+
+async def _object(request: Request, shape: str) -> dict[str, Any] | JSONResponse:
+    """The JSON object of the body, or the refusal that says what shape it must have."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return error("invalid", f"the body must be a JSON object {shape}", 400)
+    return body
+
+
+def _text(body: dict[str, Any], name: str, *, required: bool) -> str | JSONResponse:
+    value = body.get(name, "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        return error("invalid", f"{name}: required, a non-empty string", 422, name)
+    return value
 
 
 def router(hub: Hub, operator: Check) -> APIRouter:
     """``operator(request, action)`` gives who acts and the agency they are limited to, or raises."""
     api = APIRouter(tags=["operators"])
+    engine = hub.engine
+
+    # ---- quarantine -----------------------------------------------------------------------------------------
+
+    @api.get("/api/v1/quarantine", tags=["quarantine"])
+    async def list_quarantine(request: Request, limit: int = Query(100, ge=1, le=1000),
+                              offset: int = Query(0, ge=0)) -> JSONResponse:
+        """Rejected inputs, newest first, with their review; filters ``agency``, ``code``, ``channel``,
+        ``reviewed`` (no — the default —, yes, any). ``{"items", "total"}``."""
+        _, scope = operator(request, "view")
+        f = qd.QuarantineFilter.of(dict(request.query_params))
+        found = await run_in_threadpool(qd.quarantine_list, engine, f, scope=scope, limit=limit, offset=offset)
+        return JSONResponse(plain(found))
+
+    async def entry(qid: str, scope: str | None) -> dict[str, Any] | None:
+        return await run_in_threadpool(qd.quarantine_one, engine, qid, scope=scope)
+
+    def not_found() -> JSONResponse:
+        return error("not_found", "no such quarantine entry", 404)
+
+    @api.post("/api/v1/quarantine/{qid}/dismiss", tags=["quarantine"])
+    async def dismiss_quarantine(qid: str, request: Request) -> JSONResponse:
+        """Close a rejected input, body ``{"reason"}`` (audited): 409 if it was reviewed before."""
+        by, scope = operator(request, "release_quarantine")
+        if await entry(qid, scope) is None:
+            return not_found()
+        body = await _object(request, '{"reason"}')
+        if isinstance(body, JSONResponse):
+            return body
+        reason = _text(body, "reason", required=True)
+        if isinstance(reason, JSONResponse):
+            return reason
+        try:
+            review = await run_in_threadpool(lambda: qd.dismiss(engine, qid, by=by, reason=reason))
+        except qd.AlreadyReviewed as e:
+            return error("already_reviewed", str(e), 409)
+        return JSONResponse(plain({"quarantine_id": qid, **review}))
+
+    @api.post("/api/v1/quarantine/{qid}/resubmit", tags=["quarantine"])
+    async def resubmit_quarantine(qid: str, request: Request) -> JSONResponse:
+        """Send a corrected payload as the original agency's message, body ``{"payload", "reason"?}``: validated
+        and stored exactly as POST /api/v1/messages does; 202 with the new message id (200 when the sender's
+        document was known already), or the status of the refusal with each problem at its place (nothing is
+        recorded then); 409 when the input was reviewed before or came without a known agency."""
+        by, scope = operator(request, "release_quarantine")
+        q = await entry(qid, scope)
+        if q is None:
+            return not_found()
+        body = await _object(request, '{"payload", "reason"}')
+        if isinstance(body, JSONResponse):
+            return body
+        payload, reason = _text(body, "payload", required=True), _text(body, "reason", required=False)
+        if isinstance(payload, JSONResponse):
+            return payload
+        if isinstance(reason, JSONResponse):
+            return reason
+        limit = int(getattr(getattr(request.app.state, "settings", None), "max_body_bytes", DEFAULT_MAX_BODY))
+        try:
+            done = await run_in_threadpool(lambda: qd.resubmit(hub, q, payload.encode("utf-8"), by=by, reason=reason,
+                                                               max_bytes=limit))
+        except InvalidMessage as e:
+            return error(e.code, e.message, e.status, problems=e.problems)
+        except qd.AlreadyReviewed as e:
+            return error("already_reviewed", str(e), 409)
+        except qd.CannotResubmit as e:
+            return error("no_agency", str(e), 409)
+        status_url = str(request.url_for("get_message", message_id=done["message_id"]))
+        return JSONResponse(plain({"quarantine_id": qid, **done, "status_url": status_url}),
+                            status_code=202 if done["created"] else 200)
+
+    # ---- discrepancies --------------------------------------------------------------------------------------
+
+    @api.get("/api/v1/operator/discrepancies", tags=["registers and discrepancies"])
+    async def list_discrepancies(request: Request, limit: int = Query(100, ge=1, le=1000),
+                                 offset: int = Query(0, ge=0)) -> JSONResponse:
+        """Discrepancy items, the longest known first; filters ``status`` (open — the default —, resolved, any),
+        ``category``, ``agency`` (the one that must act), ``county``. An agency's operators: the items their
+        agency must act on. ``{"items", "total"}``."""
+        _, scope = operator(request, "view")
+        f = qd.DiscrepancyFilter.of(dict(request.query_params))
+        found = await run_in_threadpool(qd.discrepancy_list, engine, f, scope=scope, limit=limit, offset=offset)
+        return JSONResponse(plain(found))
+
+    @api.post("/api/v1/operator/discrepancies/{item_id}/resolve", tags=["registers and discrepancies"])
+    async def resolve_discrepancy(item_id: str, request: Request) -> JSONResponse:
+        """Close an open item by hand, body ``{"note"}`` (audited, the operator named as who resolved it)."""
+        by, scope = operator(request, "resolve_discrepancy")
+        if await run_in_threadpool(qd.discrepancy_one, engine, item_id, scope=scope) is None:
+            return error("not_found", "no such discrepancy", 404)
+        body = await _object(request, '{"note"}')
+        if isinstance(body, JSONResponse):
+            return body
+        note = _text(body, "note", required=True)
+        if isinstance(note, JSONResponse):
+            return note
+        try:
+            done = await run_in_threadpool(lambda: register_items.resolve(engine, item_id, by=by, note=note.strip()))
+        except register_items.AlreadyResolved as e:
+            return error("already_resolved", str(e), 409)
+        return JSONResponse(done)
+
+    # ---- identity review ------------------------------------------------------------------------------------
+
+    @api.get("/api/v1/operator/identity/reviews", tags=["identity"])
+    async def list_reviews(request: Request, status: str = Query("open"), limit: int = Query(100, ge=1, le=1000),
+                           offset: int = Query(0, ge=0)) -> JSONResponse:
+        """Review items (``status`` open — the default —, decided, withdrawn, any), highest score first, each
+        with both records and the reasons; an agency's operators: those involving its records."""
+        _, scope = operator(request, "view")
+        if status not in (*qd.IDENTITY_STATUSES, "any"):
+            return error("invalid", f"status: one of {', '.join(qd.IDENTITY_STATUSES)}, any", 400, "status")
+        found = await run_in_threadpool(lambda: qd.identity_list(
+            engine, status=None if status == "any" else status, scope=scope, limit=limit, offset=offset))
+        return JSONResponse(found)
+
+    @api.post("/api/v1/operator/identity/reviews/{review_id}/decide", tags=["identity"])
+    async def decide_review(review_id: str, request: Request) -> JSONResponse:
+        """A decision on the pair, body ``{"same": true|false, "reason"}`` (audited, the operator named as who
+        decided; the records are relinked at once); 409 for an item withdrawn (the records no longer look
+        alike)."""
+        by, scope = operator(request, "decide_identity")
+        item = await run_in_threadpool(qd.identity_one, engine, review_id, scope=scope)
+        if item is None:
+            return error("not_found", "no such identity review", 404)
+        body = await _object(request, '{"same": true|false, "reason"}')
+        if isinstance(body, JSONResponse):
+            return body
+        if not isinstance(body.get("same"), bool):
+            return error("invalid", "same: required, true (the same person) or false (not the same person)", 422,
+                         "same")
+        reason = _text(body, "reason", required=True)
+        if isinstance(reason, JSONResponse):
+            return reason
+        if item["status"] == "withdrawn":
+            return error("withdrawn", "the records no longer look alike; there is nothing to decide", 409,
+                         problems=[Problem("the review item was withdrawn")])
+        outcome = await run_in_threadpool(lambda: identity_store.decide(
+            engine, item["a"]["id"], item["b"]["id"], same=body["same"], by=by, reason=reason.strip()))
+        after = await run_in_threadpool(qd.identity_one, engine, review_id, scope=None)
+        return JSONResponse({"decision": outcome, "review": after})
+
     return api

@@ -208,8 +208,8 @@ def dashboard(engine: Engine, *, scope: str | None, now: dt.datetime, days: int 
                 per[status.value] += 1
     series = [{"day": first + dt.timedelta(days=i), "in": daily_in.get(first + dt.timedelta(days=i), 0),
                "out": daily_out.get(first + dt.timedelta(days=i), 0)} for i in range(days)]
-    return {"days": days, "series": series, "flows": [{"agency": a, "sent": sent.get(a, 0), "received": received.get(a, 0)}
-                                    for a in agencies],
+    flows = [{"agency": a, "sent": sent.get(a, 0), "received": received.get(a, 0)} for a in agencies]
+    return {"days": days, "series": series, "flows": flows,
             "queue": queue, "failed": by_cause, "failed_total": len(fts),
             "obligations": dict(sorted(obligations.items())),
             "today": today}

@@ -20,6 +20,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.identity": ("身份核查", "Identity review"),
     "nav.audit": ("审计日志", "Audit log"),
     "nav.person": ("人员：身份证号或案号", "Person: ID or case no."),
+    "nav.person_page": ("人员时间线", "the person's timeline"),
     "switch_lang": ("English", "中文"),
     "sign_out": ("退出", "Sign out"),
     "signed_in_as": ("当前用户", "Signed in as"),

@@ -1,19 +1,110 @@
-"""Failed transfers in the console: the list with its filters and search, one transfer whole, and its actions."""
+"""Failed transfers in the console: the list with its filters and search, one transfer whole (with the person's
+timeline, its edits and attached files), and its actions: retry, reroute, edit and resubmit (approved by a second
+operator), resolve without delivery. The actions are hub.transfer_actions, which the operator API calls too."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from lxml import etree
+from sqlalchemy import Engine, exists, or_, select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
+from hub import transfer_actions as ta
+from hub.canonical import NS, parse_tree
+from hub.case_views import case_timeline
 from hub.console import data
 from hub.console.session import actor
 from hub.console.ui import Console
+from hub.core.facts import legal_day
+from hub.core.model import OrganType
 from hub.core.routing import MESSAGE_TYPES
 from hub.operators import Session
+from hub.store.schema import deliveries, messages
+
+WORDS: dict[str, tuple[str, str]] = {
+    "fta.reroute": ("改投其他机关", "Reroute to another agency"),
+    "fta.reroute_to": ("改投至", "Deliver to"),
+    "fta.choose": ("请选择", "choose"),
+    "fta.edit": ("编辑后重新提交", "Edit and resubmit"),
+    "fta.edit_help": ("修改标准电文后提交；须经另一名有审批权限的操作员批准，"
+                      "才作为新电文发给本条的收件机关，原电文保持不变。",
+                      "Edit the canonical message and submit it; it is sent to this transfer's recipient as a new "
+                      "message only once a second operator who may approve edits approves it. The original stays "
+                      "as it was."),
+    "fta.payload": ("标准电文（XML）", "Canonical XML"),
+    "fta.submit_edit": ("提交审批", "Submit for approval"),
+    "fta.resolve": ("不经投递办结", "Resolve without delivery"),
+    "fta.scan": ("扫描件（PDF、JPEG 或 PNG，不超过 10 MB，可不附）", "Scan (PDF, JPEG or PNG, up to 10 MB; optional)"),
+    "fta.edits": ("修改记录", "Edits"),
+    "fta.edit_status.pending": ("待审批", "pending"),
+    "fta.edit_status.approved": ("已批准", "approved"),
+    "fta.edit_status.rejected": ("已驳回", "rejected"),
+    "fta.edit_status.withdrawn": ("已撤销", "withdrawn"),
+    "fta.submitted_by": ("提交人", "Submitted by"),
+    "fta.decided_by": ("审批人", "Decided by"),
+    "fta.note": ("审批意见", "Note"),
+    "fta.approve": ("批准并发送", "Approve and send"),
+    "fta.reject": ("驳回", "Reject"),
+    "fta.own_edit": ("这是您提交的修改，须由另一名操作员审批。",
+                     "You submitted this edit: another operator decides on it."),
+    "fta.diff": ("与原电文的差异", "Difference from the original"),
+    "fta.new_message": ("新电文", "New message"),
+    "fta.files": ("附件", "Attachments"),
+    "fta.download": ("下载", "Download"),
+    "fta.resolution": ("处理结果", "Resolution"),
+    "fta.no_timeline": ("暂无该人员的其他记录。", "Nothing else is on record about this person."),
+    "fta.this_message": ("本电文", "this message"),
+    "fta.problems": ("问题", "Problems"),
+    "fta.line": ("行", "Line"),
+    "fta.where": ("位置", "Where"),
+    "fta.why": ("原因", "Why"),
+    "fta.back": ("返回详情", "Back to the transfer"),
+    "fta.done.rerouted": ("已改投，新的投递已排队。", "Rerouted: the new delivery is queued."),
+    "fta.done.edit_submitted": ("修改已提交，等待另一名操作员审批。", "Edit submitted: waiting for a second operator."),
+    "fta.done.edit_approved": ("修改已批准，新电文已发往收件机关。", "Edit approved: the new message is on its way."),
+    "fta.done.edit_rejected": ("修改已驳回。", "Edit rejected."),
+    "fta.done.resolved": ("已办结（未经投递）。", "Resolved without delivery."),
+    "fta.err.reason_required": ("请填写说明。", "A reason is required."),
+    "fta.err.reason_too_long": ("说明过长。", "The reason is too long."),
+    "fta.err.agency_required": ("请选择改投的机关。", "Choose the agency to deliver to."),
+    "fta.err.unknown_agency": ("登记册中没有该机关。", "No such agency in the registry."),
+    "fta.err.hub_agency": ("不能改投给平台自身。", "The hub itself is not an agency to deliver to."),
+    "fta.err.same_recipient": ("这就是投递失败的收件机关，请选择其他机关。",
+                               "That is the recipient that failed; choose another."),
+    "fta.err.already_recipient": ("该机关已收到本电文。", "That agency already has this message."),
+    "fta.err.already_resolved": ("本条投递失败已处理。", "This failed transfer is already resolved."),
+    "fta.err.delivery_in_flight": ("正在投递中，请稍后再试。", "A delivery attempt is in progress; try again in a "
+                                   "moment."),
+    "fta.err.already_delivered": ("该投递已送达。", "The delivery got through."),
+    "fta.err.payload_required": ("电文为空。", "The payload is empty."),
+    "fta.err.too_large": ("电文过大。", "The payload is too large."),
+    "fta.err.edit_pending": ("已有一份修改等待审批，请先审批或驳回。", "An edit is already waiting for approval; "
+                             "approve or reject it first."),
+    "fta.err.no_change": ("电文未作修改；如需原样再发，请用“重新投递”。", "Nothing was changed; to send it as it "
+                          "is, retry."),
+    "fta.err.type_changed": ("不能改变电文类型。", "The message type may not change."),
+    "fta.err.sender_changed": ("不能改变发件机关。", "The sender may not change."),
+    "fta.err.no_recipient": ("修改后的电文仍找不到新的收件机关。", "The edited message still finds no new "
+                             "recipient."),
+    "fta.err.own_edit": ("提交人不能批准自己的修改，须由另一名操作员批准。", "You submitted this edit: a second "
+                         "operator must approve it."),
+    "fta.err.already_decided": ("该修改已审批。", "This edit is already decided."),
+    "fta.err.edit_conflict": ("新电文编号冲突，请重新批准。", "The new message's ids clash; approve again."),
+    "fta.err.note_required": ("驳回须填写意见。", "Say why the edit is rejected."),
+    "fta.err.empty_file": ("附件为空。", "The attached file is empty."),
+    "fta.err.file_too_large": ("附件超过 10 MB。", "The attached file is over 10 MB."),
+    "fta.err.file_type": ("附件须为 PDF、JPEG 或 PNG 文件。", "Attach a PDF, JPEG or PNG file."),
+    "fta.err.invalid_payload": ("电文未通过标准电文校验，请按下列位置修改。", "The payload fails the canonical "
+                                "checks: see each problem at its place."),
+}
+DONE = ("retried", "rerouted", "edit_submitted", "edit_approved", "edit_rejected", "resolved")
 
 
 def register(api: APIRouter, ui: Console) -> None:
@@ -45,13 +136,41 @@ def register(api: APIRouter, ui: Console) -> None:
             return ui.refused(request, session, "err.not_found", 404)
         return session, ft
 
+    async def form_of(request: Request, action: str) -> tuple[Any, Response | None]:
+        """The posted form, read only once the request has a session (a large body is read for no stranger)."""
+        if await ui.signed_in(request) is None:
+            stop = await ui.gate(request, action)
+            if isinstance(stop, Response):
+                return None, stop
+        return await read_form(request), None
+
+    async def detail(request: Request, session: Session, ft: dict[str, Any], *, status: int = 200, done: str = "",
+                     refusal: Exception | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
+        extra = await run_in_threadpool(_extras, ui, ft, ui.scope(session), actor(session))
+        return ui.page(request, session, "failed_detail.html", status=status, ft=ft,
+                       done=done if done in DONE else "", refusal=_refusal(refusal), form=form or {}, **extra)
+
+    def after(ft_id: str, done: str) -> Response:
+        return RedirectResponse(f"/console/failed/{ft_id}?done={done}", status_code=303)
+
+    async def attempt(request: Request, session: Session, ft: dict[str, Any], call: Callable[[], dict[str, Any]],
+                      done: str, form: dict[str, str]) -> Response:
+        """Run one action; a refusal shows the transfer again with what was wrong and the operator's input."""
+        try:
+            result = await run_in_threadpool(call)
+        except ta.NotFound:
+            return ui.refused(request, session, "err.not_found", 404)
+        except ta.Refused as e:
+            return await detail(request, session, ft, status=e.status, refusal=e, form=form)
+        return after(str(result.get("failed_transfer_id") or ft["id"]), done)
+
     @api.get("/failed/{ft_id}", response_class=HTMLResponse)
     async def failed_detail(request: Request, ft_id: str, done: str = "") -> Response:
         found = await one_failed(request, ft_id, "view")
         if not isinstance(found, tuple):
             return found
         session, ft = found
-        return ui.page(request, session, "failed_detail.html", ft=ft, done=done)
+        return await detail(request, session, ft, done=done)
 
     @api.post("/failed/{ft_id}/retry")
     async def failed_retry(request: Request, ft_id: str, csrf: str = Form(""), reason: str = Form("")) -> Response:
@@ -60,5 +179,191 @@ def register(api: APIRouter, ui: Console) -> None:
             return found
         session, _ = found
         await run_in_threadpool(ui.hub.retry_failed_transfer, ft_id, actor=actor(session), reason=reason or None)
-        return RedirectResponse(f"/console/failed/{ft_id}?done=retried", status_code=303)
+        return after(ft_id, "retried")
 
+    @api.post("/failed/{ft_id}/reroute")
+    async def failed_reroute(request: Request, ft_id: str, csrf: str = Form(""), agency: str = Form(""),
+                             reason: str = Form("")) -> Response:
+        found = await one_failed(request, ft_id, "reroute", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        return await attempt(request, session, ft, lambda: ta.reroute(
+            ui.hub, ft_id, agency=agency, reason=reason, actor=actor(session), scope=ui.scope(session)),
+            "rerouted", {"agency": agency, "reroute_reason": reason})
+
+    @api.get("/failed/{ft_id}/edit", response_class=HTMLResponse)
+    async def failed_edit_form(request: Request, ft_id: str) -> Response:
+        found = await one_failed(request, ft_id, "edit_submit")
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        if ft["status"] == "resolved":
+            return await detail(request, session, ft, status=409, refusal=ta.Refused(
+                "already_resolved", f"failed transfer {ft_id} is already resolved"))
+        return ui.page(request, session, "failed_edit.html", ft=ft, text=ft["canonical"], reason="", refusal=None,
+                       lines=[])
+
+    @api.post("/failed/{ft_id}/edit")
+    async def failed_edit(request: Request, ft_id: str) -> Response:
+        form, stop = await form_of(request, "edit_submit")
+        if stop is not None:
+            return stop
+        found = await one_failed(request, ft_id, "edit_submit", _field(form, "csrf"))
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        text, reason = _field(form, "payload").replace("\r\n", "\n"), _field(form, "reason")
+        try:
+            await run_in_threadpool(lambda: ta.submit_edit(ui.hub, ft_id, payload=text, reason=reason,
+                                                           actor=actor(session), scope=ui.scope(session)))
+        except ta.NotFound:
+            return ui.refused(request, session, "err.not_found", 404)
+        except ta.Refused as e:
+            return ui.page(request, session, "failed_edit.html", status=e.status, ft=ft, text=text, reason=reason,
+                           refusal=_refusal(e), lines=_numbered(text, e.problems))
+        return after(ft_id, "edit_submitted")
+
+    @api.post("/failed/{ft_id}/edits/{edit_id}/approve")
+    async def failed_edit_approve(request: Request, ft_id: str, edit_id: str, csrf: str = Form(""),
+                                  note: str = Form("")) -> Response:
+        found = await one_failed(request, ft_id, "edit_approve", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        return await attempt(request, session, ft, lambda: ta.approve_edit(
+            ui.hub, edit_id, actor=actor(session), note=note, scope=ui.scope(session)), "edit_approved",
+            {"edit": edit_id, "note": note})
+
+    @api.post("/failed/{ft_id}/edits/{edit_id}/reject")
+    async def failed_edit_reject(request: Request, ft_id: str, edit_id: str, csrf: str = Form(""),
+                                 note: str = Form("")) -> Response:
+        found = await one_failed(request, ft_id, "edit_approve", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        return await attempt(request, session, ft, lambda: ta.reject_edit(
+            ui.hub, edit_id, actor=actor(session), note=note, scope=ui.scope(session)), "edit_rejected",
+            {"edit": edit_id, "note": note})
+
+    @api.post("/failed/{ft_id}/resolve")
+    async def failed_resolve(request: Request, ft_id: str) -> Response:
+        form, stop = await form_of(request, "resolve_by_hand")
+        if stop is not None:
+            return stop
+        found = await one_failed(request, ft_id, "resolve_by_hand", _field(form, "csrf"))
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        reason = _field(form, "reason")
+        upload = form.get("file")
+        scan = upload if isinstance(upload, tuple) and (upload[0] or upload[1]) else None
+        return await attempt(request, session, ft, lambda: ta.resolve_by_hand(
+            ui.hub, ft_id, reason=reason, actor=actor(session), scope=ui.scope(session), file=scan), "resolved",
+            {"resolve_reason": reason})
+
+    @api.get("/failed/{ft_id}/files/{file_id}")
+    async def failed_file(request: Request, ft_id: str, file_id: str) -> Response:
+        found = await one_failed(request, ft_id, "view_payload")
+        if not isinstance(found, tuple):
+            return found
+        session, _ = found
+        try:
+            f = await run_in_threadpool(lambda: ta.get_file(ui.engine, file_id, actor=actor(session),
+                                                            scope=ui.scope(session)))
+        except ta.NotFound:
+            return ui.refused(request, session, "err.not_found", 404)
+        if f["target"] != f"failed_transfer:{ft_id}":
+            return ui.refused(request, session, "err.not_found", 404)
+        return Response(f["content"], media_type=f["content_type"], headers=ta.download_headers(f))
+
+
+async def read_form(request: Request) -> dict[str, str | tuple[str, bytes]]:
+    """A posted form as text fields and (file name, content) pairs, a file read to one byte past FILE_LIMIT (so
+    that a larger one is refused as such); the spooled parts are closed before the action runs."""
+    out: dict[str, str | tuple[str, bytes]] = {}
+    async with request.form(max_part_size=ta.EDIT_LIMIT + 4096) as form:
+        for name, value in form.multi_items():
+            if name in out:
+                continue
+            if isinstance(value, UploadFile):
+                out[name] = (value.filename or "", await value.read(ta.FILE_LIMIT + 1))
+            else:
+                out[name] = value
+    return out
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name) if form is not None else None
+    return value if isinstance(value, str) else ""
+
+
+def _refusal(e: Exception | None) -> dict[str, Any] | None:
+    """A refusal as a page shows it: the catalogue's words for its code, the message and each problem."""
+    if not isinstance(e, ta.Refused):
+        return None
+    key = f"fta.err.{e.code_}"
+    return {"code": e.code_, "key": key if key in WORDS else "fta.err.invalid_payload", "message": e.message,
+            "problems": [p.as_dict() for p in e.problems]}
+
+
+def _numbered(text: str, problems: list[Any]) -> list[dict[str, Any]]:
+    """The submitted text line by line, each line with the problems found on it (a problem named only by XPath
+    at the line of the element it names)."""
+    at: dict[int, list[str]] = {}
+    for p in problems:
+        line = p.line if p.line is not None else _line_of_path(text, p.path)
+        if line is not None:
+            at.setdefault(int(line), []).append(f"{p.path or ''} {p.reason}".strip())
+    return [{"no": n, "text": line, "problems": at.get(n, [])} for n, line in enumerate(text.split("\n"), start=1)]
+
+
+def _line_of_path(text: str, path: str | None) -> int | None:
+    if not path or not path.startswith("/x:"):
+        return None
+    try:
+        found = parse_tree(text.encode("utf-8")).xpath(path, namespaces={"x": NS})
+    except (etree.XMLSyntaxError, etree.XPathError, ValueError):
+        return None
+    node = found[0] if isinstance(found, list) and found else None
+    return node.sourceline if isinstance(node, etree._Element) and isinstance(node.sourceline, int) else None
+
+
+def _diff_rows(diff: str) -> list[dict[str, str]]:
+    def kind(line: str) -> str:
+        if line.startswith(("+++", "---")):
+            return "file"
+        return {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
+
+    return [{"kind": kind(line), "text": line} for line in diff.splitlines()]
+
+
+def _extras(ui: Console, ft: dict[str, Any], scope: str | None, me: str) -> dict[str, Any]:
+    """What the detail page shows beside the transfer itself; the view of its payloads goes on the record."""
+    ta.record_payload_view(ui.engine, ft["id"], actor=me)
+    edits = [e | {"diff_rows": _diff_rows(e["diff"])} for e in ta.list_edits(ui.engine, ft["id"], scope=scope)]
+    have = {d["recipient"] for d in ft["deliveries"]}
+    choices = [a for code, a in sorted(ui.directory.agencies.items())
+               if a.organ_type is not OrganType.HUB and code not in have and code != ft["recipient"]]
+    return {"edits": edits, "pending_edit": any(e["status"] == "pending" for e in edits), "me": me,
+            "files": ta.files_of(ui.engine, ft["id"]), "reroute_choices": choices,
+            "timeline": person_timeline(ui.engine, ft, scope=scope, now=ui.clock())}
+
+
+def person_timeline(engine: Engine, ft: dict[str, Any], *, scope: str | None, now: dt.datetime) -> list[dict[str, Any]]:
+    """The person's timeline (hub.case_views.case_timeline), limited to the messages the operator may see."""
+    ref = ft["id_number"] or ft["person_key"]
+    found = case_timeline(engine, ref, today=legal_day(now)) if ref else None
+    if found is None:
+        return []
+    lines = found["timeline"]
+    types = {x["message_id"]: x["message_type"] for x in lines if x.get("message_type")}
+    if scope is not None:
+        ids = {x["message_id"] for x in lines if x.get("message_id")}
+        with engine.connect() as conn:
+            seen = set(conn.execute(select(messages.c.id).where(messages.c.id.in_(ids), or_(
+                messages.c.sender == scope, exists().where(deliveries.c.message_id == messages.c.id,
+                                                           deliveries.c.recipient == scope)))).scalars())
+        lines = [x for x in lines if x.get("message_id") in seen]
+    return [x | {"message_type": x.get("message_type") or types.get(x.get("message_id") or "", ""),
+                 "current": x.get("message_id") == ft["message_id"]} for x in lines]

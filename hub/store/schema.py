@@ -118,6 +118,7 @@ failed_transfers = Table(
 )
 Index("ix_failed_transfers_status", failed_transfers.c.status, failed_transfers.c.created_at)
 Index("ix_failed_transfers_delivery", failed_transfers.c.delivery_id)
+Index("ix_failed_transfers_message", failed_transfers.c.message_id)  # a person's failed transfers
 
 outbox = Table(
     "outbox",
@@ -204,6 +205,7 @@ audit_log = Table(
     Column("target", String(80), nullable=False),
     Column("detail", Text),
 )
+Index("ix_audit_log_target", audit_log.c.target)  # the operator actions of a person's timeline
 
 
 # Deadline rules as administrators changed them, in the order they did: the rules in force are the shipped

@@ -1,5 +1,5 @@
-"""The worker runtime: relay (outbox → bus), consumer (bus → claim → deliverer), outcome writer, sweeper, and the
-case ledger (projection and deadline clock, hub.workers.casework).
+"""The worker runtime: relay (outbox → bus), consumer (bus → claim → deliverer), outcome writer, sweeper, the
+case ledger (projection and deadline clock, hub.workers.casework), and the bulk tasks' runner (hub.bulk_tasks).
 
 Threads in one process; ``stop()`` drains in-flight sends and writes their outcomes before returning,
 so SIGTERM loses no work (and SIGKILL loses none either: leases expire and the sweeper redrives).
@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from hub import bulk_tasks
 from hub.bus.kombu_bus import Bus, DatabaseQueue
 from hub.canonical import load_schema
 from hub.core.model import Directory
@@ -43,7 +44,7 @@ class _Wake(threading.Event):
 class Workers:
     def __init__(self, *, settings: Settings, engine: Engine, bus: Bus, directory: Directory,
                  relay: bool = True, deliver: bool = True, sweeper: bool = True, folders: bool = True,
-                 casework: bool = True, clock: Callable[[], dt.datetime] | None = None) -> None:
+                 casework: bool = True, tasks: bool = True, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.settings, self.engine, self.bus, self.directory = settings, engine, bus, directory
         self.clock = clock or utcnow  # the deadline clock's time (a test moves it on)
         self.ledger_wake = threading.Event()
@@ -79,10 +80,19 @@ class Workers:
             self.casework = Casework(settings=settings, engine=engine, directory=directory, clock=self.clock,
                                      wake=self.ledger_wake, make_hub=self._hub)
             self._plan.append(("casework", lambda: self.casework.run(self.stop_event)))
+        if tasks:
+            self._plan.append(("bulk-tasks", self._tasks_loop))
 
     def _hub(self) -> Hub:
         """The hub the alarm clock sends its notices through (its commits wake the deliverers)."""
         return Hub(engine=self.engine, directory=self.directory, schema=load_schema(), on_commit=self.wake.set)
+
+    def _tasks_loop(self) -> None:
+        """Bulk tasks (hub.bulk_tasks), item by item; when there is none, look again a second later."""
+        hub = self._hub()
+        while not self.stop_consuming.is_set():
+            if bulk_tasks.run_some(hub, limit=10) == 0:
+                self.stop_event.wait(1.0)
 
     def start(self) -> None:
         for name, target in self._plan:

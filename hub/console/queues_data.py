@@ -1,0 +1,420 @@
+"""What the console's queues show and do: rejected inputs in quarantine and their review (dismissed with a reason,
+or resubmitted as a corrected message through the hub's own ingest), each input laid out line by line with every
+problem at its line; discrepancy items with the registers behind them; identity review items with both records.
+Each query takes the agency an operator is limited to (None: every agency), so that a page and the API built on
+the same query never show more than the role allows."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import unicodedata
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Engine, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
+
+from hub import register_items
+from hub.canonical import NS, parse_tree
+from hub.errors import Forbidden, InvalidMessage, Problem
+from hub.identity_store import reviews
+from hub.service import Hub
+from hub.store.db import aware, utcnow
+from hub.store.identity_schema import identity_reviews, person_records
+from hub.store.operator_schema import quarantine_reviews
+from hub.store.register_schema import discrepancies, register_snapshots
+from hub.store.schema import audit_log, quarantine
+
+PAGE = 50
+CHANNEL = "console"  # the channel of a message an operator resubmitted
+IDENTITY_STATUSES = ("open", "decided", "withdrawn")
+DISCREPANCY_STATUSES = ("open", "resolved")
+
+
+def _pick(params: dict[str, str], name: str, allowed: tuple[str, ...] | None = None) -> str | None:
+    v = (params.get(name) or "").strip()
+    if not v or v == "any":
+        return None
+    return v if allowed is None or v in allowed else None
+
+
+def audit(engine: Engine, *, by: str, action: str, target: str, **detail: Any) -> None:
+    """One line in the audit log (an operator's view of a payload; actions write theirs with their change)."""
+    with engine.begin() as conn:
+        _audit(conn, by=by, action=action, target=target, at=utcnow(), **detail)
+
+
+def _audit(conn: Any, *, by: str, action: str, target: str, at: dt.datetime, **detail: Any) -> None:
+    conn.execute(insert(audit_log).values(at=at, actor=by[:100], action=action, target=target[:80],
+                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+
+
+# ---- quarantine ---------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class QuarantineFilter:
+    """The quarantine list's filters; ``reviewed``: "no" (the default), "yes", or None for both."""
+
+    agency: str | None = None
+    code: str | None = None
+    channel: str | None = None
+    reviewed: str | None = "no"
+
+    @classmethod
+    def of(cls, params: dict[str, str]) -> QuarantineFilter:
+        reviewed = params.get("reviewed", "no")
+        return cls(agency=_pick(params, "agency"), code=_pick(params, "code"), channel=_pick(params, "channel"),
+                   reviewed=None if reviewed in ("", "any") else reviewed if reviewed in ("no", "yes") else "no")
+
+    def query(self) -> dict[str, str]:
+        return {k: v for k, v in (("agency", self.agency), ("code", self.code), ("channel", self.channel),
+                                  ("reviewed", self.reviewed or "any")) if v}
+
+
+_ENTRY = (quarantine.c.id, quarantine.c.received_at, quarantine.c.agency, quarantine.c.channel,
+          quarantine.c.status_code, quarantine.c.code, quarantine.c.message, quarantine.c.content_type,
+          quarantine.c.size, quarantine.c.truncated, quarantine.c.payload_id, quarantine.c.record_number,
+          quarantine_reviews.c.outcome, quarantine_reviews.c.reason, quarantine_reviews.c.message_id,
+          quarantine_reviews.c.by, quarantine_reviews.c.at)
+
+
+def _quarantine_query(f: QuarantineFilter, *, scope: str | None) -> Select[Any]:
+    q = select(*_ENTRY).outerjoin(quarantine_reviews, quarantine_reviews.c.quarantine_id == quarantine.c.id)
+    if scope is not None:
+        q = q.where(quarantine.c.agency == scope)
+    for value, column in ((f.agency, quarantine.c.agency), (f.code, quarantine.c.code),
+                          (f.channel, quarantine.c.channel)):
+        if value:
+            q = q.where(column == value)
+    if f.reviewed == "no":
+        q = q.where(quarantine_reviews.c.quarantine_id.is_(None))
+    elif f.reviewed == "yes":
+        q = q.where(quarantine_reviews.c.quarantine_id.is_not(None))
+    return q
+
+
+def _entry(r: Any) -> dict[str, Any]:
+    review = None if r["outcome"] is None else {
+        "outcome": r["outcome"], "reason": r["reason"], "message_id": r["message_id"], "by": r["by"],
+        "at": aware(r["at"])}
+    return {"id": r["id"], "received_at": aware(r["received_at"]), "agency": r["agency"], "channel": r["channel"],
+            "status_code": r["status_code"], "code": r["code"], "message": r["message"],
+            "content_type": r["content_type"], "size": r["size"], "truncated": bool(r["truncated"]),
+            "payload_id": r["payload_id"], "record_number": r["record_number"], "review": review}
+
+
+def quarantine_list(engine: Engine, f: QuarantineFilter, *, scope: str | None, limit: int = PAGE,
+                    offset: int = 0) -> dict[str, Any]:
+    """Rejected inputs that match, newest first, ``limit`` from ``offset``, and how many match in all."""
+    base = _quarantine_query(f, scope=scope)
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+        rows = conn.execute(base.order_by(quarantine.c.received_at.desc(), quarantine.c.id.desc())
+                            .limit(limit).offset(max(0, offset))).mappings().all()
+    return {"total": total, "items": [_entry(r) for r in rows]}
+
+
+def quarantine_facets(engine: Engine, *, scope: str | None) -> dict[str, list[str]]:
+    """The error codes and channels found in the operator's scope (for the filters)."""
+    out: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        for name, column in (("codes", quarantine.c.code), ("channels", quarantine.c.channel)):
+            q = select(column).distinct().order_by(column)
+            out[name] = list(conn.execute(q if scope is None else q.where(quarantine.c.agency == scope)).scalars())
+    return out
+
+
+def quarantine_one(engine: Engine, qid: str, *, scope: str | None) -> dict[str, Any] | None:
+    """One rejected input with its reasons, its raw bytes and its review; None outside ``scope``."""
+    q = _quarantine_query(QuarantineFilter(reviewed=None), scope=scope).where(quarantine.c.id == qid)
+    with engine.connect() as conn:
+        r = conn.execute(q.add_columns(quarantine.c.raw, quarantine.c.problems)).mappings().first()
+    if r is None:
+        return None
+    return _entry(r) | {"raw": bytes(r["raw"]), "problems": json.loads(r["problems"])}
+
+
+class AlreadyReviewed(Exception):
+    """The input was dismissed or resubmitted before (the message says by whom and when)."""
+
+
+class CannotResubmit(Exception):
+    """The input came without an agency the hub knows: there is no one to resubmit it as."""
+
+
+def _review(conn: Any, qid: str, *, outcome: str, reason: str, message_id: str | None, by: str,
+            now: dt.datetime, detail: dict[str, Any]) -> dict[str, Any]:
+    review = {"outcome": outcome, "reason": reason, "message_id": message_id, "by": by[:100], "at": now}
+    conn.execute(insert(quarantine_reviews).values(quarantine_id=qid, **review))
+    _audit(conn, by=by, action=f"quarantine_{'dismiss' if outcome == 'dismissed' else 'resubmit'}",
+           target=f"quarantine:{qid}", at=now, reason=reason, **detail)
+    return review
+
+
+def _reviewed_before(engine: Engine, qid: str) -> AlreadyReviewed:
+    with engine.connect() as conn:
+        r = conn.execute(select(quarantine_reviews).where(quarantine_reviews.c.quarantine_id == qid)).mappings().one()
+    return AlreadyReviewed(f"{r['outcome']} by {r['by']} at {aware(r['at'])}: {r['reason']}")
+
+
+def dismiss(engine: Engine, qid: str, *, by: str, reason: str) -> dict[str, Any]:
+    """Close a rejected input with the reason (audited); ValueError without a reason, AlreadyReviewed."""
+    if not reason.strip():
+        raise ValueError("reason: say why the input is dismissed")
+    now = utcnow()
+    try:
+        with engine.begin() as conn:
+            if conn.execute(select(quarantine.c.id).where(quarantine.c.id == qid)).first() is None:
+                raise KeyError(qid)
+            return _review(conn, qid, outcome="dismissed", reason=reason.strip(), message_id=None, by=by, now=now,
+                           detail={})
+    except IntegrityError:
+        raise _reviewed_before(engine, qid) from None
+
+
+def resubmit(hub: Hub, entry: dict[str, Any], payload: bytes, *, by: str, reason: str = "",
+             max_bytes: int) -> dict[str, Any]:
+    """Send ``payload`` as the original agency's message through the hub's ingest (validated as
+    POST /api/v1/messages validates), then record the review (audited). InvalidMessage naming each problem at its
+    place, with nothing recorded; CannotResubmit; AlreadyReviewed (when another operator was quicker: the message
+    is stored all the same, and idempotent by its sender document id)."""
+    if entry["review"] is not None:
+        raise _reviewed_before(hub.engine, entry["id"])
+    agency = hub.directory.agencies.get(entry["agency"] or "")
+    if agency is None:
+        raise CannotResubmit("the input came without an agency the hub knows; there is no one to resubmit it as")
+    if len(payload) > max_bytes:
+        why = f"the payload of {len(payload)} bytes exceeds the limit of {max_bytes} bytes"
+        raise InvalidMessage("too_large", why, [Problem(why)], 413)
+    try:
+        res = hub.ingest(payload, agency=agency, channel=CHANNEL)
+    except Forbidden as e:
+        path = f"/x:{etree.QName(parse_tree(payload).getroot()).localname}/x:envelope/x:sender"
+        raise InvalidMessage("not_permitted", str(e), [Problem(str(e), path=path)], 422) from e
+    now = utcnow()
+    try:
+        with hub.engine.begin() as conn:
+            review = _review(conn, entry["id"], outcome="resubmitted", reason=reason.strip(),
+                             message_id=res.message_id, by=by, now=now,
+                             detail={"message_id": res.message_id, "created": res.created, "agency": agency.code})
+    except IntegrityError:
+        raise _reviewed_before(hub.engine, entry["id"]) from None
+    return {"message_id": res.message_id, "created": res.created, "review": review}
+
+
+# ---- an input line by line ----------------------------------------------------------------------------------
+
+MAX_LINES = 2000  # beyond this, the first lines and those around each problem
+HEAD_LINES, CONTEXT = 200, 3
+MAX_LINE_CHARS = 4000
+HEX_BYTES = 4096
+_BIDI = (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)
+# control characters shown as their pictures (␀, ␛ …) and bidirectional controls named, so that nothing in an input
+# can hide or reorder what the operator reads
+_VISIBLE: dict[int, str] = {c: chr(0x2400 + c) for c in range(32) if c != 9} | {0x7F: "\u2421"} | {
+    c: "\ufffd" for c in range(0x80, 0xA0)} | {c: f"⟨U+{c:04X}⟩" for c in _BIDI}
+
+
+@dataclasses.dataclass(frozen=True)
+class Line:
+    number: int  # 0: a gap of ``skipped`` lines not shown
+    text: str
+    problems: tuple[dict[str, Any], ...] = ()
+    cut: int = 0  # characters of a long line not shown
+    skipped: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RawView:
+    """An input as an operator reads it: text lines with the problems at theirs, or a hex preview of bytes that
+    are not text; ``editable`` is the text when it decoded without loss."""
+
+    size: int
+    binary: bool
+    encoding: str | None
+    lines: list[Line]
+    line_count: int
+    unplaced: list[dict[str, Any]]
+    hex_rows: list[str]
+    editable: str | None
+
+
+def decode(raw: bytes) -> tuple[str | None, str | None]:
+    """(text, encoding): UTF-8, UTF-16 with its BOM, GB18030, else UTF-8 with replacement characters (encoding
+    None); (None, None) for bytes that are not text."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = {"UTF-16": "utf-16"}
+    else:
+        candidates = {"UTF-8" if not raw.startswith(b"\xef\xbb\xbf") else "UTF-8 (BOM)": "utf-8-sig",
+                      "GB18030": "gb18030"}
+    for label, encoding in candidates.items():
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return (text, label) if _textual(text) else (None, None)
+    text = raw.decode("utf-8", errors="replace")
+    return (text, None) if _textual(text) else (None, None)
+
+
+def _textual(text: str) -> bool:
+    head = text[:8192]
+    odd = sum(1 for ch in head if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r") + head.count("\ufffd")
+    return "\x00" not in head and odd * 10 <= max(len(head), 40)  # a few odd characters in a short text are text
+
+
+def _hex(raw: bytes) -> list[str]:
+    rows = []
+    for at in range(0, min(len(raw), HEX_BYTES), 16):
+        chunk = raw[at:at + 16]
+        rows.append(f"{at:08x}  {chunk.hex(' '):<47}  |{''.join(chr(b) if 32 <= b < 127 else '.' for b in chunk)}|")
+    return rows
+
+
+def _line_of_path(raw: bytes, path: str, cache: dict[str, Any]) -> int | None:
+    """The line of the element an XPath of a problem names, read with the hub's hardened parser."""
+    if "tree" not in cache:
+        cache["tree"] = None
+        if b"<!DOCTYPE" not in raw and b"<!ENTITY" not in raw:
+            with contextlib.suppress(etree.XMLSyntaxError, ValueError):
+                cache["tree"] = parse_tree(raw)
+    if cache["tree"] is None:
+        return None
+    try:
+        found = cache["tree"].xpath(path, namespaces={"x": NS})
+    except etree.XPathError:
+        return None
+    node = found[0] if isinstance(found, list) and found else None
+    return node.sourceline if isinstance(node, etree._Element) and isinstance(node.sourceline, int) else None
+
+
+def raw_view(raw: bytes, problems: list[dict[str, Any]]) -> RawView:
+    """``raw`` with each problem at its line (or at the line of the element its XPath names)."""
+    text, encoding = decode(raw)
+    if text is None:
+        return RawView(len(raw), True, None, [], 0, list(problems), _hex(raw), None)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # counted as the XML parser counts them
+    at: dict[int, list[dict[str, Any]]] = {}
+    unplaced: list[dict[str, Any]] = []
+    cache: dict[str, Any] = {}
+    for p in problems:
+        line = p.get("line")
+        located = False
+        if not (isinstance(line, int) and 1 <= line <= len(lines)):
+            path = p.get("path")
+            line = _line_of_path(raw, path, cache) if isinstance(path, str) and path.startswith("/") else None
+            located = line is not None
+        if isinstance(line, int) and 1 <= line <= len(lines):
+            at.setdefault(line, []).append(p | {"located": located})
+        else:
+            unplaced.append(p)
+    shown = set(range(1, len(lines) + 1))
+    if len(lines) > MAX_LINES:
+        shown = set(range(1, HEAD_LINES + 1)) | {n for p in at for n in range(p - CONTEXT, p + CONTEXT + 1)
+                                                 if 1 <= n <= len(lines)}
+    out: list[Line] = []
+    previous = 0
+    for n in sorted(shown):
+        if n > previous + 1:
+            out.append(Line(0, "", skipped=n - previous - 1))
+        body = lines[n - 1]
+        out.append(Line(n, body[:MAX_LINE_CHARS].translate(_VISIBLE), tuple(at.get(n, ())),
+                        max(0, len(body) - MAX_LINE_CHARS)))
+        previous = n
+    if previous < len(lines):
+        out.append(Line(0, "", skipped=len(lines) - previous))
+    return RawView(len(raw), False, encoding, out, len(lines), unplaced, [] if encoding else _hex(raw),
+                   text if encoding is not None else None)
+
+
+# ---- discrepancies ------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DiscrepancyFilter:
+    """The discrepancy list's filters; ``agency``: the agency that must act."""
+
+    status: str | None = "open"
+    category: str | None = None
+    agency: str | None = None
+    county: str | None = None
+
+    @classmethod
+    def of(cls, params: dict[str, str]) -> DiscrepancyFilter:
+        status = params.get("status", "open")
+        return cls(status=None if status in ("", "any") else status if status in DISCREPANCY_STATUSES else "open",
+                   category=_pick(params, "category"), agency=_pick(params, "agency"), county=_pick(params, "county"))
+
+    def query(self) -> dict[str, str]:
+        return {k: v for k, v in (("status", self.status or "any"), ("category", self.category),
+                                  ("agency", self.agency), ("county", self.county)) if v}
+
+
+def _discrepancy_query(f: DiscrepancyFilter, *, scope: str | None) -> Select[Any]:
+    c = discrepancies.c
+    q = select(discrepancies)
+    if scope is not None:
+        q = q.where(c.acting_agency == scope)
+    for value, column in ((f.status, c.status), (f.category, c.category), (f.agency, c.acting_agency),
+                          (f.county, c.division)):
+        if value:
+            q = q.where(column == value)
+    return q
+
+
+def discrepancy_list(engine: Engine, f: DiscrepancyFilter, *, scope: str | None, limit: int = PAGE,
+                     offset: int = 0) -> dict[str, Any]:
+    """Items that match, the longest known first; an agency's operators: those their agency must act on."""
+    base = _discrepancy_query(f, scope=scope)
+    with engine.connect() as conn:
+        total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+        rows = conn.execute(base.order_by(discrepancies.c.first_seen, discrepancies.c.id).limit(limit)
+                            .offset(max(0, offset))).mappings().all()
+    return {"total": total, "items": [register_items.as_dict(r) for r in rows]}
+
+
+def discrepancy_one(engine: Engine, item_id: str, *, scope: str | None) -> dict[str, Any] | None:
+    """One item with the register snapshots its accounts came from; None outside ``scope``."""
+    item = register_items.get_item(engine, item_id)
+    if item is None or (scope is not None and item["acting_agency"] != scope):
+        return None
+    s = register_snapshots.c
+    with engine.connect() as conn:
+        snaps = conn.execute(select(s.id, s.kind, s.agency, s.filename, s.as_of, s.received_at, s.uploaded_by, s.rows)
+                             .where(s.id.in_(item["snapshot_ids"] or ["-"]))).mappings().all()
+    item["snapshots"] = {r["id"]: dict(r) | {"received_at": aware(r["received_at"])} for r in snaps}
+    return item
+
+
+# ---- identity review ----------------------------------------------------------------------------------------
+
+def _own(scope: str) -> Any:
+    own = select(person_records.c.id).where(person_records.c.agency == scope)
+    return or_(identity_reviews.c.record_a.in_(own), identity_reviews.c.record_b.in_(own))
+
+
+def identity_list(engine: Engine, *, status: str | None, scope: str | None, limit: int = PAGE,
+                  offset: int = 0) -> dict[str, Any]:
+    """Review items, highest score first, each with both records; an agency's operators: those involving its
+    records."""
+    count = select(func.count()).select_from(identity_reviews)
+    if status:
+        count = count.where(identity_reviews.c.status == status)
+    if scope is not None:
+        count = count.where(_own(scope))
+    with engine.connect() as conn:
+        total = int(conn.execute(count).scalar_one())
+    return {"total": total, "items": reviews(engine, status=status, agency=scope, limit=limit, offset=offset)}
+
+
+def identity_one(engine: Engine, review_id: str, *, scope: str | None) -> dict[str, Any] | None:
+    found = reviews(engine, status=None, agency=scope, review_id=review_id)
+    if not found:
+        return None
+    item = found[0]
+    item["differ"] = sorted(k for k in ("name", "id_number", "sex", "birth_date", "case_numbers")
+                            if item["a"][k] != item["b"][k])
+    return item

@@ -54,6 +54,7 @@ def hub(tmp_path: Path, recipients: Recipients, registry: Path) -> Iterator[InPr
     h = InProcessHub(s).start()
     engine = make_engine(s.database_url, pool_size=1)
     for username, role, agency, name in [("zhang", "operator", "530500ZX", "张敏"),
+                                         ("li", "supervisor", "530500ZX", "李主管"),
                                          ("shen", "auditor", "530500ZX", "沈审")]:
         operators.create(engine, username=username, password=PASSWORD, role=role, agency=agency,
                          display_name=name, actor="test")
@@ -156,3 +157,110 @@ def test_five_hundred_failed_transfers_page_by_fifty_and_stay_readable(browser: 
     assert "第 11 页" in page.inner_text(".pager")  # type: ignore[attr-defined]
     assert page.locator("#ft-table tbody tr").count() == 1  # type: ignore[attr-defined]
     assert page.locator("#next-page").count() == 0  # type: ignore[attr-defined]
+
+
+def test_an_edit_approved_by_a_second_operator_is_delivered_and_acknowledged(
+        browser: object, hub: InProcessHub, recipients: Recipients) -> None:
+    with hub.client() as c:
+        mid, ft = failed_transfer(c, recipients)
+        # the operator corrects the offence and submits the edit with a reason
+        page = sign_in(browser, hub, "zhang")
+        page.goto(f"{hub.url}/console/failed/{ft}")  # type: ignore[attr-defined]
+        page.click("#edit")  # type: ignore[attr-defined]
+        text = page.input_value("#payload")  # type: ignore[attr-defined]
+        assert "<offence>盗窃罪</offence>" in text
+        page.fill("#payload", text.replace("<offence>盗窃罪</offence>", "<offence>诈骗罪</offence>"))  # type: ignore[attr-defined]
+        page.fill("#edit-form input[name=reason]", "法院来函更正罪名")  # type: ignore[attr-defined]
+        shot(page, "failed-edit")
+        page.click("#submit-edit")  # type: ignore[attr-defined]
+        edit = page.locator("#ft-edits section.edit").first  # type: ignore[attr-defined]
+        assert edit.get_attribute("data-status") == "pending"
+        assert "诈骗罪" in edit.locator("pre.diff").inner_text()
+        assert page.locator("button.approve").count() == 0  # type: ignore[attr-defined]  # never one's own
+        shot(page, "failed-edit-pending")
+        # a second operator, a supervisor, approves; the bureau is back and acknowledges what it gets
+        recipients.modes["530581SF"] = "ack"
+        second = sign_in(browser, hub, "li")
+        second.goto(f"{hub.url}/console/failed/{ft}")  # type: ignore[attr-defined]
+        second.click("button.approve")  # type: ignore[attr-defined]
+        new_id = second.locator("code.new-message").inner_text()  # type: ignore[attr-defined]
+        wait_until(lambda: states(c, new_id).get("530581SF") == "acknowledged", what="the edit acknowledged")
+        got = [r for r in recipients.got("530581SF") if r.message_id == new_id]
+        assert len(got) == 1 and "诈骗罪".encode() in got[0].body
+        assert states(c, mid).get("530581SF") == "resolved"  # the original stays as it was, its transfer done
+        second.reload()  # type: ignore[attr-defined]
+        assert "已处理" in second.inner_text("#ft-status")  # type: ignore[attr-defined]
+        shot(second, "failed-edit-approved")
+
+
+def test_a_bulk_retry_after_the_recipient_comes_back_delivers_every_one(
+        browser: object, hub: InProcessHub, recipients: Recipients) -> None:
+    with hub.client() as c:
+        recipients.modes["530581SF"] = "reject"
+        mids = []
+        for i in range(3):
+            mid, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581",
+                              id_number=make_id("530581", f"19800{i + 1}15", 2 * i + 1))
+            assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+            mids.append(mid)
+        for mid in mids:
+            wait_until(lambda m=mid: states(c, m).get("530581SF") == "failed", what="failed transfers")
+        recipients.modes["530581SF"] = "ok"
+        page = sign_in(browser, hub, "li")
+        page.goto(f"{hub.url}/console/failed?recipient=530581SF")  # type: ignore[attr-defined]
+        page.click("#bulk-retry")  # type: ignore[attr-defined]
+        assert "3" in page.inner_text("#task-match")  # type: ignore[attr-defined]
+        shot(page, "task-new")
+        page.click("#task-start")  # type: ignore[attr-defined]
+        page.wait_for_url("**/console/tasks/*")  # type: ignore[attr-defined]
+        for mid in mids:
+            wait_until(lambda m=mid: states(c, m).get("530581SF") == "delivered", what="delivered by the bulk task")
+        # the page refreshes itself until the task is done
+        page.wait_for_function(  # type: ignore[attr-defined]
+            "document.querySelector('#task-status').dataset.status === 'done'", timeout=20000)
+        progress = page.locator("#task-progress")  # type: ignore[attr-defined]
+        assert (progress.get_attribute("data-done"), progress.get_attribute("data-total")) == ("3", "3")
+        shot(page, "task-done")
+
+
+def test_a_bureau_operator_confirms_a_drafted_pursuit_request(browser: object, tmp_path: Path, registry: Path,
+                                                              recipients: Recipients) -> None:
+    from hub import pursuits
+    from hub.canonical import load_schema
+    from hub.core.facts import legal_day
+    from hub.registry import load_registry
+    from hub.service import Hub
+    from hub.store.db import utcnow
+    from tests.conftest import Stack
+    from tests.console_harness import console_hub
+    from tests.test_console_cases import Env, drafts, late
+
+    stack = Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", "database://", "")
+    with console_hub(stack, registry, [("tc", "operator", "530581SF")], settings={"ledger_poll": 0.2}) as server:
+        engine = make_engine(server.settings.database_url, pool_size=2)
+        env = Env(server, engine, Hub(engine=engine, directory=load_registry(registry), schema=load_schema()),
+                  recipients)
+        try:
+            # Given a person sentenced 40 days ago who never reported, and the clock's drafter run today
+            person = late(5)
+            env.post(person)
+            env.projected()
+            assert pursuits.refresh_drafts(env.hub, today=legal_day(utcnow()), now=utcnow()) == 1
+            (draft,) = drafts(env)
+            # When 腾冲's bureau operator finds it and confirms it
+            page = sign_in(browser, server, "tc")
+            page.click("text=协查草稿")  # type: ignore[attr-defined]
+            page.click(f"#pu-table a[href='/console/pursuits/{draft['id']}']")  # type: ignore[attr-defined]
+            assert person.name in page.inner_text("#pu-facts")  # type: ignore[attr-defined]
+            shot(page, "pursuit-draft")
+            page.click("#confirm")  # type: ignore[attr-defined]
+            # Then it is sent as the bureau's request to the police
+            assert "已确认" in page.inner_text("#done")  # type: ignore[attr-defined]
+            shot(page, "pursuit-confirmed")
+            (sent,) = [d for d in drafts(env) if d["id"] == draft["id"]]
+            assert sent["status"] == "confirmed" and sent["message_id"]
+            with server.client() as c:
+                wait_until(lambda: states(c, sent["message_id"]).get("530581GA") in ("delivered", "acknowledged"),
+                           what="the request delivered to the police")
+        finally:
+            engine.dispose()

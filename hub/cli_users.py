@@ -25,9 +25,27 @@ def _password(args: argparse.Namespace) -> str:
     return first
 
 
+def _known_agency(args: argparse.Namespace, code: str | None) -> bool:
+    """Whether ``code`` is in the agency registry the hub runs with (an account of an unknown agency would see
+    nothing); says why on stderr when not."""
+    if code is None:
+        return True
+    from hub.cli import _settings
+    from hub.registry import load_registry
+
+    directory = load_registry(_settings(args).registry_path)
+    if code in directory.agencies:
+        return True
+    print(f"refused, nothing stored: no agency {code!r} in the registry (`xianjie agencies` lists them)",
+          file=sys.stderr)
+    return False
+
+
 def cmd_add(args: argparse.Namespace, engine: Engine) -> int:
     from hub import operators
 
+    if not _known_agency(args, args.agency):
+        return 2
     try:
         op = operators.create(engine, username=args.username, password=_password(args), role=args.role,
                               agency=args.agency, display_name=args.name or args.username, actor=args.by)
@@ -60,6 +78,8 @@ def cmd_change(args: argparse.Namespace, engine: Engine) -> int:
     elif args.users_command == "role":
         changes["role"] = args.role
         if args.agency:
+            if not _known_agency(args, args.agency):
+                return 2
             changes["agency"] = args.agency
     else:
         changes["disabled"] = args.users_command == "disable"

@@ -92,6 +92,9 @@ def _unb64(s: str) -> bytes:
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
+_DUMMY = hash_password(secrets.token_urlsafe(16))  # compared against when there is no account
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise OperatorError(f"a password needs at least {MIN_PASSWORD} characters")
@@ -183,12 +186,17 @@ def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", c
     with engine.begin() as conn:
         row = conn.execute(select(operators).where(operators.c.username == username)).first()
         locked = row is not None and row.locked_until is not None and aware(row.locked_until) > now  # type: ignore[operator]
-        ok = row is not None and not row.disabled and not locked and verify_password(password, row.password_hash)
+        # the password is checked whatever the account's state, so that the time taken does not tell whether a
+        # user name exists, is disabled or is locked
+        matches = verify_password(password, row.password_hash if row is not None else _DUMMY)
+        ok = row is not None and not row.disabled and not locked and matches
         if not ok:
             reason = ("unknown user" if row is None else "disabled" if row.disabled else "locked" if locked
                       else "wrong password")
             if row is not None and reason == "wrong password":
-                failures = int(row.failed_signins) + 1
+                # a lock that has run out starts the count again
+                lapsed = row.locked_until is not None and aware(row.locked_until) <= now  # type: ignore[operator]
+                failures = (0 if lapsed else int(row.failed_signins)) + 1
                 conn.execute(update(operators).where(operators.c.username == username).values(
                     failed_signins=failures, locked_until=now + LOCKOUT if failures >= MAX_FAILURES else None))
                 if failures >= MAX_FAILURES:

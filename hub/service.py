@@ -22,7 +22,7 @@ from hub.core.routing import HUB_MESSAGE_TYPES, route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
 from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_batch, store_message
-from hub.store.ledger import acknowledge, enqueue, event
+from hub.store.ledger import acknowledge, enqueue, event, withdraw_pending_edits
 from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
 from hub.workers.groupcommit import GroupCommit
 
@@ -223,7 +223,7 @@ class Hub:
             if ft["status"] == "resolved":
                 return {"id": ft_id, "status": "resolved", "note": "already resolved; nothing to retry"}
             conn.execute(insert(audit_log).values(at=now, actor=actor, action="retry_failed_transfer",
-                                                  target=ft_id, detail=reason))
+                                                  target=f"failed_transfer:{ft_id}", detail=reason))
             if ft["delivery_id"] is not None:
                 if not conn.execute(update(deliveries).where(
                         deliveries.c.id == ft["delivery_id"], deliveries.c.state == "failed").values(
@@ -260,6 +260,7 @@ class Hub:
             return {"id": ft["id"], "status": "open", "note": "still no recipient: " + ft["detail"]}
         conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft["id"]).values(
             status="resolved", resolved_at=now, resolution="routed again after a registry change", resolved_by=actor))
+        withdraw_pending_edits(conn, failed_transfers.c.id == ft["id"], now=now)
         return {"id": ft["id"], "status": "resolved"}
 
 

@@ -74,7 +74,7 @@ def reroute(hub: Hub, ft_id: str, *, agency: str, reason: str, actor: str, scope
                       [Problem(f"{code} is of organ type HUB", "agency")])
     now = now or utcnow()
     with hub.engine.begin() as conn:
-        row = _transfer(conn, ft_id, scope)
+        row = _transfer(conn, ft_id, scope, senders_only=True)
         if code == row["recipient"]:
             raise Refused("same_recipient", f"{code} is the recipient that did not get it; choose another agency",
                           [Problem(f"{code} is the failed transfer's recipient", "agency")])
@@ -120,7 +120,7 @@ def submit_edit(hub: Hub, ft_id: str, *, payload: str | bytes, reason: str, acto
                       [Problem(f"payload exceeds {EDIT_LIMIT} bytes", "payload")], 413)
     now = now or utcnow()
     with hub.engine.begin() as conn:
-        row = _transfer(conn, ft_id, scope)
+        row = _transfer(conn, ft_id, scope, senders_only=True)
         waiting = conn.execute(select(edits.c.id).where(edits.c.failed_transfer_id == ft_id,
                                                         edits.c.status == "pending")).scalar()
         if waiting is not None:
@@ -151,10 +151,13 @@ def approve_edit(hub: Hub, edit_id: str, *, actor: str, note: str | None, scope:
     now = now or utcnow()
     with hub.engine.begin() as conn:
         e = _edit(conn, edit_id, scope)
+        if not actor.startswith("console:"):
+            raise Refused("approver_not_operator", "an edit is approved by a named operator signed in to the console, "
+                          "not with an API key", [Problem(f"{actor} is not an operator", "actor")], 403)
         if e["submitted_by"] == actor:
             raise Refused("own_edit", "an edit is approved by a second operator, never by the one who submitted it",
                           [Problem(f"{actor} submitted edit {edit_id}", "submitted_by")], 403)
-        row = _transfer(conn, e["failed_transfer_id"], scope)
+        row = _transfer(conn, e["failed_transfer_id"], scope, senders_only=True)
         _decide(conn, e, "approved", actor=actor, note=note, now=now)
         number = int(conn.execute(select(func.count()).select_from(edits).where(
             edits.c.message_id == e["message_id"], or_(edits.c.submitted_at < e["submitted_at"], and_(
@@ -305,9 +308,12 @@ def _reason(reason: str | None) -> str:
     return text
 
 
-def _transfer(conn: Connection, ft_id: str, scope: str | None, *, open_only: bool = True) -> Mapping[Any, Any]:
+def _transfer(conn: Connection, ft_id: str, scope: str | None, *, open_only: bool = True,
+              senders_only: bool = False) -> Mapping[Any, Any]:
     """The failed transfer with its message's facts, if ``scope`` may see it; with ``open_only``, refused once it
-    is resolved."""
+    is resolved. With ``senders_only`` (rerouting or rewriting a message), an agency's operators must work for the
+    message's sender: the agency that failed to receive it may not rewrite another organ's document or send it
+    elsewhere."""
     q = select(failed_transfers, messages.c.sender, messages.c.seq, messages.c.person_key, messages.c.message_type,
                messages.c.sender_document_id, messages.c.canonical).join(
         messages, messages.c.id == failed_transfers.c.message_id).where(failed_transfers.c.id == ft_id)
@@ -316,6 +322,9 @@ def _transfer(conn: Connection, ft_id: str, scope: str | None, *, open_only: boo
     row = conn.execute(q.with_for_update(of=failed_transfers) if open_only else q).mappings().first()
     if row is None:
         raise NotFound(f"no failed transfer {ft_id}")
+    if senders_only and scope is not None and row["sender"] != scope:
+        raise Refused("not_the_sender", f"only the sender ({row['sender']}) or the hub's operators may reroute or "
+                      f"edit this message", [], 403)
     if open_only and row["status"] == "resolved":
         raise Refused("already_resolved", f"failed transfer {ft_id} is already resolved: {row['resolution']}",
                       [Problem(f"resolved by {row['resolved_by']}", "status")], 409)

@@ -47,6 +47,10 @@ def test_pages_need_a_session_and_a_wrong_password_gets_nowhere(hub: InProcessHu
     with hub.client() as c:
         r = c.get("/console/failed")
         assert r.status_code == 303 and r.headers["location"].startswith("/console/signin")
+        # every console response forbids scripts and framing and is kept out of the browser's cache
+        form = c.get("/console/signin")
+        assert "default-src 'none'" in form.headers["content-security-policy"]
+        assert (form.headers["cache-control"], form.headers["x-content-type-options"]) == ("no-store", "nosniff")
         form = c.get("/console/signin")
         r = c.post("/console/signin", data={"username": "zhang", "password": "wrong password!",
                                             "csrf": hidden(form.text, "csrf")})
@@ -77,6 +81,11 @@ def test_an_operator_finds_a_failed_transfer_by_id_number_and_retries_it(hub: In
         r = c.post(f"/console/failed/{ft}/retry", data={"csrf": csrf, "reason": "对方系统已恢复"})
         assert r.status_code == 303 and r.headers["location"].endswith("done=retried")
         wait_until(lambda: states(c, mid).get("530581SF") == "delivered", what="delivered after the retry")
+        # a retry of what is already resolved says that nothing was sent
+        wait_until(lambda: c.get(f"/api/v1/failed-transfers?status=resolved&q={PERSON}").json()["total"] == 1,
+                   what="the transfer resolved")
+        again = c.post(f"/console/failed/{ft}/retry", data={"csrf": csrf})
+        assert again.status_code == 409 and "未重新投递" in again.text and "already resolved" in again.text
     engine = make_engine(hub.settings.database_url, pool_size=1)
     with engine.connect() as conn:
         rows = conn.execute(select(audit_log.c.actor, audit_log.c.detail).where(

@@ -216,8 +216,7 @@ def test_a_bulk_retry_after_the_recipient_comes_back_delivers_every_one(
         for mid in mids:
             wait_until(lambda m=mid: states(c, m).get("530581SF") == "delivered", what="delivered by the bulk task")
         # the page refreshes itself until the task is done
-        page.wait_for_function(  # type: ignore[attr-defined]
-            "document.querySelector('#task-status').dataset.status === 'done'", timeout=20000)
+        page.locator("#task-status[data-status=done]").wait_for(timeout=20000)  # type: ignore[attr-defined]
         progress = page.locator("#task-progress")  # type: ignore[attr-defined]
         assert (progress.get_attribute("data-done"), progress.get_attribute("data-total")) == ("3", "3")
         shot(page, "task-done")

@@ -29,7 +29,8 @@ BUREAU = "530581SF"  # 腾冲's bureau: the recipient that refuses
 COURT = "530502FY"  # 隆阳's court: the sender
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 ACCOUNTS = [("zhang", "operator", "530500ZX"), ("li", "supervisor", "530500ZX"), ("wang", "supervisor", "530500ZX"),
-            ("shen", "auditor", "530500ZX"), ("lysup", "supervisor", "530502SF"), ("tc", "operator", BUREAU)]
+            ("shen", "auditor", "530500ZX"), ("lysup", "supervisor", "530502SF"), ("tc", "operator", BUREAU),
+            ("tcsup", "supervisor", BUREAU)]
 
 
 @pytest.fixture
@@ -418,3 +419,44 @@ def test_every_refusal_outcome_and_edit_status_has_words_in_both_languages() -> 
         f"fta.edit_status.{s}" for s in ("pending", "approved", "rejected", "withdrawn")}
     assert sorted(asked - set(words)) == []
     assert all(zh and en for zh, en in words.values())
+
+
+def test_the_agency_that_failed_to_receive_a_message_may_not_rewrite_or_redirect_it(
+        hub: InProcessHub, recipients: Recipients, db: Engine) -> None:
+    with hub.client() as c:
+        mid, ft = failed_transfer(c, recipients)  # the court's judgment, refused by 腾冲's bureau
+        original = original_xml(db, mid)
+        edited = original.replace("<offence>盗窃罪</offence>", "<offence>诈骗罪</offence>")
+        csrf = sign_in(c, "tcsup")  # the bureau's own supervisor
+        page = c.get(f"/console/failed/{ft}")
+        assert page.status_code == 200  # it sees the transfer, and may retry or resolve it by hand
+        for path, body in ((f"/api/v1/failed-transfers/{ft}/reroute", {"agency": "530502SF", "reason": "x"}),
+                           (f"/api/v1/failed-transfers/{ft}/edits", {"payload": edited, "reason": "x"})):
+            r = c.post(path, json=body, headers={"x-csrf-token": csrf})
+            assert r.status_code == 403 and "not_the_sender" in r.text, r.text
+        assert original_xml(db, mid) == original
+    # And an edit is approved by a named operator, never with the hub's API key
+    with hub.client() as c:
+        csrf = sign_in(c, "zhang")
+        r = c.post(f"/api/v1/failed-transfers/{ft}/edits", json={"payload": edited, "reason": "更正罪名"},
+                   headers={"x-csrf-token": csrf})
+        assert r.status_code == 201, r.text
+        edit_id = r.json()["id"]
+        r = c.post(f"/api/v1/failed-transfer-edits/{edit_id}/approve", json={}, headers=auth("530500ZX"))
+        assert r.status_code == 403 and "approver_not_operator" in r.text
+
+
+def test_an_edit_waiting_for_approval_is_withdrawn_when_a_retry_delivers_the_original(
+        hub: InProcessHub, recipients: Recipients, db: Engine) -> None:
+    with hub.client() as c:
+        mid, ft = failed_transfer(c, recipients)
+        edited = original_xml(db, mid).replace("<offence>盗窃罪</offence>", "<offence>诈骗罪</offence>")
+        csrf = sign_in(c, "zhang")
+        r = c.post(f"/api/v1/failed-transfers/{ft}/edits", json={"payload": edited, "reason": "更正罪名"},
+                   headers={"x-csrf-token": csrf})
+        assert r.status_code == 201, r.text
+        recipients.modes[BUREAU] = "ok"
+        assert c.post(f"/api/v1/failed-transfers/{ft}/retry", headers=auth("530500ZX")).status_code == 202
+        wait_until(lambda: states(c, mid).get(BUREAU) == "delivered", what="the original delivered")
+        edit = row(db, failed_transfer_edits, failed_transfer_id=ft)
+        assert (edit["status"], edit["decided_by"]) == ("withdrawn", "hub")

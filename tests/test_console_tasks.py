@@ -128,7 +128,7 @@ def retries(db: Engine, ft_id: str) -> list[str]:
     """Who retried one failed transfer, once per retry, as the audit log says."""
     with db.connect() as conn:
         return list(conn.execute(select(audit_log.c.actor).where(
-            audit_log.c.action == "retry_failed_transfer", audit_log.c.target == ft_id)).scalars())
+            audit_log.c.action == "retry_failed_transfer", audit_log.c.target == f"failed_transfer:{ft_id}")).scalars())
 
 
 def audited(db: Engine, action: str, task_id: str) -> list[tuple[str, str | None]]:

@@ -120,10 +120,17 @@ def test_wrong_passwords_are_logged_and_lock_the_account_for_a_while(db: tuple[s
     with pytest.raises(operators.SignInRefused, match="locked"):
         operators.sign_in(engine, "wang", GOOD, now=T0 + operators.LOCKOUT - dt.timedelta(seconds=1))
     operators.sign_in(engine, "wang", GOOD, now=T0 + operators.LOCKOUT)
+    # a lock that ran out starts the count again: one more wrong password does not lock the account at once
+    for i in range(operators.MAX_FAILURES):
+        with pytest.raises(operators.SignInRefused):
+            operators.sign_in(engine, "wang", f"again {i}", now=T0 + operators.LOCKOUT)
+    with pytest.raises(operators.SignInRefused, match=r"^wrong password$"):
+        operators.sign_in(engine, "wang", "one more", now=T0 + 2 * operators.LOCKOUT)
+    operators.sign_in(engine, "wang", GOOD, now=T0 + 2 * operators.LOCKOUT)
     with pytest.raises(operators.SignInRefused, match="unknown user"):
         operators.sign_in(engine, "nobody", GOOD, now=T0)
     failed = [(t, d) for a, t, d in audit(engine) if a == "sign_in_failed"]
-    assert len(failed) == operators.MAX_FAILURES + 2
+    assert len(failed) == 2 * operators.MAX_FAILURES + 3
     assert failed[0] == ("operator:wang", {"reason": "wrong password", "client": "10.0.0.9"})
     assert "locked until" in str(failed[operators.MAX_FAILURES - 1][1]["reason"])
     assert failed[-1] == ("operator:nobody", {"reason": "unknown user", "client": ""})
@@ -156,6 +163,9 @@ def test_the_users_command_manages_accounts(db: tuple[str, Engine], monkeypatch:
     monkeypatch.setattr("sys.stdin", io.StringIO(GOOD + "\n"))
     assert main([*base, "add", "zhao", "--role", "administrator", "--agency", "530500ZX", "--name", "赵强",
                  "--password-stdin", "--by", "setup"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(GOOD + "\n"))
+    assert main([*base, "add", "sun", "--role", "operator", "--agency", "530599SF", "--password-stdin"]) == 2
+    assert "no agency '530599SF'" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main([*base, "add", "qian", "--role", "operator", "--agency", "530581SF", "--password-stdin"]) == 2
     assert "at least 10" in capsys.readouterr().err

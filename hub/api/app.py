@@ -6,7 +6,7 @@ import base64
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -84,6 +84,13 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     for ops in (ops_failed, ops_tasks, ops_cases, ops_queues):  # the operators' actions, for console and API
         app.include_router(ops.router(hub, operator_check(engine, directory, who)))
     app.mount("/console/static", console_web.static_files(), name="console-static")
+
+    @app.middleware("http")
+    async def console_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if request.url.path.startswith("/console") and not request.url.path.startswith("/console/static/"):
+            console_web.secure(response)
+        return response
     app.include_router(console_web.router(hub, clock=app.state.clock))
     for area in (cases_api, alarms_api, identity_api, registers_api):
         app.include_router(area.router(hub, who))

@@ -93,6 +93,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "fta.err.sender_changed": ("不能改变发件机关。", "The sender may not change."),
     "fta.err.no_recipient": ("修改后的电文仍找不到新的收件机关。", "The edited message still finds no new "
                              "recipient."),
+    "fta.err.not_the_sender": ("只有发文机关或中心操作员可以改投或修改此电文。", "Only the sender or the hub's "
+                               "operators may reroute or edit this message."),
+    "fta.err.approver_not_operator": ("修改须由登录操作台的操作员审批，不能用接口密钥审批。", "An edit is approved by "
+                                      "an operator signed in to the console, not with an API key."),
+    "fta.err.not_retried": ("未重新投递。", "Not sent again."),
     "fta.err.own_edit": ("提交人不能批准自己的修改，须由另一名操作员批准。", "You submitted this edit: a second "
                          "operator must approve it."),
     "fta.err.already_decided": ("该修改已审批。", "This edit is already decided."),
@@ -177,9 +182,17 @@ def register(api: APIRouter, ui: Console) -> None:
         found = await one_failed(request, ft_id, "retry", csrf)
         if not isinstance(found, tuple):
             return found
-        session, _ = found
-        await run_in_threadpool(ui.hub.retry_failed_transfer, ft_id, actor=actor(session), reason=reason or None)
-        return after(ft_id, "retried")
+        session, ft = found
+
+        def retry() -> dict[str, Any]:
+            res = ui.hub.retry_failed_transfer(ft_id, actor=actor(session), reason=reason or None)
+            if res is None:
+                raise ta.NotFound(f"no failed transfer {ft_id}")
+            if res.get("note"):  # already resolved, the delivery not failed any more, still no recipient
+                raise ta.Refused("not_retried", str(res["note"]), [], 409)
+            return res
+
+        return await attempt(request, session, ft, retry, "retried", {})
 
     @api.post("/failed/{ft_id}/reroute")
     async def failed_reroute(request: Request, ft_id: str, csrf: str = Form(""), agency: str = Form(""),

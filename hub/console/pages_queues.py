@@ -208,6 +208,8 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
 
     @api.post("/quarantine/{qid}/resubmit")
     async def quarantine_resubmit(request: Request, qid: str) -> Response:
+        if (stranger := await ui.before_form(request)) is not None:
+            return stranger
         limit = int(getattr(getattr(request.app.state, "settings", None), "max_body_bytes", DEFAULT_MAX_BODY))
         try:  # percent-encoded, a payload's form field is up to three times its size
             form = await request.form(max_part_size=3 * limit + 1024)

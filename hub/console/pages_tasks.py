@@ -119,6 +119,8 @@ def register(api: APIRouter, ui: Console) -> None:
 
     @api.post("/tasks/new")
     async def task_create(request: Request) -> Response:
+        if (stranger := await ui.before_form(request)) is not None:
+            return stranger
         form = await request.form()
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         session = await ui.gate(request, "bulk_retry", fields.pop("csrf", ""))
@@ -147,6 +149,8 @@ def register(api: APIRouter, ui: Console) -> None:
                        pages=max(1, -(-task["total"] // bulk_tasks.ITEMS_PAGE)), filter_query="")
 
     async def change(request: Request, task_id: str, action: str) -> Response:
+        if (stranger := await ui.before_form(request)) is not None:
+            return stranger
         form = await request.form()
         csrf = form.get("csrf")
         session = await ui.gate(request, "bulk_retry", csrf if isinstance(csrf, str) else "")

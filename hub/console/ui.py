@@ -79,6 +79,12 @@ class Console:
     async def signed_in(self, request: Request) -> Session | None:
         return await run_in_threadpool(current, request, self.engine)
 
+    async def before_form(self, request: Request) -> Response | None:
+        """The sign-in page when no one is signed in, so that a form's body is not read for a stranger."""
+        if await self.signed_in(request) is None:
+            return RedirectResponse(f"/console/signin?{urlencode({'next': request.url.path})}", status_code=303)
+        return None
+
     async def gate(self, request: Request, action: str, csrf: str | None = None) -> Session | Response:
         """The session if the role may take ``action`` (and, for a form, its CSRF token is right); else the
         sign-in page or a refusal."""

@@ -8,9 +8,11 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
+from hub.store.operator_schema import failed_transfer_edits as edits
 from hub.store.schema import deliveries, events, failed_transfers, outbox
 
 # States in which a delivery no longer holds back that person's later messages to the same recipient.
@@ -59,6 +61,16 @@ def resolve_failed_transfers(conn: Connection, *, delivery_id: str, resolution: 
     conn.execute(update(failed_transfers).where(
         failed_transfers.c.delivery_id == delivery_id, failed_transfers.c.status != "resolved",
     ).values(status="resolved", resolved_at=now, resolution=resolution, resolved_by=by))
+    withdraw_pending_edits(conn, failed_transfers.c.delivery_id == delivery_id, now=now)
+
+
+def withdraw_pending_edits(conn: Connection, which: Any, *, now: dt.datetime) -> None:
+    """Operators' edits still waiting for approval on failed transfers (``which``) that are now resolved become
+    withdrawn: the transfer was settled another way, and there is nothing left for the edit to replace."""
+    settled = select(failed_transfers.c.id).where(which, failed_transfers.c.status == "resolved")
+    conn.execute(update(edits).where(edits.c.status == "pending", edits.c.failed_transfer_id.in_(settled)).values(
+        status="withdrawn", decided_by="hub", decided_at=now,
+        decision_note="the failed transfer was resolved another way"))
 
 
 def acknowledge(conn: Connection, *, original_id: str, by_agency: str, ack_message_id: str | None,

@@ -28,6 +28,7 @@ from hub.store.ledger import (
     open_failed_transfer,
     release_held,
     release_next,
+    withdraw_pending_edits,
 )
 from hub.store.schema import deliveries, events, failed_transfers, messages, outbox
 
@@ -209,6 +210,7 @@ def _record_successes(conn: Connection, ok: Sequence[Outcome], *, now: dt.dateti
         conn.execute(update(failed_transfers).where(
             failed_transfers.c.delivery_id.in_(retried), failed_transfers.c.status != "resolved",
         ).values(status="resolved", resolved_at=now, resolution="delivered after retry", resolved_by="hub"))
+        withdraw_pending_edits(conn, failed_transfers.c.delivery_id.in_(retried), now=now)
     release_held(conn, {(r.recipient, r.person_key) for r in done}, now=now)
     return len(done)
 

@@ -12,12 +12,11 @@ Counters: ``done`` counts the items worked through (done, skipped or error), ``f
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -228,10 +227,9 @@ def _retry_one(conn: Connection, hub: Hub, task: Mapping[Any, Any], ft_id: str) 
         state = conn.execute(select(deliveries.c.state).where(deliveries.c.id == ft.delivery_id)).scalar()
         if state != "failed":
             return "skipped", f"not failed any more: the delivery is {state}"
-    within = Hub(engine=cast(Engine, _Within(conn)), directory=hub.directory, schema=hub.schema)
     actor = f"{task['created_by']} (bulk task {task['id']})"[:100]
     try:
-        res = within.retry_failed_transfer(ft_id, actor=actor, reason=task["reason"])
+        res = hub.retry_failed_transfer(ft_id, actor=actor, reason=task["reason"], conn=conn)
     except DBAPIError as e:
         if e.connection_invalidated or isinstance(e, OperationalError):
             raise  # the database is away or the transaction lost: the item stays pending for the next try
@@ -247,22 +245,6 @@ def _retry_one(conn: Connection, hub: Hub, task: Mapping[Any, Any], ft_id: str) 
     if res.get("status") == "open":
         return "error", str(res.get("note") or "still open")
     return "skipped", str(res.get("note") or res.get("status"))
-
-
-class _Within:
-    """An engine as ``Hub.retry_failed_transfer`` uses it (``begin()``), whose transaction is a savepoint of the
-    item's transaction: the retry commits with the item, or neither does."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    @contextlib.contextmanager
-    def begin(self) -> Iterator[Connection]:
-        with self._conn.begin_nested():
-            yield self._conn
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"a bulk task's retry runs inside the item's transaction; engine.{name} is not there")
 
 
 def _finish(conn: Connection, task: Mapping[Any, Any], now: dt.datetime) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from adapters import get_adapter
 from hub.canonical import parse
@@ -213,33 +213,41 @@ class Hub:
             return [_ft_view(r) | {"message_type": r["message_type"], "sender": r["sender"]}
                     for r in conn.execute(q).mappings()]
 
-    def retry_failed_transfer(self, ft_id: str, *, actor: str, reason: str | None = None) -> dict[str, Any] | None:
-        """Send again: the delivery restarts its retry clock; a no-recipient message is routed anew."""
-        now = utcnow()
-        with self.engine.begin() as conn:
-            ft = conn.execute(select(failed_transfers).where(failed_transfers.c.id == ft_id)).mappings().first()
-            if ft is None:
-                return None
-            if ft["status"] == "resolved":
-                return {"id": ft_id, "status": "resolved", "note": "already resolved; nothing to retry"}
-            conn.execute(insert(audit_log).values(at=now, actor=actor, action="retry_failed_transfer",
-                                                  target=f"failed_transfer:{ft_id}", detail=reason))
-            if ft["delivery_id"] is not None:
-                if not conn.execute(update(deliveries).where(
-                        deliveries.c.id == ft["delivery_id"], deliveries.c.state == "failed").values(
-                        state="pending", failures=0, first_attempt_at=None, next_attempt_at=now, queued_at=now,
-                        lease_until=None, updated_at=now)).rowcount:
-                    return {"id": ft_id, "status": ft["status"],
-                            "note": "the delivery is not failed (already being retried or delivered)"}
-                enqueue(conn, [ft["delivery_id"]], at=now, now=now)
-                conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft_id).values(status="retrying"))
-                event(conn, ft["message_id"], "retried", now, delivery_id=ft["delivery_id"], by=actor,
-                      failed_transfer=ft_id)
-                result = {"id": ft_id, "status": "retrying", "delivery_id": ft["delivery_id"]}
-            else:
-                result = self._reroute(conn, ft, actor=actor, now=now)
-        self.on_commit()
+    def retry_failed_transfer(self, ft_id: str, *, actor: str, reason: str | None = None,
+                              conn: Connection | None = None) -> dict[str, Any] | None:
+        """Send again: the delivery restarts its retry clock; a no-recipient message is routed anew. With ``conn``
+        the retry is made in a savepoint of the caller's transaction: it commits with it, or not at all, and the
+        caller wakes the workers once it has committed."""
+        if conn is not None:
+            with conn.begin_nested():
+                return self._retry(conn, ft_id, actor=actor, reason=reason)
+        with self.engine.begin() as own:
+            result = self._retry(own, ft_id, actor=actor, reason=reason)
+        if result is not None:
+            self.on_commit()
         return result
+
+    def _retry(self, conn: Connection, ft_id: str, *, actor: str, reason: str | None) -> dict[str, Any] | None:
+        now = utcnow()
+        ft = conn.execute(select(failed_transfers).where(failed_transfers.c.id == ft_id)).mappings().first()
+        if ft is None:
+            return None
+        if ft["status"] == "resolved":
+            return {"id": ft_id, "status": "resolved", "note": "already resolved; nothing to retry"}
+        conn.execute(insert(audit_log).values(at=now, actor=actor, action="retry_failed_transfer",
+                                              target=f"failed_transfer:{ft_id}", detail=reason))
+        if ft["delivery_id"] is None:
+            return self._reroute(conn, ft, actor=actor, now=now)
+        if not conn.execute(update(deliveries).where(
+                deliveries.c.id == ft["delivery_id"], deliveries.c.state == "failed").values(
+                state="pending", failures=0, first_attempt_at=None, next_attempt_at=now, queued_at=now,
+                lease_until=None, updated_at=now)).rowcount:
+            return {"id": ft_id, "status": ft["status"],
+                    "note": "the delivery is not failed (already being retried or delivered)"}
+        enqueue(conn, [ft["delivery_id"]], at=now, now=now)
+        conn.execute(update(failed_transfers).where(failed_transfers.c.id == ft_id).values(status="retrying"))
+        event(conn, ft["message_id"], "retried", now, delivery_id=ft["delivery_id"], by=actor, failed_transfer=ft_id)
+        return {"id": ft_id, "status": "retrying", "delivery_id": ft["delivery_id"]}
 
     def _reroute(self, conn: Any, ft: Any, *, actor: str, now: dt.datetime) -> dict[str, Any]:
         m = conn.execute(select(messages).where(messages.c.id == ft["message_id"])).mappings().first()

@@ -407,8 +407,8 @@ url, registry, point = sys.argv[1:4]
 hub = Hub(engine=make_engine(url, pool_size=2), directory=load_registry(Path(registry)), schema=load_schema())
 retry, state = Hub.retry_failed_transfer, {"retries": 0, "commits": 0}
 
-def dies_in_the_third_retry(self, ft_id, *, actor, reason=None):
-    res = retry(self, ft_id, actor=actor, reason=reason)  # its writes are made, not committed
+def dies_in_the_third_retry(self, ft_id, **kw):
+    res = retry(self, ft_id, **kw)  # its writes are made in the item's transaction, not committed
     state["retries"] += 1
     if point == "before-commit" and state["retries"] == 3:
         os.kill(os.getpid(), signal.SIGKILL)

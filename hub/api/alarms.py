@@ -20,7 +20,6 @@ from hub.api.common import error, plain
 from hub.api.operator_auth import operator_check
 from hub.core.alarms import NoticeStep
 from hub.core.model import Agency, OrganType
-from hub.errors import Forbidden
 from hub.service import Hub
 from hub.store.db import utcnow
 
@@ -106,24 +105,12 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
         try:
             body = await _body(request)
-            by, reason = str(body.get("by", "")), str(body.get("reason", ""))
-            if action == "confirm":
-                now = clock()
-                item = await run_in_threadpool(lambda: pursuits.confirm(hub, draft_id, agency=caller, by=by,
-                                                                        now=now))
-            else:
-                item = await run_in_threadpool(lambda: pursuits.dismiss(hub, draft_id, agency=caller, by=by,
-                                                                        reason=reason))
-        except LookupError as e:
-            return error("not_found", str(e), 404)
-        except Forbidden as e:
-            return error("forbidden", str(e), 403)
-        except pursuits.DraftClosed as e:
-            return error("conflict", str(e), 409)
         except ValueError as e:
-            field = str(e).split(":")[0]
-            return error("invalid", str(e), 422, field if field.isidentifier() else None)
-        return JSONResponse(plain(item))
+            return ops_cases.invalid(e)
+        by, reason, now = str(body.get("by", "")), str(body.get("reason", "")), clock()
+        if action == "confirm":
+            return await ops_cases.decided(lambda: pursuits.confirm(hub, draft_id, agency=caller, by=by, now=now))
+        return await ops_cases.decided(lambda: pursuits.dismiss(hub, draft_id, agency=caller, by=by, reason=reason))
 
     @api.post("/api/v1/pursuit-drafts/{draft_id}/confirm")
     async def confirm(draft_id: str, request: Request) -> JSONResponse:

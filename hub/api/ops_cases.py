@@ -145,6 +145,12 @@ async def decide_by_session(hub: Hub, operator: Check, draft_id: str, request: R
             return cases_data.confirm_draft(hub, draft_id, by=by, agency=agency, scope=scope, now=now)
         return cases_data.dismiss_draft(hub, draft_id, by=by, reason=reason, agency=agency, scope=scope)
 
+    return await decided(run)
+
+
+async def decided(run: Callable[[], dict[str, Any]]) -> JSONResponse:
+    """A decision on a pursuit draft as the API answers it, whoever decides: 200 with the draft; 404 unknown or
+    another bureau's; 403 not theirs to decide; 409 decided, withdrawn or its obligation closed; 422 invalid."""
     try:
         item = await run_in_threadpool(run)
     except LookupError as e:
@@ -154,6 +160,11 @@ async def decide_by_session(hub: Hub, operator: Check, draft_id: str, request: R
     except pursuits.DraftClosed as e:
         return error("conflict", str(e), 409)
     except ValueError as e:
-        field = str(e).split(":")[0]
-        return error("invalid", str(e), 422, field if field.isidentifier() else None)
+        return invalid(e)
     return JSONResponse(plain(item))
+
+
+def invalid(e: ValueError) -> JSONResponse:
+    """422 naming the field a ValueError's message begins with (``field: why``)."""
+    field = str(e).split(":")[0]
+    return error("invalid", str(e), 422, field if field.isidentifier() else None)

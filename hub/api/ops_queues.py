@@ -18,7 +18,6 @@ from hub.errors import InvalidMessage, Problem
 from hub.service import Hub
 
 Check = Callable[[Request, str], tuple[str, str | None]]
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 
 async def _object(request: Request, shape: str) -> dict[str, Any] | JSONResponse:
@@ -98,7 +97,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
             return payload
         if isinstance(reason, JSONResponse):
             return reason
-        limit = int(getattr(getattr(request.app.state, "settings", None), "max_body_bytes", DEFAULT_MAX_BODY))
+        limit = int(request.app.state.settings.max_body_bytes)  # as POST /api/v1/messages
         try:
             done = await run_in_threadpool(lambda: qd.resubmit(hub, q, payload.encode("utf-8"), by=by, reason=reason,
                                                                max_bytes=limit))

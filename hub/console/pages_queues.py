@@ -24,11 +24,6 @@ from hub.core.reconcile_values import CATEGORY_EN, CATEGORY_LABELS, Category
 from hub.errors import InvalidMessage
 from hub.operators import Session
 
-# no script, no frame, no other site: whatever an input holds, the page that shows it runs nothing
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-       "frame-ancestors 'none'; base-uri 'none'")
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
-
 _SOURCES = {"ledger": ("案件台账", "the case ledger"), "bureau_register": ("社区矫正对象名册", "bureau register"),
             "court_decisions": ("判决、裁定、决定清单", "court decisions"),
             "police_custody": ("在押人员名单", "custody list"),
@@ -120,12 +115,6 @@ WORDS: dict[str, tuple[str, str]] = {
     f"di.src.{k}": v for k, v in _SOURCES.items()}
 
 
-def guarded(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
 
 def _when(item: dict[str, Any], *keys: str) -> dict[str, Any]:
     """The item with its times (ISO text, as the API gives them) as datetimes, for the ``local`` filter."""
@@ -158,9 +147,9 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
         page_no = max(1, page_no)
         found = await run_in_threadpool(qd.quarantine_list, engine, f, scope=scope, offset=(page_no - 1) * qd.PAGE)
         facets = await run_in_threadpool(qd.quarantine_facets, engine, scope=scope)
-        return guarded(ui.page(request, session, "quarantine_list.html", f=f, found=found, page_no=page_no,
-                               pages=_pages(found["total"]), total=found["total"], facets=facets, scoped=scope,
-                               agencies=sorted(ui.directory.agencies), filter_query=urlencode(f.query())))
+        return ui.page(request, session, "quarantine_list.html", f=f, found=found, page_no=page_no,
+                       pages=_pages(found["total"]), total=found["total"], facets=facets, scoped=scope,
+                       agencies=sorted(ui.directory.agencies), filter_query=urlencode(f.query()))
 
     async def one(request: Request, qid: str, action: str,
                   csrf: str | None = None) -> tuple[Session, dict[str, Any]] | Response:
@@ -182,8 +171,8 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
                                                      target=f"quarantine:{q['id']}", code=q["code"], page="console"))
         context.setdefault("payload_text", view.editable if view is not None else None)
         agency = ui.directory.agencies.get(q["agency"] or "")
-        return guarded(ui.page(request, session, "quarantine_detail.html", status=status, q=q, view=view,
-                               resubmittable=agency is not None, **context))
+        return ui.page(request, session, "quarantine_detail.html", status=status, q=q, view=view,
+                       resubmittable=agency is not None, **context)
 
     @api.get("/quarantine/{qid}", response_class=HTMLResponse)
     async def quarantine_detail(request: Request, qid: str, done: str = "") -> Response:
@@ -210,7 +199,7 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
     async def quarantine_resubmit(request: Request, qid: str) -> Response:
         if (stranger := await ui.before_form(request)) is not None:
             return stranger
-        limit = int(getattr(getattr(request.app.state, "settings", None), "max_body_bytes", DEFAULT_MAX_BODY))
+        limit = int(request.app.state.settings.max_body_bytes)  # as POST /api/v1/messages
         try:  # percent-encoded, a payload's form field is up to three times its size
             form = await request.form(max_part_size=3 * limit + 1024)
         except HTTPException:

@@ -225,9 +225,11 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def session_of(engine: Engine, token: str | None, *, now: dt.datetime | None = None) -> Session | None:
-    """The live session of ``token`` (its idle time starts again), or None: unknown, idle too long, past its
-    end, or its account disabled."""
+def session_of(engine: Engine, token: str | None, *, now: dt.datetime | None = None,
+               touch: bool = True) -> Session | None:
+    """The live session of ``token`` (its idle time starts again, unless ``touch`` is false: a page refreshing
+    itself is not the operator at work), or None: unknown, idle too long, past its end, or its account
+    disabled."""
     if not token:
         return None
     now = now or utcnow()
@@ -241,7 +243,8 @@ def session_of(engine: Engine, token: str | None, *, now: dt.datetime | None = N
         if row.disabled or aware(row.expires_at) <= now or now - aware(row.last_seen) > IDLE:  # type: ignore[operator]
             conn.execute(delete(operator_sessions).where(operator_sessions.c.token_hash == h))
             return None
-        conn.execute(update(operator_sessions).where(operator_sessions.c.token_hash == h).values(last_seen=now))
+        if touch:
+            conn.execute(update(operator_sessions).where(operator_sessions.c.token_hash == h).values(last_seen=now))
     return Session(_operator(row), h, row.csrf, row.lang, aware(row.expires_at))  # type: ignore[arg-type]
 
 

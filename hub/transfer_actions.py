@@ -212,6 +212,25 @@ def reject_edit(hub: Hub, edit_id: str, *, actor: str, note: str, scope: str | N
     return {"id": edit_id, "status": "rejected", "failed_transfer_id": e["failed_transfer_id"]}
 
 
+def withdraw_edit(hub: Hub, edit_id: str, *, actor: str, note: str | None, scope: str | None,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    """Take back one's own pending edit (a second operator has not decided yet); nothing is sent, and the
+    failed transfer is open for another edit. Only the operator (or key) who submitted it may."""
+    note = (note or "").strip()[:REASON_LIMIT] or None
+    now = now or utcnow()
+    with hub.engine.begin() as conn:
+        e = _edit(conn, edit_id, scope)
+        if e["submitted_by"] != actor:
+            raise Refused("not_submitter", "only the operator who submitted an edit may withdraw it; a second "
+                          "operator rejects it instead", [Problem(f"submitted by {e['submitted_by']}",
+                                                                  "submitted_by")], 403)
+        _decide(conn, e, "withdrawn", actor=actor, note=note, now=now)
+        event(conn, e["message_id"], "edit_withdrawn", now, edit=edit_id, by=actor, note=note)
+        _audit(conn, now, actor, "withdraw_failed_transfer_edit", f"failed_transfer_edit:{edit_id}",
+               failed_transfer=e["failed_transfer_id"], note=note)
+    return {"id": edit_id, "status": "withdrawn", "failed_transfer_id": e["failed_transfer_id"]}
+
+
 def list_edits(engine: Engine, ft_id: str, *, scope: str | None) -> list[dict[str, Any]]:
     """The failed transfer's edits, newest first, each with its payload and a unified diff against the original."""
     with engine.connect() as conn:

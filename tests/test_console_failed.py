@@ -460,3 +460,46 @@ def test_an_edit_waiting_for_approval_is_withdrawn_when_a_retry_delivers_the_ori
         wait_until(lambda: states(c, mid).get(BUREAU) == "delivered", what="the original delivered")
         edit = row(db, failed_transfer_edits, failed_transfer_id=ft)
         assert (edit["status"], edit["decided_by"]) == ("withdrawn", "hub")
+
+
+def test_the_submitter_withdraws_their_own_edit_and_may_edit_again_but_no_one_else_may_withdraw_it(
+        hub: InProcessHub, recipients: Recipients, db: Engine) -> None:
+    with hub.client() as c, hub.client() as boss:
+        mid, ft = failed_transfer(c, recipients)
+        edited = original_xml(db, mid).replace("<offence>盗窃罪</offence>", "<offence>诈骗罪</offence>")
+        csrf = sign_in(c, "zhang")
+        r = c.post(f"/api/v1/failed-transfers/{ft}/edits", json={"payload": edited, "reason": "更正罪名"},
+                   headers={"x-csrf-token": csrf})
+        assert r.status_code == 201, r.text
+        edit_id = r.json()["id"]
+        # the submitter sees a withdraw button on their pending edit; a second operator sees none
+        page = c.get(f"/console/failed/{ft}")
+        assert f'/edits/{edit_id}/withdraw"' in page.text and 'id="edit"' not in page.text
+        boss_csrf = sign_in(boss, "li")
+        assert "/withdraw" not in boss.get(f"/console/failed/{ft}").text
+        # another operator may not withdraw it, through the API or the console, nor may the hub's key
+        r = boss.post(f"/api/v1/failed-transfer-edits/{edit_id}/withdraw", json={},
+                      headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_submitter"
+        r = boss.post(f"/console/failed/{ft}/edits/{edit_id}/withdraw", data={"csrf": boss_csrf})
+        assert r.status_code == 403 and 'data-code="not_submitter"' in r.text
+        r = c.post(f"/api/v1/failed-transfer-edits/{edit_id}/withdraw", json={}, headers=auth("530500ZX"))
+        assert r.status_code == 403
+        assert c.post(f"/console/failed/{ft}/edits/{edit_id}/withdraw", data={}).status_code == 403  # no CSRF
+        # the submitter withdraws it in the console
+        r = c.post(f"/console/failed/{ft}/edits/{edit_id}/withdraw", data={"csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=edit_withdrawn")
+        page = c.get(r.headers["location"])
+        assert 'data-status="withdrawn"' in page.text and 'id="edit"' in page.text
+        # nothing can be done with it any more
+        r = boss.post(f"/api/v1/failed-transfer-edits/{edit_id}/approve", json={}, headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "already_decided"
+        # and a new edit may be submitted at once
+        r = c.post(f"/api/v1/failed-transfers/{ft}/edits", json={"payload": edited, "reason": "再次更正"},
+                   headers={"x-csrf-token": csrf})
+        assert r.status_code == 201, r.text
+    edit = row(db, failed_transfer_edits, id=edit_id)
+    assert (edit["status"], edit["decided_by"]) == ("withdrawn", "console:zhang")
+    assert row(db, failed_transfers, id=ft)["status"] == "open"
+    assert audited(db, "withdraw_failed_transfer_edit") == [("console:zhang", f"failed_transfer_edit:{edit_id}")]
+    assert "edit_withdrawn" in kinds(db, mid)

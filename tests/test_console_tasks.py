@@ -160,7 +160,8 @@ def test_a_supervisor_retries_every_failed_transfer_to_a_bureau_that_is_back(
         task_id = r.headers["location"].rsplit("/", 1)[1]
         # Then the task page shows it running at 0 of 4, refreshing itself, with its buttons
         page = c.get(r.headers["location"])
-        assert 'http-equiv="refresh" content="2"' in page.text and 'data-done="0" data-total="4"' in page.text
+        assert f'http-equiv="refresh" content="2; url=/console/tasks/{task_id}?poll=1"' in page.text
+        assert 'data-done="0" data-total="4"' in page.text
         assert 'id="task-pause"' in page.text and 'id="task-cancel"' in page.text and "进行中" in page.text
         # and when the runner goes on, every one is retried in order and delivered
         meter.allow(1000)
@@ -504,3 +505,37 @@ def test_the_runner_stops_with_the_other_workers(hub: InProcessHub, recipients: 
     assert any(t.name == "xianjie-bulk-tasks" for t in threading.enumerate())
     hub.stop()
     assert not any(t.name == "xianjie-bulk-tasks" and t.is_alive() for t in threading.enumerate())
+
+
+def test_the_task_pages_own_refresh_does_not_keep_an_idle_session_alive(
+        hub: InProcessHub, recipients: Recipients, meter: Meter, db: Engine) -> None:
+    from hub import operators
+    from hub.store.operator_schema import operator_sessions
+
+    def last_seen() -> dt.datetime:
+        with db.connect() as conn:
+            return conn.execute(select(operator_sessions.c.last_seen)).scalar_one()  # type: ignore[no-any-return]
+
+    def idle_since(t: dt.datetime) -> None:
+        with db.begin() as conn:
+            conn.execute(operator_sessions.update().values(last_seen=t))
+
+    with hub.client() as c:
+        stranded(c, recipients, 1)
+        task_id = start(c)["id"]  # held by the meter: it stays running
+        sign_in(c, "su")
+        now = dt.datetime.now(dt.UTC)
+        # idle for all but a minute of the idle time: the refresh still finds the session, and leaves it idle
+        idle_since(now - operators.IDLE + dt.timedelta(minutes=1))
+        before = last_seen()
+        page = c.get(f"/console/tasks/{task_id}", params={"poll": "1"})
+        assert page.status_code == 200 and "?poll=1" in page.text
+        assert last_seen() == before
+        # the operator's own request starts the idle time again
+        assert c.get(f"/console/tasks/{task_id}").status_code == 200
+        assert last_seen() > before
+        # idle past the idle time with the page refreshing itself: the next refresh is sent to sign in
+        idle_since(now - operators.IDLE - dt.timedelta(minutes=1))
+        r = c.get(f"/console/tasks/{task_id}", params={"poll": "1"})
+        assert r.status_code in (302, 303) and "/console/signin" in r.headers["location"]
+        assert c.get(f"/console/tasks/{task_id}").status_code in (302, 303)

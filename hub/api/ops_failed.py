@@ -81,6 +81,15 @@ def router(hub: Hub, operator: Check) -> APIRouter:
             return body
         return await run(lambda: ta.reject_edit(hub, edit_id, actor=by, note=body["note"], scope=scope))
 
+    @api.post("/api/v1/failed-transfer-edits/{edit_id}/withdraw")
+    async def withdraw_edit(edit_id: str, request: Request) -> Response:
+        """Take back one's own pending edit (``{"note"}`` optional); only its submitter may."""
+        by, scope = await check(request, "edit_submit")
+        body = await _json(request, required=(), optional=True)
+        if isinstance(body, Response):
+            return body
+        return await run(lambda: ta.withdraw_edit(hub, edit_id, actor=by, note=body.get("note"), scope=scope))
+
     @api.post("/api/v1/failed-transfers/{ft_id}/resolve")
     async def resolve(ft_id: str, request: Request) -> Response:
         """Resolve without delivery. Multipart form: ``reason``, optional ``file`` (PDF, JPEG or PNG, ≤ 10 MB)."""

@@ -70,6 +70,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "fta.done.edit_submitted": ("修改已提交，等待另一名操作员审批。", "Edit submitted: waiting for a second operator."),
     "fta.done.edit_approved": ("修改已批准，新电文已发往收件机关。", "Edit approved: the new message is on its way."),
     "fta.done.edit_rejected": ("修改已驳回。", "Edit rejected."),
+    "fta.done.edit_withdrawn": ("您已撤回这份修改，可以重新编辑。", "You withdrew the edit; you may edit again."),
+    "fta.withdraw": ("撤回我的修改", "Withdraw my edit"),
     "fta.done.resolved": ("已办结（未经投递）。", "Resolved without delivery."),
     "fta.err.reason_required": ("请填写说明。", "A reason is required."),
     "fta.err.reason_too_long": ("说明过长。", "The reason is too long."),
@@ -102,6 +104,8 @@ WORDS: dict[str, tuple[str, str]] = {
                          "operator must approve it."),
     "fta.err.already_decided": ("该修改已审批。", "This edit is already decided."),
     "fta.err.edit_conflict": ("新电文编号冲突，请重新批准。", "The new message's ids clash; approve again."),
+    "fta.err.not_submitter": ("只有提交人可以撤回修改；其他操作员请驳回。", "Only the operator who "
+                              "submitted an edit may withdraw it; others reject it."),
     "fta.err.note_required": ("驳回须填写意见。", "Say why the edit is rejected."),
     "fta.err.empty_file": ("附件为空。", "The attached file is empty."),
     "fta.err.file_too_large": ("附件超过 10 MB。", "The attached file is over 10 MB."),
@@ -109,7 +113,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "fta.err.invalid_payload": ("电文未通过标准电文校验，请按下列位置修改。", "The payload fails the canonical "
                                 "checks: see each problem at its place."),
 }
-DONE = ("retried", "rerouted", "edit_submitted", "edit_approved", "edit_rejected", "resolved")
+DONE = ("retried", "rerouted", "edit_submitted", "edit_approved", "edit_rejected", "edit_withdrawn", "resolved")
 
 
 def register(api: APIRouter, ui: Console) -> None:
@@ -258,6 +262,16 @@ def register(api: APIRouter, ui: Console) -> None:
         return await attempt(request, session, ft, lambda: ta.reject_edit(
             ui.hub, edit_id, actor=actor(session), note=note, scope=ui.scope(session)), "edit_rejected",
             {"edit": edit_id, "note": note})
+
+    @api.post("/failed/{ft_id}/edits/{edit_id}/withdraw")
+    async def failed_edit_withdraw(request: Request, ft_id: str, edit_id: str, csrf: str = Form("")) -> Response:
+        found = await one_failed(request, ft_id, "edit_submit", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        return await attempt(request, session, ft, lambda: ta.withdraw_edit(
+            ui.hub, edit_id, actor=actor(session), note=None, scope=ui.scope(session)), "edit_withdrawn",
+            {"edit": edit_id})
 
     @api.post("/failed/{ft_id}/resolve")
     async def failed_resolve(request: Request, ft_id: str) -> Response:

@@ -19,9 +19,13 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+POLL = "poll"  # the query parameter of a page's own automatic refresh
+
+
 def current(request: Request, engine: Engine) -> Session | None:
-    """The live session the request's cookie names, if any."""
-    return operators.session_of(engine, request.cookies.get(COOKIE))
+    """The live session the request's cookie names, if any. A page's automatic refresh (``?poll=1``) does not
+    count as activity, so a session left on a self-refreshing page still times out when idle."""
+    return operators.session_of(engine, request.cookies.get(COOKIE), touch=request.query_params.get(POLL) != "1")
 
 
 def csrf_ok(session: Session, token: str | None) -> bool:

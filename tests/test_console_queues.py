@@ -20,8 +20,12 @@ from markupsafe import escape
 from sqlalchemy import Engine, func, select
 
 from hub import identity_store, register_store
+from hub.canonical import load_schema
+from hub.console import queues_data as qd
+from hub.registry import load_registry
+from hub.service import Hub
 from hub.store.db import make_engine
-from hub.store.operator_schema import quarantine_reviews
+from hub.store.operator_schema import quarantine_corrections, quarantine_reviews
 from hub.store.schema import audit_log, messages, quarantine
 from tests.conftest import Stack
 from tests.console_harness import console_hub, sign_in
@@ -32,8 +36,9 @@ HUB, COURT, BUREAU = "530500ZX", "530502FY", "530581SF"
 PERSON = make_id("530581", "19850707", 33)
 SCRIPT = '</textarea><script>alert("x")</script><b>bold</b>'
 # who signs in: (role, agency)
-ACCOUNTS = {"wei": ("supervisor", HUB), "zhang": ("operator", HUB), "shen": ("auditor", HUB),
-            "tc": ("operator", BUREAU), "ly": ("supervisor", "530502SF"), "fy": ("supervisor", COURT)}
+ACCOUNTS = {"wei": ("supervisor", HUB), "lin": ("supervisor", HUB), "zhang": ("operator", HUB),
+            "shen": ("auditor", HUB), "tc": ("operator", BUREAU), "ly": ("supervisor", "530502SF"),
+            "fy": ("supervisor", COURT)}
 
 
 @pytest.fixture
@@ -140,34 +145,62 @@ def test_bytes_that_are_not_text_are_shown_as_a_hex_preview(hub: InProcessHub) -
     assert re.search(r'<textarea name="payload" id="payload" spellcheck="false" required>\s*</textarea>', page)
 
 
-def test_a_corrected_payload_is_stored_as_the_agency_s_message_and_a_broken_one_records_nothing(
+def corrections(engine: Engine, qid: str) -> list[tuple[str, str, str | None]]:
+    """(status, proposed by, decided by) of each correction of the input, oldest first."""
+    with engine.connect() as conn:
+        return [(r.status, r.submitted_by, r.decided_by) for r in conn.execute(
+            select(quarantine_corrections).where(quarantine_corrections.c.quarantine_id == qid)
+            .order_by(quarantine_corrections.c.submitted_at))]
+
+
+def test_a_correction_is_sent_as_the_agency_s_message_only_once_a_second_operator_approves_it(
         hub: InProcessHub, engine: Engine) -> None:
     _, raw = judgment("ID-530581")
-    with hub.client() as c:
+    with hub.client() as c, hub.client() as boss:
         res = rejected(c, raw)
         qid = res["quarantine_id"]
         bad_line = res["error"]["details"][0]["line"]
-        csrf = sign_in(c, "wei")
+        csrf = sign_in(c, "zhang")  # an operator proposes
         before = (count(engine, messages), count(engine, quarantine))
-        # When the supervisor resubmits it still broken (another field broken too)
+        # When the operator proposes it still broken (another field broken too)
         still = raw.decode().replace("<sex>MALE</sex>", "<sex>M</sex>")
         assert still != raw.decode()
-        r = c.post(f"/console/quarantine/{qid}/resubmit", data={"csrf": csrf, "payload": still, "reason": "试一试"})
-        # Then the problems are shown at their lines of what was submitted, and nothing is recorded
+        r = c.post(f"/console/quarantine/{qid}/corrections", data={"csrf": csrf, "payload": still, "reason": "试一试"})
+        # Then the problems are shown at their lines of what was submitted, and nothing is kept
         assert r.status_code == 422 and 'id="refused"' in r.text and "schema_invalid" in r.text
         shown = highlighted(r.text, "try")
         sex_line = next(n for n, text in enumerate(still.split("\n"), 1) if "<sex>" in text)
         assert set(shown) == {bad_line, sex_line} and "sex" in shown[sex_line]
         assert "&lt;sex&gt;M&lt;/sex&gt;" in r.text.split('id="payload"')[1]  # the box keeps what was typed
-        assert review_of(engine, qid) is None and (count(engine, messages), count(engine, quarantine)) == before
-        assert audited(engine, "quarantine_resubmit") == []
-        # When it is resubmitted corrected (as a browser sends a textarea: CRLF)
+        assert corrections(engine, qid) == [] and review_of(engine, qid) is None
+        # a correction without a reason is refused too
         mid, good = judgment()
-        r = c.post(f"/console/quarantine/{qid}/resubmit",
+        r = c.post(f"/console/quarantine/{qid}/corrections", data={"csrf": csrf, "payload": good.decode()})
+        assert r.status_code == 400 and 'data-code="reason_required"' in r.text and corrections(engine, qid) == []
+        # When it is proposed corrected (as a browser sends a textarea: CRLF)
+        r = c.post(f"/console/quarantine/{qid}/corrections",
                    data={"csrf": csrf, "payload": good.decode().replace("\n", "\r\n"), "reason": "更正身份证号"})
-        assert r.status_code == 303 and r.headers["location"].endswith("done=resubmitted")
+        assert r.status_code == 303 and r.headers["location"].endswith("done=proposed")
         page = c.get(r.headers["location"]).text
+        # Then nothing is sent yet: the proposer sees it waiting, with the change, and may only withdraw it
+        assert (count(engine, messages), count(engine, quarantine)) == before and review_of(engine, qid) is None
+        assert corrections(engine, qid) == [("pending", "console:zhang", None)]
+        assert 'data-status="pending"' in page and "own-edit" in page and 'class="withdraw"' in page
+        assert 'class="approve"' not in page and 'id="resubmit"' not in page
+        assert '<span class="del">-    &lt;idNumber&gt;ID-530581&lt;/idNumber&gt;</span>' in page
+        cid = re.search(r'id="correction-([0-9a-f-]{36})"', page).group(1)  # type: ignore[union-attr]
+        r = c.post(f"/console/quarantine/{qid}/corrections/{cid}/approve", data={"csrf": csrf})
+        assert r.status_code == 403  # an operator's role may not approve at all
+        # When a supervisor approves it
+        boss_csrf = sign_in(boss, "wei")
+        page = boss.get(f"/console/quarantine/{qid}").text
+        assert 'class="approve"' in page and 'class="withdraw"' not in page
+        r = boss.post(f"/console/quarantine/{qid}/corrections/{cid}/approve",
+                      data={"csrf": boss_csrf, "note": "核对无误"})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=resubmitted")
+        page = boss.get(r.headers["location"]).text
         assert mid in page and 'id="resubmit"' not in page and 'id="dismiss"' not in page
+        assert 'class="approve"' not in page
         # Then it is the court's message, validated and stored as the hub stores messages
         status = c.get(f"/api/v1/messages/{mid}", headers=auth(COURT))
         assert status.status_code == 200 and status.json()["sender"] == COURT
@@ -176,14 +209,18 @@ def test_a_corrected_payload_is_stored_as_the_agency_s_message_and_a_broken_one_
         assert review is not None
         assert (review["outcome"], review["message_id"], review["by"], review["reason"]) == (
             "resubmitted", mid, "console:wei", "更正身份证号")
+        assert corrections(engine, qid) == [("approved", "console:zhang", "console:wei")]
+        assert audited(engine, "quarantine_correction_submit") == [("console:zhang", f"quarantine_correction:{cid}")]
+        assert audited(engine, "quarantine_correction_approve") == [("console:wei", f"quarantine_correction:{cid}")]
         assert audited(engine, "quarantine_resubmit") == [("console:wei", f"quarantine:{qid}")]
         with engine.connect() as conn:
             assert bytes(conn.execute(select(messages.c.raw).where(messages.c.id == mid)).scalar_one()) == good
         # And the list shows it among the reviewed, no longer among those waiting
         assert f"/console/quarantine/{qid}" not in c.get("/console/quarantine").text
         assert f"/console/quarantine/{qid}" in c.get("/console/quarantine", params={"reviewed": "yes"}).text
-        # And it cannot be resubmitted twice
-        r = c.post(f"/console/quarantine/{qid}/resubmit", data={"csrf": csrf, "payload": good.decode()})
+        # And it cannot be corrected twice
+        r = c.post(f"/console/quarantine/{qid}/corrections", data={"csrf": csrf, "payload": good.decode(),
+                                                                   "reason": "again"})
         assert r.status_code == 409 and 'id="already"' in r.text
 
 
@@ -208,8 +245,9 @@ def test_an_input_is_dismissed_with_a_reason(hub: InProcessHub, engine: Engine) 
         assert r.status_code == 409 and "dismissed by console:wei" in r.json()["error"]["message"]
 
 
-def test_the_quarantine_api_lists_dismisses_and_resubmits(hub: InProcessHub, engine: Engine) -> None:
-    with hub.client() as c:
+def test_the_quarantine_api_lists_dismisses_and_corrects_with_a_second_operator(hub: InProcessHub,
+                                                                              engine: Engine) -> None:
+    with hub.client() as c, hub.client() as boss:
         first = rejected(c, judgment("ID-1")[1])["quarantine_id"]
         second = rejected(c, b"<not-closed>", 400)["quarantine_id"]
         # the hub's key lists them, newest first, with the filters
@@ -221,25 +259,64 @@ def test_the_quarantine_api_lists_dismisses_and_resubmits(hub: InProcessHub, eng
         assert c.get("/api/v1/quarantine", params={"channel": "drop-folder"}, headers=auth(HUB)).json()["total"] == 0
         assert c.get("/api/v1/quarantine", headers=auth(COURT)).status_code == 403  # not for an agency's key
         csrf = sign_in(c, "wei")
-        url = f"/api/v1/quarantine/{first}/resubmit"
+        url = f"/api/v1/quarantine/{first}/corrections"
         # a change without the session's CSRF token is refused
-        assert c.post(url, json={"payload": judgment()[1].decode()}).status_code == 403
-        # a payload still broken: the problems at their lines, nothing recorded
-        r = c.post(url, json={"payload": judgment("ID-2")[1].decode()}, headers={"x-csrf-token": csrf})
+        assert c.post(url, json={"payload": judgment()[1].decode(), "reason": "x"}).status_code == 403
+        # a payload still broken: the problems at their lines, nothing kept
+        r = c.post(url, json={"payload": judgment("ID-2")[1].decode(), "reason": "x"}, headers={"x-csrf-token": csrf})
         assert r.status_code == 422 and r.json()["error"]["code"] == "schema_invalid"
         assert all(isinstance(d["line"], int) for d in r.json()["error"]["details"])
-        # a payload naming another sender: refused at the sender, nothing recorded
+        # a payload naming another sender: refused at the sender, nothing kept
         _, other = notice("SentencingDecision", sender="530581FY", execution_division="530581", id_number=PERSON)
-        r = c.post(url, json={"payload": other.decode()}, headers={"x-csrf-token": csrf})
+        r = c.post(url, json={"payload": other.decode(), "reason": "x"}, headers={"x-csrf-token": csrf})
         assert r.status_code == 422 and r.json()["error"]["code"] == "not_permitted"
         assert r.json()["error"]["details"][0]["path"] == "/x:SentencingDecision/x:envelope/x:sender"
-        assert c.post(url, json={"payload": ""}, headers={"x-csrf-token": csrf}).json()["error"]["details"] == [
-            {"reason": "payload: required, a non-empty string", "path": "payload"}]
-        assert review_of(engine, first) is None
+        assert c.post(url, json={"payload": "", "reason": "x"}, headers={"x-csrf-token": csrf}).json()["error"][
+            "details"] == [{"reason": "payload: required, a non-empty string", "path": "payload"}]
         mid, good = judgment()
+        r = c.post(url, json={"payload": good.decode()}, headers={"x-csrf-token": csrf})
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["path"] == "reason"
+        assert corrections(engine, first) == [] and review_of(engine, first) is None
+        # a good one is kept, waiting; a second one waits until the first is decided
         r = c.post(url, json={"payload": good.decode(), "reason": "更正"}, headers={"x-csrf-token": csrf})
-        assert r.status_code == 202 and r.json()["message_id"] == mid and r.json()["created"] is True
+        assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+        cid = r.json()["id"]
+        r = c.post(url, json={"payload": good.decode(), "reason": "再改"}, headers={"x-csrf-token": csrf})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "correction_pending"
+        assert c.get(f"/api/v1/messages/{mid}", headers=auth(COURT)).status_code == 404  # nothing sent yet
+        listed = c.get(url).json()["items"]
+        assert [(i["id"], i["status"]) for i in listed] == [(cid, "pending")] and "+" in listed[0]["diff"]
+        # the proposer never approves their own; the hub's key never approves at all
+        r = c.post(f"/api/v1/quarantine-corrections/{cid}/approve", json={}, headers={"x-csrf-token": csrf})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "own_correction"
+        r = c.post(f"/api/v1/quarantine-corrections/{cid}/approve", headers=auth(HUB))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "approver_not_operator"
+        # a second supervisor may not withdraw it, and rejects it only with a note
+        boss_csrf = sign_in(boss, "lin")
+        r = boss.post(f"/api/v1/quarantine-corrections/{cid}/withdraw", headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "not_submitter"
+        r = boss.post(f"/api/v1/quarantine-corrections/{cid}/reject", json={}, headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "note_required"
+        r = boss.post(f"/api/v1/quarantine-corrections/{cid}/reject", json={"note": "案号不对"},
+                      headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 200 and r.json()["status"] == "rejected"
+        r = boss.post(f"/api/v1/quarantine-corrections/{cid}/approve", headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 409 and r.json()["error"]["code"] == "already_decided"
+        # proposed again, withdrawn by its proposer, proposed again, approved by the second supervisor
+        cid = c.post(url, json={"payload": good.decode(), "reason": "再次更正"},
+                     headers={"x-csrf-token": csrf}).json()["id"]
+        r = c.post(f"/api/v1/quarantine-corrections/{cid}/withdraw", headers={"x-csrf-token": csrf})
+        assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+        cid = c.post(url, json={"payload": good.decode(), "reason": "第三次"},
+                     headers={"x-csrf-token": csrf}).json()["id"]
+        r = boss.post(f"/api/v1/quarantine-corrections/{cid}/approve", json={"note": "同意"},
+                      headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 202 and r.json()["message_id"] == mid and r.json()["created"] is True, r.text
         assert c.get(f"/api/v1/messages/{mid}", headers=auth(COURT)).status_code == 200
+        assert corrections(engine, first) == [("rejected", "console:wei", "console:lin"),
+                                              ("withdrawn", "console:wei", "console:wei"),
+                                              ("approved", "console:wei", "console:lin")]
+        # a correction of an input dismissed meanwhile is withdrawn with it
         r = c.post(f"/api/v1/quarantine/{second}/dismiss", json={}, headers={"x-csrf-token": csrf})
         assert r.status_code == 422 and r.json()["error"]["details"][0]["path"] == "reason"
         r = c.post(f"/api/v1/quarantine/{second}/dismiss", json={"reason": "测试数据"}, headers={"x-csrf-token": csrf})
@@ -250,18 +327,73 @@ def test_the_quarantine_api_lists_dismisses_and_resubmits(hub: InProcessHub, eng
         "resubmitted", "dismissed"]
 
 
+def test_a_correction_is_stored_with_its_review_or_not_at_all(hub: InProcessHub, engine: Engine, registry: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    central = Hub(engine=engine, directory=load_registry(registry), schema=load_schema())
+    with hub.client() as c:
+        qid = rejected(c, judgment("ID-1")[1])["quarantine_id"]
+        dropped = rejected(c, judgment("ID-2")[1])["quarantine_id"]
+    entry = qd.quarantine_one(engine, qid, scope=None)
+    assert entry is not None
+    mid, good = judgment()
+    cid = qd.propose(central, entry, good, by="console:zhang", reason="更正", max_bytes=10**6)["id"]
+    # When storing the message fails after the review was written: neither stays, and the correction still waits
+    real = qd.store_message
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(qd, "store_message", broken)
+    with pytest.raises(RuntimeError):
+        qd.approve(central, cid, by="console:wei", note=None, scope=None, max_bytes=10**6)
+    monkeypatch.setattr(qd, "store_message", real)
+    assert review_of(engine, qid) is None and corrections(engine, qid) == [("pending", "console:zhang", None)]
+    with engine.connect() as conn:
+        assert conn.execute(select(messages.c.id).where(messages.c.id == mid)).first() is None
+    # When two supervisors approve it at the same moment: one message, one review, the other told it was decided
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        tries = [pool.submit(qd.approve, central, cid, by=who, note=None, scope=None, max_bytes=10**6)
+                 for who in ("console:wei", "console:lin")]
+        outcomes = []
+        for t in tries:
+            try:
+                outcomes.append(t.result()["status"])
+            except (qd.CorrectionRefused, qd.AlreadyReviewed) as e:
+                outcomes.append(type(e).__name__)
+    assert sorted(outcomes) in (["AlreadyReviewed", "approved"], ["CorrectionRefused", "approved"])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(messages).where(messages.c.id == mid)).scalar_one() == 1
+    assert [r[0] for r in corrections(engine, qid)] == ["approved"]
+    # When an input is dismissed while its correction waits, the correction can no longer be approved
+    other = qd.quarantine_one(engine, dropped, scope=None)
+    assert other is not None
+    _, fixed = judgment()
+    cid = qd.propose(central, other, fixed, by="console:zhang", reason="更正", max_bytes=10**6)["id"]
+    qd.dismiss(engine, dropped, by="console:wei", reason="法院已另行发送")
+    with pytest.raises(qd.CorrectionRefused, match="withdrawn"):
+        qd.approve(central, cid, by="console:lin", note=None, scope=None, max_bytes=10**6)
+    assert corrections(engine, dropped) == [("withdrawn", "console:zhang", "console:wei")]
+
+
 def test_a_role_without_the_action_sees_no_button_and_another_agency_sees_nothing(hub: InProcessHub,
                                                                                  engine: Engine) -> None:
     with hub.client() as c:
         qid = rejected(c, judgment("ID-530581")[1])["quarantine_id"]
     with hub.client() as c:
-        csrf = sign_in(c, "zhang")  # an operator of the hub: sees, may not release
+        csrf = sign_in(c, "zhang")  # an operator of the hub: sees, may propose a correction, may not dismiss
         page = c.get(f"/console/quarantine/{qid}")
-        assert page.status_code == 200 and 'id="dismiss"' not in page.text and 'id="resubmit"' not in page.text
+        assert page.status_code == 200 and 'id="dismiss"' not in page.text and 'id="resubmit"' in page.text
         assert c.post(f"/console/quarantine/{qid}/dismiss", data={"csrf": csrf, "reason": "x"}).status_code == 403
         r = c.post(f"/api/v1/quarantine/{qid}/dismiss", json={"reason": "x"}, headers={"x-csrf-token": csrf})
         assert r.status_code == 403 and "operator" in r.json()["error"]["message"]
-        r = c.post(f"/api/v1/quarantine/{qid}/resubmit", json={"payload": "x"}, headers={"x-csrf-token": csrf})
+    with hub.client() as c:
+        csrf = sign_in(c, "shen")  # an auditor: sees, takes no action
+        page = c.get(f"/console/quarantine/{qid}")
+        assert page.status_code == 200 and 'id="dismiss"' not in page.text and 'id="resubmit"' not in page.text
+        r = c.post(f"/api/v1/quarantine/{qid}/corrections", json={"payload": "x", "reason": "x"},
+                   headers={"x-csrf-token": csrf})
         assert r.status_code == 403
     with hub.client() as c:
         csrf = sign_in(c, "ly")  # a supervisor of 隆阳's bureau: not the court that sent it
@@ -445,8 +577,6 @@ def test_identity_decisions_through_the_api_and_who_may_see_and_decide(hub: InPr
 # ---- an input line by line ----------------------------------------------------------------------------------
 
 def test_an_input_is_laid_out_line_by_line_with_nothing_hidden() -> None:
-    from hub.console import queues_data as qd
-
     # a problem with only an XPath (a sender mismatch) is placed at the line of the element it names
     _, raw = judgment()
     sender_line = next(n for n, text in enumerate(raw.decode().split("\n"), 1) if "<sender>" in text)

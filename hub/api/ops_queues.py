@@ -1,6 +1,7 @@
-"""Operators' actions through the API: the quarantine (list, dismiss, resubmit), discrepancy items (list,
-resolve) and identity review items (list, decide), for the hub's API key or a console session held to the same
-roles and agency limit as the console (which calls the same functions)."""
+"""Operators' actions through the API: the quarantine (list, dismiss, corrections proposed by one operator and
+approved by another), discrepancy items (list, resolve) and identity review items (list, decide), for the hub's
+API key or a console session held to the same roles and agency limit as the console (which calls the same
+functions)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,26 @@ def _text(body: dict[str, Any], name: str, *, required: bool) -> str | JSONRespo
     if not isinstance(value, str) or (required and not value.strip()):
         return error("invalid", f"{name}: required, a non-empty string", 422, name)
     return value
+
+
+_REFUSALS = (InvalidMessage, qd.AlreadyReviewed, qd.CannotResubmit, qd.CorrectionRefused)
+
+
+def _refusal(e: Exception) -> JSONResponse:
+    """How the API answers a correction refused: the payload's problems at their places, or why not now."""
+    if isinstance(e, InvalidMessage):
+        return error(e.code, e.message, e.status, problems=e.problems)
+    if isinstance(e, qd.AlreadyReviewed):
+        return error("already_reviewed", str(e), 409)
+    if isinstance(e, qd.CannotResubmit):
+        return error("no_agency", str(e), 409)
+    assert isinstance(e, qd.CorrectionRefused)
+    return error(e.code, e.message, e.status)
+
+
+def _note(body: dict[str, Any]) -> str:
+    note = body.get("note")
+    return note if isinstance(note, str) else ""
 
 
 def router(hub: Hub, operator: Check) -> APIRouter:
@@ -79,37 +100,78 @@ def router(hub: Hub, operator: Check) -> APIRouter:
             return error("already_reviewed", str(e), 409)
         return JSONResponse(plain({"quarantine_id": qid, **review}))
 
-    @api.post("/api/v1/quarantine/{qid}/resubmit", tags=["quarantine"])
-    async def resubmit_quarantine(qid: str, request: Request) -> JSONResponse:
-        """Send a corrected payload as the original agency's message, body ``{"payload", "reason"?}``: validated
-        and stored exactly as POST /api/v1/messages does; 202 with the new message id (200 when the sender's
-        document was known already), or the status of the refusal with each problem at its place (nothing is
-        recorded then); 409 when the input was reviewed before or came without a known agency."""
-        by, scope = operator(request, "release_quarantine")
+    @api.post("/api/v1/quarantine/{qid}/corrections", tags=["quarantine"])
+    async def propose_correction(qid: str, request: Request) -> JSONResponse:
+        """Propose a corrected payload to send as the original agency's message, body ``{"payload", "reason"}``:
+        checked exactly as POST /api/v1/messages checks a message, and kept as ``pending`` (201) until a second
+        operator approves it; the refusal's status with each problem at its place (nothing kept); 409 when the input
+        was reviewed before, came without a known agency, or has a correction waiting already."""
+        by, scope = operator(request, "correct_quarantine")
         q = await entry(qid, scope)
         if q is None:
             return not_found()
         body = await _object(request, '{"payload", "reason"}')
         if isinstance(body, JSONResponse):
             return body
-        payload, reason = _text(body, "payload", required=True), _text(body, "reason", required=False)
+        payload, reason = _text(body, "payload", required=True), _text(body, "reason", required=True)
         if isinstance(payload, JSONResponse):
             return payload
         if isinstance(reason, JSONResponse):
             return reason
         limit = int(request.app.state.settings.max_body_bytes)  # as POST /api/v1/messages
         try:
-            done = await run_in_threadpool(lambda: qd.resubmit(hub, q, payload.encode("utf-8"), by=by, reason=reason,
-                                                               max_bytes=limit))
-        except InvalidMessage as e:
-            return error(e.code, e.message, e.status, problems=e.problems)
-        except qd.AlreadyReviewed as e:
-            return error("already_reviewed", str(e), 409)
-        except qd.CannotResubmit as e:
-            return error("no_agency", str(e), 409)
-        status_url = str(request.url_for("get_message", message_id=done["message_id"]))
-        return JSONResponse(plain({"quarantine_id": qid, **done, "status_url": status_url}),
-                            status_code=202 if done["created"] else 200)
+            done = await run_in_threadpool(lambda: qd.propose(hub, q, payload.encode("utf-8"), by=by, reason=reason,
+                                                              max_bytes=limit))
+        except _REFUSALS as e:
+            return _refusal(e)
+        return JSONResponse(plain(done), status_code=201)
+
+    @api.get("/api/v1/quarantine/{qid}/corrections", tags=["quarantine"])
+    async def list_corrections(qid: str, request: Request) -> JSONResponse:
+        """The input's corrections, newest first, each with its payload and a diff against the raw input."""
+        _, scope = operator(request, "view")
+        q = await entry(qid, scope)
+        if q is None:
+            return not_found()
+        return JSONResponse(plain({"items": await run_in_threadpool(qd.corrections_of, engine, qid, q["raw"])}))
+
+    async def decide(request: Request, action: str, call: Callable[[str, str | None, dict[str, Any]], Any],
+                     *, note_required: bool = False) -> JSONResponse:
+        by, scope = operator(request, action)
+        body: dict[str, Any] = {}
+        if note_required or await request.body():
+            given = await _object(request, '{"note"}')
+            if isinstance(given, JSONResponse):
+                return given
+            body = given
+        try:
+            done = await run_in_threadpool(lambda: call(by, scope, body))
+        except KeyError:
+            return error("not_found", "no such correction", 404)
+        except _REFUSALS as e:
+            return _refusal(e)
+        return JSONResponse(plain(done), status_code=202 if done.get("created") else 200)
+
+    @api.post("/api/v1/quarantine-corrections/{cid}/approve", tags=["quarantine"])
+    async def approve_correction(cid: str, request: Request) -> JSONResponse:
+        """Approve another operator's correction (``{"note"}`` optional; a console session, never an API key): the
+        message is stored and the input closed as resubmitted in one transaction; 202 with the new message id (200
+        when the sender's document was known already)."""
+        limit = int(request.app.state.settings.max_body_bytes)
+        return await decide(request, "release_quarantine", lambda by, scope, body: qd.approve(
+            hub, cid, by=by, note=_note(body), scope=scope, max_bytes=limit))
+
+    @api.post("/api/v1/quarantine-corrections/{cid}/reject", tags=["quarantine"])
+    async def reject_correction(cid: str, request: Request) -> JSONResponse:
+        """Reject a correction: ``{"note"}`` says why; nothing is sent."""
+        return await decide(request, "release_quarantine", lambda by, scope, body: qd.reject(
+            engine, cid, by=by, note=_note(body), scope=scope), note_required=True)
+
+    @api.post("/api/v1/quarantine-corrections/{cid}/withdraw", tags=["quarantine"])
+    async def withdraw_correction(cid: str, request: Request) -> JSONResponse:
+        """Take back one's own pending correction; only its proposer may."""
+        return await decide(request, "correct_quarantine", lambda by, scope, _: qd.withdraw(
+            engine, cid, by=by, scope=scope))
 
     # ---- discrepancies --------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from hub.canonical import NS, parse_tree
 from hub.case_views import case_timeline
 from hub.console import data
 from hub.console.session import actor
-from hub.console.ui import Console
+from hub.console.ui import Console, diff_rows
 from hub.core.facts import legal_day
 from hub.core.model import OrganType
 from hub.core.routing import MESSAGE_TYPES
@@ -356,19 +356,10 @@ def _line_of_path(text: str, path: str | None) -> int | None:
     return node.sourceline if isinstance(node, etree._Element) and isinstance(node.sourceline, int) else None
 
 
-def _diff_rows(diff: str) -> list[dict[str, str]]:
-    def kind(line: str) -> str:
-        if line.startswith(("+++", "---")):
-            return "file"
-        return {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
-
-    return [{"kind": kind(line), "text": line} for line in diff.splitlines()]
-
-
 def _extras(ui: Console, ft: dict[str, Any], scope: str | None, me: str) -> dict[str, Any]:
     """What the detail page shows beside the transfer itself; the view of its payloads goes on the record."""
     ta.record_payload_view(ui.engine, ft["id"], actor=me)
-    edits = [e | {"diff_rows": _diff_rows(e["diff"])} for e in ta.list_edits(ui.engine, ft["id"], scope=scope)]
+    edits = [e | {"diff_rows": diff_rows(e["diff"])} for e in ta.list_edits(ui.engine, ft["id"], scope=scope)]
     have = {d["recipient"] for d in ft["deliveries"]}
     choices = [a for code, a in sorted(ui.directory.agencies.items())
                if a.organ_type is not OrganType.HUB and code not in have and code != ft["recipient"]]

@@ -1,8 +1,9 @@
 """The console's queues: rejected inputs in quarantine (each problem at its line of the raw input; dismiss with a
-reason, or resubmit a corrected payload through the hub's ingest), discrepancy items (resolve with a note) and
-identity review items (decide same or not the same, with a reason). Inputs in quarantine are hostile by definition:
-they are shown only as escaped text (control and bidirectional characters made visible) or as a hex preview, under
-a content security policy that allows no script at all."""
+reason, or a corrected payload proposed by one operator and sent through the hub's ingest once a second approves
+it), discrepancy items (resolve with a note) and identity review items (decide same or not the same, with a
+reason). Inputs in quarantine are hostile by definition: they are shown only as escaped text (control and
+bidirectional characters made visible) or as a hex preview, under a content security policy that allows no script
+at all."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from hub import identity_store, register_items
 from hub.console import queues_data as qd
 from hub.console.permissions import may
 from hub.console.session import actor
-from hub.console.ui import Console
+from hub.console.ui import Console, diff_rows
 from hub.core.reconcile_values import CATEGORY_EN, CATEGORY_LABELS, Category
 from hub.errors import InvalidMessage
 from hub.operators import Session
@@ -57,9 +58,37 @@ WORDS: dict[str, tuple[str, str]] = {
     "qu.cut": ("……（另有 {n} 个字符）", "… ({n} more characters)"),
     "qu.no_payload_view": ("您的角色不能查看原始输入。", "Your role may not view raw inputs."),
     "qu.dismiss": ("驳回", "Dismiss"), "qu.reason": ("说明", "Reason"),
-    "qu.resubmit": ("更正后重发", "Resubmit corrected"),
-    "qu.resubmit_help": ("以原机关 {agency} 的名义，按平台接收电文的同一流程校验并保存。",
-                         "Sent as {agency}'s message, validated and stored exactly as the hub accepts messages."),
+    "qu.resubmit": ("提交更正，等待审批", "Propose the correction"),
+    "qu.resubmit_help": ("按平台接收电文的同一流程校验；经另一名主管批准后，以原机关 {agency} 的名义保存并发送。",
+                         "Checked exactly as the hub checks a message; once a second supervisor approves it, it is "
+                         "stored and sent as {agency}'s message."),
+    "qu.corrections": ("更正记录", "Corrections"),
+    "qu.correction.pending": ("待审批", "waiting for approval"), "qu.correction.approved": ("已批准", "approved"),
+    "qu.correction.rejected": ("已驳回", "rejected"), "qu.correction.withdrawn": ("已撤回", "withdrawn"),
+    "qu.proposed_by": ("提交人", "Proposed by"), "qu.decided_by": ("审批人", "Decided by"),
+    "qu.diff": ("与原始输入的差异", "Changes against the raw input"),
+    "qu.own_correction": ("这是您提交的更正，须由另一名主管审批。",
+                          "You proposed this correction: another supervisor decides on it."),
+    "qu.approve": ("批准并发送", "Approve and send"), "qu.reject": ("驳回更正", "Reject"),
+    "qu.withdraw": ("撤回我的更正", "Withdraw my correction"), "qu.note": ("意见", "Note"),
+    "qu.proposed": ("更正已提交，等待另一名主管审批。", "Correction proposed: waiting for a second supervisor."),
+    "qu.rejected": ("更正已驳回。", "Correction rejected."),
+    "qu.withdrawn": ("您已撤回更正。", "You withdrew the correction."),
+    "qu.err.reason_required": ("请填写更正说明。", "Say why the input is corrected."),
+    "qu.err.correction_pending": ("已有一份更正等待审批，请先审批、驳回或撤回。",
+                                  "A correction is waiting for approval already: approve, reject or withdraw it "
+                                  "first."),
+    "qu.err.already_decided": ("该更正已处理。", "This correction is decided already."),
+    "qu.err.own_correction": ("提交人不能批准自己的更正，须由另一名主管批准。",
+                              "You proposed this correction: a second supervisor approves it."),
+    "qu.err.approver_not_operator": ("更正须由登录操作台的操作员批准。",
+                                     "A correction is approved by an operator signed in to the console."),
+    "qu.err.note_required": ("驳回须填写意见。", "Say why the correction is rejected."),
+    "qu.err.not_submitter": ("只有提交人可以撤回更正；其他主管请驳回。",
+                             "Only the operator who proposed a correction may withdraw it; others reject it."),
+    "qu.err.invalid": ("更正后的电文已不能通过校验（规则可能已变更），未作任何记录：",
+                       "The correction no longer passes the checks (the rules may have changed); nothing was "
+                       "recorded:"),
     "qu.payload": ("更正后的电文", "Corrected payload"),
     "qu.cannot_resubmit": ("此输入没有可识别的来源机关，不能重发。",
                            "This input came without an agency the hub knows; it cannot be resubmitted."),
@@ -169,10 +198,14 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
             view = await run_in_threadpool(qd.raw_view, q["raw"], q["problems"])
             await run_in_threadpool(lambda: qd.audit(engine, by=actor(session), action="view_payload",
                                                      target=f"quarantine:{q['id']}", code=q["code"], page="console"))
-        context.setdefault("payload_text", view.editable if view is not None else None)
+        corrections = [c | {"diff_rows": diff_rows(c["diff"])}
+                       for c in await run_in_threadpool(qd.corrections_of, engine, q["id"], q["raw"])]
+        pending = next((c for c in corrections if c["status"] == "pending"), None)
+        context.setdefault("payload_text", pending["payload"] if pending else view.editable if view else None)
         agency = ui.directory.agencies.get(q["agency"] or "")
         return ui.page(request, session, "quarantine_detail.html", status=status, q=q, view=view,
-                       resubmittable=agency is not None, **context)
+                       resubmittable=agency is not None, corrections=corrections, pending=pending,
+                       me=actor(session), **context)
 
     @api.get("/quarantine/{qid}", response_class=HTMLResponse)
     async def quarantine_detail(request: Request, qid: str, done: str = "") -> Response:
@@ -195,8 +228,8 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
             return await show(request, session, q, status=409, already=str(e))
         return RedirectResponse(f"/console/quarantine/{qid}?done=dismissed", status_code=303)
 
-    @api.post("/quarantine/{qid}/resubmit")
-    async def quarantine_resubmit(request: Request, qid: str) -> Response:
+    @api.post("/quarantine/{qid}/corrections")
+    async def quarantine_propose(request: Request, qid: str) -> Response:
         if (stranger := await ui.before_form(request)) is not None:
             return stranger
         limit = int(request.app.state.settings.max_body_bytes)  # as POST /api/v1/messages
@@ -205,25 +238,67 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
         except HTTPException:
             session = await ui.signed_in(request)
             return ui.refused(request, session, "qu.too_large", 413)
-        found = await one(request, qid, "release_quarantine", str(form.get("csrf") or ""))
+        found = await one(request, qid, "correct_quarantine", str(form.get("csrf") or ""))
         if not isinstance(found, tuple):
             return found
         session, q = found
         # a browser sends a textarea's line breaks as CRLF: the payload as the operator typed it has LF
         text = str(form.get("payload") or "").replace("\r\n", "\n")
+        reason = str(form.get("reason") or "")
         payload = text.encode("utf-8")
         try:
-            await run_in_threadpool(lambda: qd.resubmit(ui.hub, q, payload, by=actor(session),
-                                                               reason=str(form.get("reason") or ""), max_bytes=limit))
+            await run_in_threadpool(lambda: qd.propose(ui.hub, q, payload, by=actor(session), reason=reason,
+                                                       max_bytes=limit))
         except InvalidMessage as e:
             attempt = await run_in_threadpool(qd.raw_view, payload, [p.as_dict() for p in e.problems])
             return await show(request, session, q, status=e.status if 400 <= e.status < 500 else 422,
-                              attempt=attempt, refusal=e, payload_text=text)
+                              attempt=attempt, refusal=e, payload_text=text, reason_text=reason)
         except qd.AlreadyReviewed as e:
             return await show(request, session, q, status=409, already=str(e))
         except qd.CannotResubmit:
             return await show(request, session, q, status=409, cannot=True)
-        return RedirectResponse(f"/console/quarantine/{qid}?done=resubmitted", status_code=303)
+        except qd.CorrectionRefused as e:
+            return await show(request, session, q, status=e.status, correction_refused=e.code, payload_text=text,
+                              reason_text=reason)
+        return RedirectResponse(f"/console/quarantine/{qid}?done=proposed", status_code=303)
+
+    async def decide(request: Request, qid: str, action: str, csrf: str, call: Any, done: str) -> Response:
+        found = await one(request, qid, action, csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, q = found
+        try:
+            await run_in_threadpool(lambda: call(session))
+        except KeyError:
+            return ui.refused(request, session, "err.not_found", 404)
+        except qd.CorrectionRefused as e:
+            return await show(request, session, q, status=e.status, correction_refused=e.code)
+        except InvalidMessage as e:
+            return await show(request, session, q, status=e.status if 400 <= e.status < 500 else 422,
+                              correction_refused="invalid", refusal=e)
+        except qd.AlreadyReviewed as e:
+            return await show(request, session, q, status=409, already=str(e))
+        except qd.CannotResubmit:
+            return await show(request, session, q, status=409, cannot=True)
+        return RedirectResponse(f"/console/quarantine/{qid}?done={done}", status_code=303)
+
+    @api.post("/quarantine/{qid}/corrections/{cid}/approve")
+    async def quarantine_approve(request: Request, qid: str, cid: str, csrf: str = Form(""),
+                                 note: str = Form("")) -> Response:
+        limit = int(request.app.state.settings.max_body_bytes)
+        return await decide(request, qid, "release_quarantine", csrf, lambda session: qd.approve(
+            ui.hub, cid, by=actor(session), note=note, scope=ui.scope(session), max_bytes=limit), "resubmitted")
+
+    @api.post("/quarantine/{qid}/corrections/{cid}/reject")
+    async def quarantine_reject(request: Request, qid: str, cid: str, csrf: str = Form(""),
+                                note: str = Form("")) -> Response:
+        return await decide(request, qid, "release_quarantine", csrf, lambda session: qd.reject(
+            engine, cid, by=actor(session), note=note, scope=ui.scope(session)), "rejected")
+
+    @api.post("/quarantine/{qid}/corrections/{cid}/withdraw")
+    async def quarantine_withdraw(request: Request, qid: str, cid: str, csrf: str = Form("")) -> Response:
+        return await decide(request, qid, "correct_quarantine", csrf, lambda session: qd.withdraw(
+            engine, cid, by=actor(session), scope=ui.scope(session)), "withdrawn")
 
 
 # ---- discrepancies ------------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "record_outcome": _ACTING,
     "waive": _SENIOR,
     "confirm_pursuit": _ACTING,
-    "release_quarantine": _SENIOR,
+    "correct_quarantine": _ACTING,  # propose a corrected payload, or withdraw one's own
+    "release_quarantine": _SENIOR,  # dismiss an input, approve or reject another operator's correction
     "resolve_discrepancy": _ACTING,
     "decide_identity": _SENIOR,
     # accounts

@@ -11,10 +11,11 @@ import dataclasses
 import datetime as dt
 import json
 import unicodedata
+import uuid
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Engine, func, insert, or_, select
+from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -25,9 +26,11 @@ from hub.identity_store import reviews
 from hub.service import Hub
 from hub.store.db import aware, utcnow
 from hub.store.identity_schema import identity_reviews, person_records
-from hub.store.operator_schema import quarantine_reviews
+from hub.store.ingest import MessageIdTaken, store_message
+from hub.store.operator_schema import quarantine_corrections, quarantine_reviews
 from hub.store.register_schema import discrepancies, register_snapshots
 from hub.store.schema import audit_log, quarantine
+from hub.transfer_actions import REASON_LIMIT, unified_diff
 
 PAGE = 50
 CHANNEL = "console"  # the channel of a message an operator resubmitted
@@ -170,40 +173,182 @@ def dismiss(engine: Engine, qid: str, *, by: str, reason: str) -> dict[str, Any]
         with engine.begin() as conn:
             if conn.execute(select(quarantine.c.id).where(quarantine.c.id == qid)).first() is None:
                 raise KeyError(qid)
+            conn.execute(update(quarantine_corrections).where(
+                quarantine_corrections.c.quarantine_id == qid, quarantine_corrections.c.status == "pending").values(
+                status="withdrawn", decided_by=by[:100], decided_at=now, decision_note="the input was dismissed"))
             return _review(conn, qid, outcome="dismissed", reason=reason.strip(), message_id=None, by=by, now=now,
                            detail={})
     except IntegrityError:
         raise _reviewed_before(engine, qid) from None
 
 
-def resubmit(hub: Hub, entry: dict[str, Any], payload: bytes, *, by: str, reason: str = "",
-             max_bytes: int) -> dict[str, Any]:
-    """Send ``payload`` as the original agency's message through the hub's ingest (validated as
-    POST /api/v1/messages validates), then record the review (audited). InvalidMessage naming each problem at its
-    place, with nothing recorded; CannotResubmit; AlreadyReviewed (when another operator was quicker: the message
-    is stored all the same, and idempotent by its sender document id)."""
-    if entry["review"] is not None:
-        raise _reviewed_before(hub.engine, entry["id"])
+class CorrectionRefused(Exception):
+    """A correction cannot be proposed or decided as asked: ``code``, the message, the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def _sender(hub: Hub, entry: dict[str, Any]) -> Any:
     agency = hub.directory.agencies.get(entry["agency"] or "")
     if agency is None:
         raise CannotResubmit("the input came without an agency the hub knows; there is no one to resubmit it as")
+    return agency
+
+
+def _prepared(hub: Hub, agency: Any, payload: bytes, max_bytes: int) -> Any:
+    """The payload checked as POST /api/v1/messages checks it (schema, semantics, the sender's right to send it):
+    the message ready to store, or InvalidMessage naming each problem at its place."""
     if len(payload) > max_bytes:
         why = f"the payload of {len(payload)} bytes exceeds the limit of {max_bytes} bytes"
         raise InvalidMessage("too_large", why, [Problem(why)], 413)
     try:
-        res = hub.ingest(payload, agency=agency, channel=CHANNEL)
+        return hub.prepare(payload, agency=agency, channel=CHANNEL)
     except Forbidden as e:
         path = f"/x:{etree.QName(parse_tree(payload).getroot()).localname}/x:envelope/x:sender"
         raise InvalidMessage("not_permitted", str(e), [Problem(str(e), path=path)], 422) from e
-    now = utcnow()
+
+
+def propose(hub: Hub, entry: dict[str, Any], payload: bytes, *, by: str, reason: str, max_bytes: int,
+            now: dt.datetime | None = None) -> dict[str, Any]:
+    """Keep a corrected payload for the input as ``pending``, once it passes the checks POST /api/v1/messages
+    applies; nothing is sent until a second operator approves it. InvalidMessage naming each problem at its place
+    (nothing kept); CannotResubmit; AlreadyReviewed; CorrectionRefused (no reason, or one already waiting)."""
+    if entry["review"] is not None:
+        raise _reviewed_before(hub.engine, entry["id"])
+    why = reason.strip()
+    if not why:
+        raise CorrectionRefused("reason_required", "say why the input is corrected", 400)
+    _prepared(hub, _sender(hub, entry), payload, max_bytes)
+    now = now or utcnow()
+    cid = str(uuid.uuid4())
     try:
         with hub.engine.begin() as conn:
-            review = _review(conn, entry["id"], outcome="resubmitted", reason=reason.strip(),
-                             message_id=res.message_id, by=by, now=now,
-                             detail={"message_id": res.message_id, "created": res.created, "agency": agency.code})
+            if conn.execute(select(quarantine_reviews.c.quarantine_id).where(
+                    quarantine_reviews.c.quarantine_id == entry["id"])).first() is not None:
+                raise _reviewed_before(hub.engine, entry["id"])
+            conn.execute(insert(quarantine_corrections).values(
+                id=cid, quarantine_id=entry["id"], payload=payload, reason=why[:REASON_LIMIT], submitted_by=by[:100],
+                submitted_at=now, status="pending"))
+            _audit(conn, by=by, action="quarantine_correction_submit", target=f"quarantine_correction:{cid}", at=now,
+                   quarantine=entry["id"], reason=why[:REASON_LIMIT])
     except IntegrityError:
-        raise _reviewed_before(hub.engine, entry["id"]) from None
-    return {"message_id": res.message_id, "created": res.created, "review": review}
+        raise CorrectionRefused("correction_pending", "a correction of this input is waiting for approval; it must "
+                                "be approved, rejected or withdrawn first", 409) from None
+    return {"id": cid, "quarantine_id": entry["id"], "status": "pending"}
+
+
+def _correction(conn: Any, cid: str, scope: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pending correction and its input, or KeyError (unknown, or outside ``scope``) / CorrectionRefused."""
+    c = conn.execute(select(quarantine_corrections).where(quarantine_corrections.c.id == cid)).mappings().first()
+    if c is None:
+        raise KeyError(cid)
+    q = conn.execute(select(quarantine.c.id, quarantine.c.agency).where(
+        quarantine.c.id == c["quarantine_id"])).mappings().first()
+    if q is None or (scope is not None and q["agency"] != scope):
+        raise KeyError(cid)
+    if c["status"] != "pending":
+        raise CorrectionRefused("already_decided", f"correction {cid} is already {c['status']}"
+                                + (f" by {c['decided_by']}" if c["decided_by"] else ""), 409)
+    return dict(c), dict(q)
+
+
+def _decide(conn: Any, cid: str, status: str, *, by: str, note: str | None, now: dt.datetime,
+            message_id: str | None = None) -> None:
+    if not conn.execute(update(quarantine_corrections).where(
+            quarantine_corrections.c.id == cid, quarantine_corrections.c.status == "pending").values(
+            status=status, decided_by=by[:100], decided_at=now, decision_note=note,
+            message_id=message_id)).rowcount:
+        raise CorrectionRefused("already_decided", f"correction {cid} was decided a moment ago", 409)
+
+
+def approve(hub: Hub, cid: str, *, by: str, note: str | None, scope: str | None, max_bytes: int,
+            now: dt.datetime | None = None) -> dict[str, Any]:
+    """Send a pending correction, approved by a named operator other than its proposer, as the original agency's
+    message, and close the input as resubmitted, in one transaction: either both happen or neither. The payload is
+    checked again (the rules may have changed since). KeyError; CorrectionRefused; InvalidMessage; AlreadyReviewed."""
+    note = (note or "").strip()[:REASON_LIMIT] or None
+    if not by.startswith("console:"):
+        raise CorrectionRefused("approver_not_operator", "a correction is approved by a named operator signed in to "
+                                "the console, not with an API key", 403)
+    now = now or utcnow()
+    try:
+        with hub.engine.begin() as conn:
+            c, q = _correction(conn, cid, scope)
+            if c["submitted_by"] == by:
+                raise CorrectionRefused("own_correction", "a correction is approved by a second operator, never by "
+                                        "the one who proposed it", 403)
+            agency = _sender(hub, q)
+            item = _prepared(hub, agency, bytes(c["payload"]), max_bytes)
+            # the review first: an input dismissed or resubmitted meanwhile stops the approval here
+            review = _review(conn, q["id"], outcome="resubmitted", reason=c["reason"], message_id=None, by=by,
+                             now=now, detail={"correction": cid, "proposed_by": c["submitted_by"],
+                                              "agency": agency.code})
+            try:
+                acc = store_message(conn, item, directory=hub.directory, now=now)
+            except MessageIdTaken as e:
+                raise InvalidMessage("duplicate_message_id", "message id already used by another document", [Problem(
+                    f"messageId {item.msg.message_id} belongs to an earlier message with another senderDocumentId",
+                    path=f"/x:{item.msg.message_type}/x:envelope/x:messageId")], 409) from e
+            conn.execute(update(quarantine_reviews).where(quarantine_reviews.c.quarantine_id == q["id"]).values(
+                message_id=acc.message_id))
+            _decide(conn, cid, "approved", by=by, note=note, now=now, message_id=acc.message_id)
+            _audit(conn, by=by, action="quarantine_correction_approve", target=f"quarantine_correction:{cid}", at=now,
+                   quarantine=q["id"], message_id=acc.message_id, created=acc.created, note=note)
+    except IntegrityError:
+        raise _reviewed_before(hub.engine, q["id"]) from None
+    if acc.created:
+        hub.on_commit()
+    return {"id": cid, "status": "approved", "quarantine_id": q["id"], "message_id": acc.message_id,
+            "created": acc.created, "review": review | {"message_id": acc.message_id}}
+
+
+def reject(engine: Engine, cid: str, *, by: str, note: str, scope: str | None,
+           now: dt.datetime | None = None) -> dict[str, Any]:
+    """Turn a pending correction down, saying why; nothing is sent and the input stays to be reviewed."""
+    text = (note or "").strip()[:REASON_LIMIT]
+    if not text:
+        raise CorrectionRefused("note_required", "say why the correction is rejected", 400)
+    now = now or utcnow()
+    with engine.begin() as conn:
+        _, q = _correction(conn, cid, scope)
+        _decide(conn, cid, "rejected", by=by, note=text, now=now)
+        _audit(conn, by=by, action="quarantine_correction_reject", target=f"quarantine_correction:{cid}", at=now,
+               quarantine=q["id"], note=text)
+    return {"id": cid, "status": "rejected", "quarantine_id": q["id"]}
+
+
+def withdraw(engine: Engine, cid: str, *, by: str, scope: str | None,
+             now: dt.datetime | None = None) -> dict[str, Any]:
+    """Take back one's own pending correction; only its proposer may."""
+    now = now or utcnow()
+    with engine.begin() as conn:
+        c, q = _correction(conn, cid, scope)
+        if c["submitted_by"] != by:
+            raise CorrectionRefused("not_submitter", "only the operator who proposed a correction may withdraw it; "
+                                    "a second operator rejects it instead", 403)
+        _decide(conn, cid, "withdrawn", by=by, note=None, now=now)
+        _audit(conn, by=by, action="quarantine_correction_withdraw", target=f"quarantine_correction:{cid}", at=now,
+               quarantine=q["id"])
+    return {"id": cid, "status": "withdrawn", "quarantine_id": q["id"]}
+
+
+def corrections_of(engine: Engine, qid: str, raw: bytes) -> list[dict[str, Any]]:
+    """The input's corrections, newest first, each with its payload as text and a diff against the raw input."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(quarantine_corrections).where(quarantine_corrections.c.quarantine_id == qid)
+                            .order_by(quarantine_corrections.c.submitted_at.desc())).mappings().all()
+    original = decode(raw)[0] or ""
+    out = []
+    for r in rows:
+        text = bytes(r["payload"]).decode("utf-8", "replace")
+        out.append({k: r[k] for k in ("id", "quarantine_id", "reason", "submitted_by", "status", "decided_by",
+                                      "decision_note", "message_id")}
+                   | {"submitted_at": aware(r["submitted_at"]),
+                      "decided_at": aware(r["decided_at"]) if r["decided_at"] else None,
+                      "payload": text, "diff": "".join(unified_diff(original, text))})
+    return out
 
 
 # ---- an input line by line ----------------------------------------------------------------------------------

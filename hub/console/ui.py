@@ -96,3 +96,13 @@ class Console:
         if not may(session.operator, action):
             return self.refused(request, session, "err.forbidden", 403)
         return session
+
+
+def diff_rows(diff: str) -> list[dict[str, str]]:
+    """A unified diff's lines, each with its kind (file, hunk, add, del, ctx) for the stylesheet to colour."""
+    def kind(line: str) -> str:
+        if line.startswith(("+++", "---")):
+            return "file"
+        return {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "ctx")
+
+    return [{"kind": kind(line), "text": line} for line in diff.splitlines()]

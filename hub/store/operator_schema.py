@@ -125,6 +125,28 @@ obligation_notes = Table(
 Index("ix_obligation_notes_obligation", obligation_notes.c.obligation_id)
 Index("ix_obligation_notes_person", obligation_notes.c.person_key)
 
+# A corrected payload for a quarantined input, proposed by one operator and sent as the original agency's message
+# only once a second operator approves it; at most one waits at a time for an input.
+quarantine_corrections = Table(
+    "quarantine_corrections",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("quarantine_id", String(36), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("submitted_by", String(100), nullable=False),
+    Column("submitted_at", TS, nullable=False),
+    Column("status", String(10), nullable=False),  # pending | approved | rejected | withdrawn
+    Column("decided_by", String(100)),
+    Column("decided_at", TS),
+    Column("decision_note", Text),
+    Column("message_id", String(36)),  # the message stored on approval
+)
+Index("ix_quarantine_corrections_quarantine", quarantine_corrections.c.quarantine_id)
+Index("ux_quarantine_corrections_pending", quarantine_corrections.c.quarantine_id, unique=True,
+      sqlite_where=quarantine_corrections.c.status == "pending",
+      postgresql_where=quarantine_corrections.c.status == "pending")
+
 # An operator's review of a quarantined input: dismissed (with the reason), or resubmitted as a corrected message.
 quarantine_reviews = Table(
     "quarantine_reviews",

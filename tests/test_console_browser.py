@@ -72,9 +72,39 @@ def failed_transfer(c: httpx.Client, recipients: Recipients) -> tuple[str, str]:
     return mid, next(f["id"] for f in fts if f["message_id"] == mid)
 
 
-def shot(page: object, name: str) -> None:
+def shot(page: object, name: str, *, full_page: bool = False) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)  # type: ignore[attr-defined]
+
+
+# Two of the page's Chinese characters drawn in the page's font: each leaves ink, and they differ (a missing font
+# draws every character as the same empty box).
+CJK_RENDERED = """() => {
+  const chars = [...new Set(document.body.innerText.match(/[\\u4e00-\\u9fff]/g) || [])];
+  if (chars.length < 2) return `only ${chars.length} Chinese character(s) on the page`;
+  const family = getComputedStyle(document.body).fontFamily;
+  const draw = (ch) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 64;
+    const g = canvas.getContext("2d");
+    g.font = `48px ${family}`;
+    g.fillText(ch, 4, 52);
+    return canvas.toDataURL();
+  };
+  const blank = draw(" "), a = draw(chars[0]), b = draw(chars[1]);
+  if (a === blank || b === blank) return `${chars[0]}${chars[1]} leave no ink in ${family}`;
+  if (a === b) return `${chars[0]} and ${chars[1]} are drawn alike in ${family}: boxes, not glyphs`;
+  return "";
+}"""
+
+
+def cjk_problem(page: object) -> str:
+    """Why the page's Chinese does not render; empty when it does."""
+    return str(page.evaluate(CJK_RENDERED))  # type: ignore[attr-defined]
+
+
+def overflows(page: object) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth > window.innerWidth"))  # type: ignore[attr-defined]
 
 
 def sign_in(browser: object, hub: InProcessHub, username: str) -> object:
@@ -261,5 +291,50 @@ def test_a_bureau_operator_confirms_a_drafted_pursuit_request(browser: object, t
             with server.client() as c:
                 wait_until(lambda: states(c, sent["message_id"]).get("530581GA") in ("delivered", "acknowledged"),
                            what="the request delivered to the police")
+        finally:
+            engine.dispose()
+
+
+def test_every_page_with_something_on_it_reads_whole_in_chinese_and_in_english(
+        browser: object, tmp_path: Path, registry: Path, recipients: Recipients) -> None:
+    from hub.canonical import load_schema
+    from hub.registry import load_registry
+    from hub.service import Hub
+    from tests.browser_pages import seed
+    from tests.conftest import Stack
+    from tests.console_harness import console_hub
+    from tests.test_console_cases import Env
+
+    stack = Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", "database://", "")
+    with console_hub(stack, registry, [("admin", "administrator", "530500ZX")],
+                     settings={"ledger_poll": 0.2}) as server:
+        engine = make_engine(server.settings.database_url, pool_size=2)
+        env = Env(server, engine, Hub(engine=engine, directory=load_registry(registry), schema=load_schema()),
+                  recipients)
+        try:
+            # Given a hub with something on each page, and an administrator, who sees every agency
+            stops = seed(env)
+            page = sign_in(browser, server, "admin")
+            for lang in ("zh", "en"):
+                if lang == "en":
+                    page.click("#switch-lang")  # type: ignore[attr-defined]
+                    assert page.get_attribute("html", "lang") == "en"  # type: ignore[attr-defined]
+                for stop in stops:
+                    # When each page is shown
+                    name = stop.name if lang == "zh" else f"{stop.name}-en"
+                    answer = page.goto(f"{server.url}{stop.path}")  # type: ignore[attr-defined]
+                    assert answer is not None and answer.status == 200, name
+                    shot(page, name, full_page=True)
+                    # Then its heading is there (saying what the page is), and what it lists
+                    heading = page.locator("main h1").first  # type: ignore[attr-defined]
+                    assert heading.is_visible(), name
+                    want = stop.zh if lang == "zh" else stop.en
+                    assert want is None or want in heading.inner_text(), (name, heading.inner_text())
+                    for mark in stop.marks:
+                        assert page.locator(mark).first.is_visible(), (name, mark)  # type: ignore[attr-defined]
+                    # And nothing runs off the side of a 1366-pixel screen, and the Chinese is drawn in glyphs
+                    assert not overflows(page), name
+                    if lang == "zh":
+                        assert cjk_problem(page) == "", (name, cjk_problem(page))
         finally:
             engine.dispose()

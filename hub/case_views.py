@@ -28,6 +28,11 @@ ALERTING = (ObligationStatus.DUE_SOON, ObligationStatus.DUE_TODAY, ObligationSta
             ObligationStatus.CALENDAR_MISSING)
 
 
+def owed_by_or_to(agency: str) -> ColumnElement[bool]:
+    """The obligations ``agency`` owes or is owed: whose obligations an agency sees, in every list and figure."""
+    return or_(o.obligor == agency, o.obligee == agency)
+
+
 def state_filter(state: ObligationStatus, today: dt.date) -> ColumnElement[bool]:
     """The rows whose status on ``today`` is ``state``."""
     s = ObligationStatus
@@ -80,7 +85,7 @@ def list_obligations(engine: Engine, *, today: dt.date, state: str | None = None
                 known = ", ".join(["open", *(s.value for s in ObligationStatus)])
                 raise ValueError(f"state: unknown status {state!r} (one of {known})") from None
     if agency:
-        q = q.where(or_(o.obligor == agency, o.obligee == agency))
+        q = q.where(owed_by_or_to(agency))
     if county:
         q = q.where(o.division == county)
     if rule:
@@ -97,10 +102,14 @@ def list_obligations(engine: Engine, *, today: dt.date, state: str | None = None
     return {"today": today, "items": items, "next_after": items[-1]["id"] if len(items) == limit else None}
 
 
-def due_obligations(engine: Engine, *, today: dt.date) -> list[tuple[dict[str, Any], ObligationStatus]]:
+def due_obligations(engine: Engine, *, today: dt.date,
+                    agency: str | None = None) -> list[tuple[dict[str, Any], ObligationStatus]]:
     """What the alarm clock looks at: every open obligation that is due soon, due today, overdue or waiting for a
-    calendar year on ``today``, with its status (the index on is_open and soon_from finds them)."""
+    calendar year on ``today``, with its status (the index on is_open and soon_from finds them); with ``agency``,
+    only those it owes or is owed."""
     q = select(obligations).where(o.is_open == 1, or_(o.soon_from <= today, o.soon_from.is_(None)))
+    if agency is not None:
+        q = q.where(owed_by_or_to(agency))
     out = []
     with engine.connect() as conn:
         for row in conn.execute(q).mappings():

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,21 @@ class Env:
                                                   .order_by(audit_log.c.id)).mappings()]
 
 
-@pytest.fixture
-def env(stack: Stack, registry: Path, recipients: Recipients) -> Iterator[Env]:
-    with console_hub(stack, registry, ACCOUNTS, settings={"ledger_poll": 0.2}) as server:
+@contextmanager
+def ledger_env(stack: Stack, registry: Path, recipients: Recipients,
+               accounts: list[tuple[str, str, str]]) -> Iterator[Env]:
+    """A hub whose ledger follows quickly, with ``accounts``, and a Hub of its own on the same database."""
+    with console_hub(stack, registry, accounts, settings={"ledger_poll": 0.2}) as server:
         engine = make_engine(server.settings.database_url, pool_size=2)
         hub = Hub(engine=engine, directory=load_registry(registry), schema=load_schema())
         yield Env(server, engine, hub, recipients)
         engine.dispose()
+
+
+@pytest.fixture
+def env(stack: Stack, registry: Path, recipients: Recipients) -> Iterator[Env]:
+    with ledger_env(stack, registry, recipients, ACCOUNTS) as e:
+        yield e
 
 
 def late(n: int, *, days: int = 40, division: str = "530581") -> Case:

@@ -78,12 +78,20 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     @api.get("/api/v1/pursuit-drafts")
     async def drafts(request: Request, status: str | None = None,
                      bureau: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
-        """Drafted pursuit requests (oldest first): a bureau sees its own, operators all."""
-        caller = who(request)
-        if not _operator(caller):
-            if caller.organ_type is not OrganType.BUREAU or bureau not in (None, caller.code):
-                return error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
-            bureau = caller.code
+        """Drafted pursuit requests (oldest first): a bureau sees its own, operators all. Without a key, a console
+        session: its agency's (as its bureau), or all for an operator who sees every agency."""
+        if ops_cases.by_session(request):
+            _, mine = await run_in_threadpool(operator, request, "view")
+            if mine is not None:
+                if bureau not in (None, mine):
+                    return error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
+                bureau = mine
+        else:
+            caller = who(request)
+            if not _operator(caller):
+                if caller.organ_type is not OrganType.BUREAU or bureau not in (None, caller.code):
+                    return error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
+                bureau = caller.code
         if status is not None and status not in DRAFT_STATUSES:
             return error("invalid", f"status: one of {', '.join(DRAFT_STATUSES)}, not {status!r}", 422, "status")
         items = await run_in_threadpool(lambda: pursuits.list_drafts(hub, status=status, bureau=bureau, limit=limit))
@@ -91,11 +99,20 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
 
     @api.get("/api/v1/pursuit-drafts/{draft_id}")
     async def draft(draft_id: str, request: Request) -> JSONResponse:
-        """One draft with its canonical PursuitRequest."""
-        caller = who(request)
-        item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
-        if item is None or not (_operator(caller) or item["bureau"] == caller.code):
-            return error("not_found", f"no pursuit draft {draft_id} for {caller.code}", 404)
+        """One draft with its canonical PursuitRequest. Without a key, a console session: its agency's drafts (as
+        their bureau), or all for an operator who sees every agency."""
+        if ops_cases.by_session(request):
+            _, mine = await run_in_threadpool(operator, request, "view")
+            caller_code = mine or "the hub"
+            item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
+            allowed = item is not None and (mine is None or item["bureau"] == mine)
+        else:
+            caller = who(request)
+            caller_code = caller.code
+            item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
+            allowed = item is not None and (_operator(caller) or item["bureau"] == caller.code)
+        if item is None or not allowed:
+            return error("not_found", f"no pursuit draft {draft_id} for {caller_code}", 404)
         return JSONResponse(plain(item))
 
     async def decide(draft_id: str, request: Request, action: str) -> JSONResponse:

@@ -20,7 +20,7 @@ from hub import inbound
 from hub.api import alarms as alarms_api
 from hub.api import cases as cases_api
 from hub.api import identity as identity_api
-from hub.api import ops_cases, ops_failed, ops_queues, ops_tasks
+from hub.api import ops_cases, ops_failed, ops_queues, ops_read, ops_tasks
 from hub.api import registers as registers_api
 from hub.api import rules as rules_api
 from hub.api.auth import authenticate
@@ -81,7 +81,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         return authenticate(request, directory)
 
     app.include_router(rules_api.router(engine, who))
-    for ops in (ops_failed, ops_tasks, ops_cases, ops_queues):  # the operators' actions, for console and API
+    for ops in (ops_failed, ops_tasks, ops_cases, ops_queues, ops_read):  # the operators' actions, for console and API
         app.include_router(ops.router(hub, operator_check(engine, directory, who)))
     app.mount("/console/static", console_web.static_files(), name="console-static")
 

@@ -17,6 +17,7 @@ from hub import casework
 from hub.api import ops_cases
 from hub.api.common import error, plain
 from hub.api.operator_auth import operator_check
+from hub.console import cases_data
 from hub.core.facts import legal_day
 from hub.core.model import Agency, OrganType
 from hub.service import Hub
@@ -44,13 +45,17 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         """Everything about one person in order: each message about them and what became of it (routed,
         delivered, acknowledged), what the ledger made of it, and each obligation with its status. ``ref``: an
         ID number, a person key or a case number."""
-        agency = who(request)
+        if ops_cases.by_session(request):  # without a key, a console session in its agency's scope
+            _, scope = await run_in_threadpool(operator, request, "view")
+        else:
+            agency = who(request)
+            scope = None if agency.organ_type is OrganType.HUB else agency.code
         try:
             day = _today(request, today)
         except ValueError as e:
             return error("invalid", str(e), 400, "today")
-        found = await run_in_threadpool(lambda: casework.case_timeline(hub.engine, ref, today=day))
-        if found is None or (agency.organ_type is not OrganType.HUB and agency.code not in found["parties"]):
+        found = await run_in_threadpool(lambda: cases_data.timeline_in_scope(hub.engine, ref, scope=scope, today=day))
+        if found is None:
             return error("not_found", "no such person for this agency", 404)
         return JSONResponse(plain(found))
 
@@ -60,13 +65,18 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                           after: str | None = None, today: str | None = None) -> JSONResponse:
         """Obligations by due date with their status on the day: ``state`` (pending, due_soon, due_today, overdue,
         met, met_late, waived, calendar_missing, or open), ``agency`` (owes or is owed), ``county``, ``rule``;
-        page with ``after`` = the ``next_after`` of the previous page."""
-        caller = who(request)
-        if caller.organ_type is not OrganType.HUB:
-            if agency not in (None, "", caller.code):
-                return error("forbidden", f"agency {caller.code} sees only the obligations it owes or is owed",
-                              403, "agency")
-            agency = caller.code
+        page with ``after`` = the ``next_after`` of the previous page. Without a key, a console session: its
+        agency's obligations, or every agency's for an operator who sees them all."""
+        if ops_cases.by_session(request):
+            _, mine = await run_in_threadpool(operator, request, "view")
+        else:
+            caller = who(request)
+            mine = None if caller.organ_type is OrganType.HUB else caller.code
+        if mine is not None:
+            if agency not in (None, "", mine):
+                return error("forbidden", f"agency {mine} sees only the obligations it owes or is owed", 403,
+                             "agency")
+            agency = mine
         try:
             day = _today(request, today)
             found = await run_in_threadpool(lambda: casework.list_obligations(

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, case, func, insert, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from hub import casework, pursuits, rulebook
-from hub.case_views import obligation_view, state_filter
+from hub.case_views import obligation_view, owed_by_or_to, state_filter
 from hub.core.model import Agency, Directory, OrganType
 from hub.core.obligations import ObligationStatus
 from hub.core.rules import national
@@ -73,7 +73,7 @@ class ObligationFilter:
 
 
 def _in_scope(scope: str | None) -> ColumnElement[bool] | None:
-    return None if scope is None else or_(o.obligor == scope, o.obligee == scope)
+    return None if scope is None else owed_by_or_to(scope)
 
 
 def _obligation_query(f: ObligationFilter, *, scope: str | None, today: dt.date) -> Select[Any]:
@@ -89,7 +89,7 @@ def _obligation_query(f: ObligationFilter, *, scope: str | None, today: dt.date)
     elif f.state != "any":
         q = q.where(state_filter(ObligationStatus(f.state), today))
     if f.agency:
-        q = q.where(or_(o.obligor == f.agency, o.obligee == f.agency))
+        q = q.where(owed_by_or_to(f.agency))
     if f.county:
         q = q.where(o.division == f.county)
     if f.rule:
@@ -320,14 +320,40 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
         yield items[i:i + _CHUNK]
 
 
+def timeline_in_scope(engine: Engine, ref: str, *, scope: str | None, today: dt.date) -> dict[str, Any] | None:
+    """The person's timeline (``hub.casework.case_timeline``), whole, when ``scope``'s agency sent or received a
+    message about them (any person for None: every agency); None when it did not, or when the hub knows no such
+    person. The one rule of who sees a person's timeline: the person's page and ``transfer_timeline`` go by it, as
+    ``GET /api/v1/persons/{ref}/timeline`` does."""
+    found = casework.case_timeline(engine, ref, today=today)
+    if found is None or (scope is not None and scope not in found["parties"]):
+        return None
+    return found
+
+
+def transfer_timeline(engine: Engine, ft: Mapping[str, Any], *, scope: str | None,
+                      today: dt.date) -> list[dict[str, Any]]:
+    """The timeline of a failed transfer's person (by its message's ID number, else person key) as
+    ``timeline_in_scope`` gives it, each line with its message type and marked ``current`` when it is about the
+    transfer's own message; empty when there is no such person for ``scope``."""
+    ref = ft["id_number"] or ft["person_key"]
+    found = timeline_in_scope(engine, ref, scope=scope, today=today) if ref else None
+    if found is None:
+        return []
+    lines: list[dict[str, Any]] = found["timeline"]
+    types = {x["message_id"]: x["message_type"] for x in lines if x.get("message_type")}
+    return [x | {"message_type": x.get("message_type") or types.get(x.get("message_id") or "", ""),
+                 "current": x.get("message_id") == ft["message_id"]} for x in lines]
+
+
 def person(engine: Engine, ref: str, *, scope: str | None, today: dt.date) -> dict[str, Any] | None:
     """Everything about one person in order: the ledger's timeline (each message about them, its deliveries and
     what the ledger made of it), the notes operators recorded on their obligations and the operators' actions the
     audit log keeps about their messages, failed transfers, obligations and pursuit drafts; with their cases,
     obligations, pursuit drafts and the failed transfers of their messages. None when the hub knows no such
     person, or when ``scope``'s agency neither sent nor received a message about them."""
-    found = casework.case_timeline(engine, ref, today=today)
-    if found is None or (scope is not None and scope not in found["parties"]):
+    found = timeline_in_scope(engine, ref, scope=scope, today=today)
+    if found is None:
         return None
     ob_ids = [x["id"] for x in found["obligations"]]
     case_keys = [c["case_key"] for c in found["cases"]]

@@ -168,7 +168,7 @@ def _per_day(conn: Any, column: Any, since: dt.datetime, *where: Any) -> dict[dt
 def dashboard(engine: Engine, *, scope: str | None, now: dt.datetime, days: int = 14) -> dict[str, Any]:
     """Messages the hub received and deliveries it made, per legal day and per agency over the last ``days``
     days; the delivery queue; failed transfers by cause and age; open obligations due soon, due today and overdue
-    per responsible agency."""
+    per responsible agency (for an agency: those it owes or is owed, as its obligation list has them)."""
     today = legal_day(now)
     first = today - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(first, dt.time(0), tzinfo=dt.timezone(dt.timedelta(hours=8))).astimezone(dt.UTC)
@@ -201,11 +201,10 @@ def dashboard(engine: Engine, *, scope: str | None, now: dt.datetime, days: int 
         by_cause.setdefault(cause, dict.fromkeys(AGES, 0))[bucket] += 1
     agencies = sorted(set(sent) | set(received))
     obligations: dict[str, dict[str, int]] = {}
-    for row, status in due_obligations(engine, today=today):
-        if scope is None or row["obligor"] == scope:
-            per = obligations.setdefault(row["obligor"], {"due_soon": 0, "due_today": 0, "overdue": 0})
-            if status.value in per:
-                per[status.value] += 1
+    for row, status in due_obligations(engine, today=today, agency=scope):  # owed by or owed to ``scope``
+        per = obligations.setdefault(row["obligor"], {"due_soon": 0, "due_today": 0, "overdue": 0})
+        if status.value in per:
+            per[status.value] += 1
     series = [{"day": first + dt.timedelta(days=i), "in": daily_in.get(first + dt.timedelta(days=i), 0),
                "out": daily_out.get(first + dt.timedelta(days=i), 0)} for i in range(days)]
     flows = [{"agency": a, "sent": sent.get(a, 0), "received": received.get(a, 0)} for a in agencies]

@@ -4,7 +4,6 @@ operator), resolve without delivery. The actions are hub.transfer_actions, which
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -12,21 +11,18 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lxml import etree
-from sqlalchemy import Engine, exists, or_, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from hub import transfer_actions as ta
 from hub.canonical import NS, parse_tree
-from hub.case_views import case_timeline
-from hub.console import data
+from hub.console import cases_data, data
 from hub.console.session import actor
 from hub.console.ui import Console, diff_rows
 from hub.core.facts import legal_day
 from hub.core.model import OrganType
 from hub.core.routing import MESSAGE_TYPES
 from hub.operators import Session
-from hub.store.schema import deliveries, messages
 
 WORDS: dict[str, tuple[str, str]] = {
     "fta.reroute": ("改投其他机关", "Reroute to another agency"),
@@ -365,23 +361,4 @@ def _extras(ui: Console, ft: dict[str, Any], scope: str | None, me: str) -> dict
                if a.organ_type is not OrganType.HUB and code not in have and code != ft["recipient"]]
     return {"edits": edits, "pending_edit": any(e["status"] == "pending" for e in edits), "me": me,
             "files": ta.files_of(ui.engine, ft["id"]), "reroute_choices": choices,
-            "timeline": person_timeline(ui.engine, ft, scope=scope, now=ui.clock())}
-
-
-def person_timeline(engine: Engine, ft: dict[str, Any], *, scope: str | None, now: dt.datetime) -> list[dict[str, Any]]:
-    """The person's timeline (hub.case_views.case_timeline), limited to the messages the operator may see."""
-    ref = ft["id_number"] or ft["person_key"]
-    found = case_timeline(engine, ref, today=legal_day(now)) if ref else None
-    if found is None:
-        return []
-    lines = found["timeline"]
-    types = {x["message_id"]: x["message_type"] for x in lines if x.get("message_type")}
-    if scope is not None:
-        ids = {x["message_id"] for x in lines if x.get("message_id")}
-        with engine.connect() as conn:
-            seen = set(conn.execute(select(messages.c.id).where(messages.c.id.in_(ids), or_(
-                messages.c.sender == scope, exists().where(deliveries.c.message_id == messages.c.id,
-                                                           deliveries.c.recipient == scope)))).scalars())
-        lines = [x for x in lines if x.get("message_id") in seen]
-    return [x | {"message_type": x.get("message_type") or types.get(x.get("message_id") or "", ""),
-                 "current": x.get("message_id") == ft["message_id"]} for x in lines]
+            "timeline": cases_data.transfer_timeline(ui.engine, ft, scope=scope, today=legal_day(ui.clock()))}

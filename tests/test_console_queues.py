@@ -316,7 +316,7 @@ def test_the_quarantine_api_lists_dismisses_and_corrects_with_a_second_operator(
         assert corrections(engine, first) == [("rejected", "console:wei", "console:lin"),
                                               ("withdrawn", "console:wei", "console:wei"),
                                               ("approved", "console:wei", "console:lin")]
-        # a correction of an input dismissed meanwhile is withdrawn with it
+        # the other input is dismissed, with a reason
         r = c.post(f"/api/v1/quarantine/{second}/dismiss", json={}, headers={"x-csrf-token": csrf})
         assert r.status_code == 422 and r.json()["error"]["details"][0]["path"] == "reason"
         r = c.post(f"/api/v1/quarantine/{second}/dismiss", json={"reason": "测试数据"}, headers={"x-csrf-token": csrf})
@@ -598,3 +598,102 @@ def test_an_input_is_laid_out_line_by_line_with_nothing_hidden() -> None:
     assert numbers == [*range(1, qd.HEAD_LINES + 1), 0, *range(3997, 4004), 0]
     assert [ln.skipped for ln in view.lines if ln.number == 0] == [3996 - qd.HEAD_LINES, 5000 - 4003]
     assert view.line_count == 5000 and view.lines[qd.HEAD_LINES + 4].text == "<l4000/>"
+
+
+def test_the_console_rejects_and_withdraws_corrections_and_an_approval_the_rules_now_refuse_records_nothing(
+        hub: InProcessHub, engine: Engine) -> None:
+    with hub.client() as c, hub.client() as boss, hub.client() as far:
+        qid = rejected(c, judgment("ID-1")[1])["quarantine_id"]
+        csrf = sign_in(c, "zhang")
+        boss_csrf = sign_in(boss, "wei")
+        mid, good = judgment()
+
+        def propose(reason: str) -> str:
+            r = c.post(f"/console/quarantine/{qid}/corrections", data={"csrf": csrf, "payload": good.decode(),
+                                                                        "reason": reason})
+            assert r.status_code == 303, r.text
+            return str(corrections_of_ids(engine, qid)[-1])
+
+        cid = propose("第一次")
+        # without the session's CSRF token nothing changes
+        assert boss.post(f"/console/quarantine/{qid}/corrections/{cid}/reject",
+                         data={"csrf": "x", "note": "不对"}).status_code == 403
+        assert c.post(f"/console/quarantine/{qid}/corrections/{cid}/withdraw", data={}).status_code == 403
+        # a rejection needs a note, then says so
+        r = boss.post(f"/console/quarantine/{qid}/corrections/{cid}/reject", data={"csrf": boss_csrf, "note": " "})
+        assert r.status_code == 400 and 'data-code="note_required"' in r.text
+        r = boss.post(f"/console/quarantine/{qid}/corrections/{cid}/reject", data={"csrf": boss_csrf, "note": "不对"})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=rejected")
+        # the proposer withdraws a second one in the console; a supervisor may not
+        cid = propose("第二次")
+        r = boss.post(f"/console/quarantine/{qid}/corrections/{cid}/withdraw", data={"csrf": boss_csrf})
+        assert r.status_code == 403 and 'data-code="not_submitter"' in r.text
+        r = c.post(f"/console/quarantine/{qid}/corrections/{cid}/withdraw", data={"csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=withdrawn")
+        # a correction named under another input is not found there
+        other = rejected(c, judgment("ID-2")[1])["quarantine_id"]
+        cid = propose("第三次")
+        assert boss.post(f"/console/quarantine/{other}/corrections/{cid}/approve",
+                         data={"csrf": boss_csrf}).status_code == 404
+        # another agency's supervisor finds neither the input's corrections nor the correction
+        far_csrf = sign_in(far, "ly")
+        assert far.get(f"/api/v1/quarantine/{qid}/corrections").status_code == 404
+        for action in ("approve", "reject", "withdraw"):
+            r = far.post(f"/api/v1/quarantine-corrections/{cid}/{action}", json={"note": "x"},
+                         headers={"x-csrf-token": far_csrf})
+            assert r.status_code == 404, (action, r.text)
+        # a correction the rules refuse by the time it is approved (here: its payload spoilt where it is kept)
+        with engine.begin() as conn:
+            conn.execute(quarantine_corrections.update().where(quarantine_corrections.c.id == cid).values(
+                payload=judgment("ID-3")[1]))
+        r = boss.post(f"/console/quarantine/{qid}/corrections/{cid}/approve", data={"csrf": boss_csrf})
+        assert r.status_code == 422 and 'data-code="invalid"' in r.text and "schema_invalid" in r.text
+        r = boss.post(f"/api/v1/quarantine-corrections/{cid}/approve", json={}, headers={"x-csrf-token": boss_csrf})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "schema_invalid"
+        assert review_of(engine, qid) is None and corrections(engine, qid)[-1][0] == "pending"
+        assert c.get(f"/api/v1/messages/{mid}", headers=auth(COURT)).status_code == 404
+        # reading the corrections through the API is a payload view, on the record
+        assert c.get(f"/api/v1/quarantine/{qid}/corrections").status_code == 200
+    assert ("console:zhang", f"quarantine:{qid}") in audited(engine, "view_payload")
+    assert [a for a, _ in audited(engine, "quarantine_correction_reject")] == ["console:wei"]
+    assert [a for a, _ in audited(engine, "quarantine_correction_withdraw")] == ["console:zhang"]
+
+
+def corrections_of_ids(engine: Engine, qid: str) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(select(quarantine_corrections.c.id).where(
+            quarantine_corrections.c.quarantine_id == qid).order_by(quarantine_corrections.c.submitted_at)).scalars())
+
+
+def test_approving_while_another_dismisses_leaves_one_outcome_whole(hub: InProcessHub, engine: Engine,
+                                                                    registry: Path) -> None:
+    central = Hub(engine=engine, directory=load_registry(registry), schema=load_schema())
+    import concurrent.futures
+    with hub.client() as c:
+        qids = [rejected(c, judgment(f"ID-{i}")[1])["quarantine_id"] for i in range(6)]
+    for qid in qids:
+        entry = qd.quarantine_one(engine, qid, scope=None)
+        assert entry is not None
+        mid, good = judgment()
+        cid = qd.propose(central, entry, good, by="console:zhang", reason="更正", max_bytes=10**6)["id"]
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            approving = pool.submit(qd.approve, central, cid, by="console:wei", note=None, scope=None,
+                                    max_bytes=10**6)
+            dismissing = pool.submit(qd.dismiss, engine, qid, by="console:lin", reason="另行处理")
+            outcomes = []
+            for f in (approving, dismissing):
+                try:
+                    outcomes.append(f.result()["status" if f is approving else "outcome"])
+                except (qd.CorrectionRefused, qd.AlreadyReviewed) as e:
+                    outcomes.append(type(e).__name__)
+        review = review_of(engine, qid)
+        assert review is not None
+        with engine.connect() as conn:
+            stored = conn.execute(select(func.count()).select_from(messages).where(messages.c.id == mid)).scalar_one()
+        if review["outcome"] == "resubmitted":
+            assert outcomes[0] == "approved" and outcomes[1] == "AlreadyReviewed"
+            assert stored == 1 and corrections(engine, qid) == [("approved", "console:zhang", "console:wei")]
+        else:
+            assert outcomes[1] == "dismissed" and outcomes[0] in ("CorrectionRefused", "AlreadyReviewed")
+            assert stored == 0 and corrections(engine, qid) == [("withdrawn", "console:zhang", "console:lin")]
+

@@ -160,7 +160,7 @@ def test_a_supervisor_retries_every_failed_transfer_to_a_bureau_that_is_back(
         task_id = r.headers["location"].rsplit("/", 1)[1]
         # Then the task page shows it running at 0 of 4, refreshing itself, with its buttons
         page = c.get(r.headers["location"])
-        assert f'http-equiv="refresh" content="2; url=/console/tasks/{task_id}?poll=1"' in page.text
+        assert f'http-equiv="refresh" content="2; url=/console/tasks/{task_id}?page_no=1&amp;poll=1"' in page.text
         assert 'data-done="0" data-total="4"' in page.text
         assert 'id="task-pause"' in page.text and 'id="task-cancel"' in page.text and "进行中" in page.text
         # and when the runner goes on, every one is retried in order and delivered

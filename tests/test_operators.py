@@ -93,12 +93,9 @@ def test_sign_in_gives_a_session_that_ends_when_idle_or_at_its_end(db: tuple[str
     assert operators.session_of(engine, token, now=T0 + 2 * operators.IDLE - dt.timedelta(seconds=2)) is not None
     assert operators.session_of(engine, "not a token", now=T0) is None
     # a page refreshing itself is not the operator at work: it finds the session but does not keep it alive
-    t = T0 + 2 * operators.IDLE - dt.timedelta(seconds=2)
-    assert operators.session_of(engine, token, now=t + operators.IDLE - dt.timedelta(seconds=1), touch=False)
-    assert operators.session_of(engine, token, now=t + operators.IDLE + dt.timedelta(seconds=1), touch=False) is None
-    token, _ = operators.sign_in(engine, "wang", GOOD, now=T0)
-    assert operators.session_of(engine, token, now=T0 + operators.IDLE - dt.timedelta(seconds=1), touch=False)
-    assert operators.session_of(engine, token, now=T0 + operators.IDLE + dt.timedelta(seconds=1)) is None
+    polled, _ = operators.sign_in(engine, "wang", GOOD, now=T0)
+    assert operators.session_of(engine, polled, now=T0 + operators.IDLE - dt.timedelta(seconds=1), touch=False)
+    assert operators.session_of(engine, polled, now=T0 + operators.IDLE + dt.timedelta(seconds=1)) is None
     # idle for longer than IDLE: gone
     assert operators.session_of(engine, token, now=T0 + 3 * operators.IDLE) is None
     assert operators.session_of(engine, token, now=T0 + 3 * operators.IDLE - dt.timedelta(minutes=1)) is None

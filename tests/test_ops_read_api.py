@@ -33,7 +33,7 @@ from tests.test_console_cases import TODAY, Env, late, ledger_env
 
 ACCOUNTS = [("zhang", "operator", "530500ZX"), ("shen", "auditor", "530500ZX"), ("root", "administrator", "530500ZX"),
             ("tc", "operator", "530581SF"), ("ly", "operator", "530502SF"), ("court", "operator", "530502FY"),
-            ("sd", "operator", "530521SF")]
+            ("sd", "operator", "530521SF"), ("ga", "operator", "530581GA")]
 HUB_KEY = auth("530500ZX")
 BUREAU_KEY = auth("530581SF")
 
@@ -302,6 +302,13 @@ def test_obligations_and_pursuit_drafts_are_listed_with_a_console_session_in_its
         assert any(x.get("note") == "已电话联系家属" for x in page.json()["lines"])
         timeline = c.get(f"/api/v1/persons/{person_ref}/timeline")
         assert timeline.status_code == 200 and report["id"] in {x["id"] for x in timeline.json()["obligations"]}
+    with session(env, "ga") as c:  # 腾冲's police had the judgment, but owe and are owed nothing here
+        page = c.get(f"/api/v1/persons/{person_ref}")
+        assert page.status_code == 200 and report["id"] in {x["id"] for x in page.json()["obligations"]}
+        assert page.json()["notes"] == [] and not any(x["source"] == "note" for x in page.json()["lines"])
+        assert not any(x.get("target") == f"obligation:{report['id']}" for x in page.json()["lines"])
+        assert c.get(f"/api/v1/obligations/{report['id']}").status_code == 404
+        assert "已电话联系家属" not in c.get(f"/console/persons/{person_ref}").text
     with session(env, "ly") as c:  # neither owes nor is owed, nor a party to any message about the person
         assert c.get(f"/api/v1/obligations/{report['id']}").status_code == 404
         assert c.get(f"/api/v1/pursuit-drafts/{draft['id']}").status_code == 404

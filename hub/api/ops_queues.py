@@ -71,7 +71,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
                               offset: int = Query(0, ge=0)) -> JSONResponse:
         """Rejected inputs, newest first, with their review; filters ``agency``, ``code``, ``channel``,
         ``reviewed`` (no — the default —, yes, any). ``{"items", "total"}``."""
-        _, scope = operator(request, "view")
+        _, scope = await run_in_threadpool(operator, request, "view")
         f = qd.QuarantineFilter.of(dict(request.query_params))
         found = await run_in_threadpool(qd.quarantine_list, engine, f, scope=scope, limit=limit, offset=offset)
         return JSONResponse(plain(found))
@@ -85,7 +85,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
     @api.post("/api/v1/quarantine/{qid}/dismiss", tags=["quarantine"])
     async def dismiss_quarantine(qid: str, request: Request) -> JSONResponse:
         """Close a rejected input, body ``{"reason"}`` (audited): 409 if it was reviewed before."""
-        by, scope = operator(request, "release_quarantine")
+        by, scope = await run_in_threadpool(operator, request, "release_quarantine")
         if await entry(qid, scope) is None:
             return not_found()
         body = await _object(request, '{"reason"}')
@@ -106,7 +106,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
         checked exactly as POST /api/v1/messages checks a message, and kept as ``pending`` (201) until a second
         operator approves it; the refusal's status with each problem at its place (nothing kept); 409 when the input
         was reviewed before, came without a known agency, or has a correction waiting already."""
-        by, scope = operator(request, "correct_quarantine")
+        by, scope = await run_in_threadpool(operator, request, "correct_quarantine")
         q = await entry(qid, scope)
         if q is None:
             return not_found()
@@ -128,16 +128,20 @@ def router(hub: Hub, operator: Check) -> APIRouter:
 
     @api.get("/api/v1/quarantine/{qid}/corrections", tags=["quarantine"])
     async def list_corrections(qid: str, request: Request) -> JSONResponse:
-        """The input's corrections, newest first, each with its payload and a diff against the raw input."""
-        _, scope = operator(request, "view")
+        """The input's corrections, newest first, each with its payload and a diff against the raw input (a view
+        of payloads: audited as ``view_payload``)."""
+        by, scope = await run_in_threadpool(operator, request, "view_payload")
         q = await entry(qid, scope)
         if q is None:
             return not_found()
-        return JSONResponse(plain({"items": await run_in_threadpool(qd.corrections_of, engine, qid, q["raw"])}))
+        items = await run_in_threadpool(qd.corrections_of, engine, qid, q["raw"])
+        await run_in_threadpool(lambda: qd.audit(engine, by=by, action="view_payload", target=f"quarantine:{qid}",
+                                                 code=q["code"], page="api"))
+        return JSONResponse(plain({"items": items}))
 
     async def decide(request: Request, action: str, call: Callable[[str, str | None, dict[str, Any]], Any],
                      *, note_required: bool = False) -> JSONResponse:
-        by, scope = operator(request, action)
+        by, scope = await run_in_threadpool(operator, request, action)
         body: dict[str, Any] = {}
         if note_required or await request.body():
             given = await _object(request, '{"note"}')
@@ -146,7 +150,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
             body = given
         try:
             done = await run_in_threadpool(lambda: call(by, scope, body))
-        except KeyError:
+        except qd.NoSuchCorrection:
             return error("not_found", "no such correction", 404)
         except _REFUSALS as e:
             return _refusal(e)
@@ -181,7 +185,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
         """Discrepancy items, the longest known first; filters ``status`` (open — the default —, resolved, any),
         ``category``, ``agency`` (the one that must act), ``county``. An agency's operators: the items their
         agency must act on. ``{"items", "total"}``."""
-        _, scope = operator(request, "view")
+        _, scope = await run_in_threadpool(operator, request, "view")
         f = qd.DiscrepancyFilter.of(dict(request.query_params))
         found = await run_in_threadpool(qd.discrepancy_list, engine, f, scope=scope, limit=limit, offset=offset)
         return JSONResponse(plain(found))
@@ -189,7 +193,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
     @api.post("/api/v1/operator/discrepancies/{item_id}/resolve", tags=["registers and discrepancies"])
     async def resolve_discrepancy(item_id: str, request: Request) -> JSONResponse:
         """Close an open item by hand, body ``{"note"}`` (audited, the operator named as who resolved it)."""
-        by, scope = operator(request, "resolve_discrepancy")
+        by, scope = await run_in_threadpool(operator, request, "resolve_discrepancy")
         if await run_in_threadpool(qd.discrepancy_one, engine, item_id, scope=scope) is None:
             return error("not_found", "no such discrepancy", 404)
         body = await _object(request, '{"note"}')
@@ -211,7 +215,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
                            offset: int = Query(0, ge=0)) -> JSONResponse:
         """Review items (``status`` open — the default —, decided, withdrawn, any), highest score first, each
         with both records and the reasons; an agency's operators: those involving its records."""
-        _, scope = operator(request, "view")
+        _, scope = await run_in_threadpool(operator, request, "view")
         if status not in (*qd.IDENTITY_STATUSES, "any"):
             return error("invalid", f"status: one of {', '.join(qd.IDENTITY_STATUSES)}, any", 400, "status")
         found = await run_in_threadpool(lambda: qd.identity_list(
@@ -223,7 +227,7 @@ def router(hub: Hub, operator: Check) -> APIRouter:
         """A decision on the pair, body ``{"same": true|false, "reason"}`` (audited, the operator named as who
         decided; the records are relinked at once); 409 for an item withdrawn (the records no longer look
         alike)."""
-        by, scope = operator(request, "decide_identity")
+        by, scope = await run_in_threadpool(operator, request, "decide_identity")
         item = await run_in_threadpool(qd.identity_one, engine, review_id, scope=scope)
         if item is None:
             return error("not_found", "no such identity review", 404)

@@ -105,7 +105,8 @@ def router(hub: Hub, operator: Check) -> APIRouter:
     @api.get("/api/v1/persons/{ref}")
     async def person(ref: str, request: Request) -> JSONResponse:
         """One person as their page shows them: cases, obligations, pursuit drafts, the failed transfers of their
-        messages, and one ``timeline`` with the notes on their obligations and the operators' actions the audit log
+        messages, the ledger's ``timeline``, and ``lines``: that timeline with the notes on their obligations and the
+        operators' actions the audit log
         keeps about them. ``ref``: an ID number, a person key or a case number; 404 when the caller's agency
         neither sent nor received a message about them."""
         _, scope = await check(request, "view")

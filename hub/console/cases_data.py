@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Connection, Engine, case, func, insert, or_, select
+from sqlalchemy import Connection, Engine, case, exists, func, insert, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
 from hub import casework, pursuits, rulebook
@@ -31,7 +31,7 @@ from hub.store.alarm_schema import pursuit_drafts
 from hub.store.db import aware, utcnow
 from hub.store.ledger_schema import cases, obligations
 from hub.store.operator_schema import obligation_notes
-from hub.store.schema import audit_log, failed_transfers
+from hub.store.schema import audit_log, deliveries, failed_transfers, messages
 
 PAGE = 50
 TIMELINE_PAGE = 100
@@ -351,11 +351,16 @@ def person(engine: Engine, ref: str, *, scope: str | None, today: dt.date) -> di
     what the ledger made of it), the notes operators recorded on their obligations and the operators' actions the
     audit log keeps about their messages, failed transfers, obligations and pursuit drafts; with their cases,
     obligations, pursuit drafts and the failed transfers of their messages. None when the hub knows no such
-    person, or when ``scope``'s agency neither sent nor received a message about them."""
+    person, or when ``scope``'s agency neither sent nor received a message about them.
+
+    The ledger's timeline is whole (``timeline_in_scope``); what operators wrote and did is held to the same limits
+    as its own pages: the notes of the obligations the agency owes or is owed, the failed transfers of the messages
+    it sent or was to receive, the drafts of its own bureau, and the audit entries about those and about the
+    messages it sent or received."""
     found = timeline_in_scope(engine, ref, scope=scope, today=today)
     if found is None:
         return None
-    ob_ids = [x["id"] for x in found["obligations"]]
+    ob_ids = [x["id"] for x in found["obligations"] if scope is None or scope in (x["obligor"], x["obligee"])]
     case_keys = [c["case_key"] for c in found["cases"]]
     mids = {x["message_id"] for x in found["timeline"] if x.get("message_id")}
     notes: list[dict[str, Any]] = []
@@ -369,11 +374,17 @@ def person(engine: Engine, ref: str, *, scope: str | None, today: dt.date) -> di
         for part in _chunks(case_keys):
             drafts += [_draft(r) for r in conn.execute(_draft_query(status=None, scope=scope).where(
                 d.case_key.in_(part))).mappings()]
-        for part in _chunks(mids):
-            fts += [dict(r) for r in conn.execute(select(
-                failed_transfers.c.id, failed_transfers.c.message_id, failed_transfers.c.recipient,
-                failed_transfers.c.cause, failed_transfers.c.status, failed_transfers.c.created_at).where(
-                failed_transfers.c.message_id.in_(part))).mappings()]
+        if scope is not None:  # the messages the agency sent or was to receive
+            mids = {m for part in _chunks(mids) for m in conn.execute(select(messages.c.id).where(
+                messages.c.id.in_(part), or_(messages.c.sender == scope, exists().where(
+                    deliveries.c.message_id == messages.c.id, deliveries.c.recipient == scope)))).scalars()}
+        for part in _chunks(mids):  # as the failed-transfer list has them: sent by the agency, or to it
+            q = select(failed_transfers.c.id, failed_transfers.c.message_id, failed_transfers.c.recipient,
+                       failed_transfers.c.cause, failed_transfers.c.status, failed_transfers.c.created_at).join(
+                messages, messages.c.id == failed_transfers.c.message_id).where(failed_transfers.c.message_id.in_(part))
+            if scope is not None:
+                q = q.where(or_(messages.c.sender == scope, failed_transfers.c.recipient == scope))
+            fts += [dict(r) for r in conn.execute(q).mappings()]
         # the audit log names what an action was about by its target; these are the targets of this person's
         # obligations, pursuit drafts, failed transfers (as the retry records them, bare or prefixed) and messages
         targets = {f"obligation:{i}" for i in ob_ids} | {f"pursuit_draft:{x['id']}" for x in drafts}

@@ -269,7 +269,7 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
         session, q = found
         try:
             await run_in_threadpool(lambda: call(session))
-        except KeyError:
+        except qd.NoSuchCorrection:
             return ui.refused(request, session, "err.not_found", 404)
         except qd.CorrectionRefused as e:
             return await show(request, session, q, status=e.status, correction_refused=e.code)
@@ -287,18 +287,19 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
                                  note: str = Form("")) -> Response:
         limit = int(request.app.state.settings.max_body_bytes)
         return await decide(request, qid, "release_quarantine", csrf, lambda session: qd.approve(
-            ui.hub, cid, by=actor(session), note=note, scope=ui.scope(session), max_bytes=limit), "resubmitted")
+            ui.hub, cid, by=actor(session), note=note, scope=ui.scope(session), max_bytes=limit, qid=qid),
+            "resubmitted")
 
     @api.post("/quarantine/{qid}/corrections/{cid}/reject")
     async def quarantine_reject(request: Request, qid: str, cid: str, csrf: str = Form(""),
                                 note: str = Form("")) -> Response:
         return await decide(request, qid, "release_quarantine", csrf, lambda session: qd.reject(
-            engine, cid, by=actor(session), note=note, scope=ui.scope(session)), "rejected")
+            engine, cid, by=actor(session), note=note, scope=ui.scope(session), qid=qid), "rejected")
 
     @api.post("/quarantine/{qid}/corrections/{cid}/withdraw")
     async def quarantine_withdraw(request: Request, qid: str, cid: str, csrf: str = Form("")) -> Response:
         return await decide(request, qid, "correct_quarantine", csrf, lambda session: qd.withdraw(
-            engine, cid, by=actor(session), scope=ui.scope(session)), "withdrawn")
+            engine, cid, by=actor(session), scope=ui.scope(session), qid=qid), "withdrawn")
 
 
 # ---- discrepancies ------------------------------------------------------------------------------------------

@@ -160,8 +160,26 @@ def _review(conn: Any, qid: str, *, outcome: str, reason: str, message_id: str |
 
 def _reviewed_before(engine: Engine, qid: str) -> AlreadyReviewed:
     with engine.connect() as conn:
-        r = conn.execute(select(quarantine_reviews).where(quarantine_reviews.c.quarantine_id == qid)).mappings().one()
-    return AlreadyReviewed(f"{r['outcome']} by {r['by']} at {aware(r['at'])}: {r['reason']}")
+        found = _review_on(conn, qid)
+    assert found is not None
+    return found
+
+
+def _review_on(conn: Any, qid: str) -> AlreadyReviewed | None:
+    """The input's review as a refusal, read in the caller's transaction; None while it has none."""
+    r = conn.execute(select(quarantine_reviews).where(quarantine_reviews.c.quarantine_id == qid)).mappings().first()
+    return None if r is None else AlreadyReviewed(f"{r['outcome']} by {r['by']} at {aware(r['at'])}: {r['reason']}")
+
+
+def _hold(conn: Any, qid: str) -> dict[str, Any] | None:
+    """The input's row, locked until the transaction ends (on PostgreSQL; SQLite's writers queue anyway): every
+    action on an input (dismiss, propose, approve, reject, withdraw) takes it first, so two of them never
+    interleave, and each sees what the other did."""
+    q = select(quarantine.c.id, quarantine.c.agency).where(quarantine.c.id == qid)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    r = conn.execute(q).mappings().first()
+    return None if r is None else dict(r)
 
 
 def dismiss(engine: Engine, qid: str, *, by: str, reason: str) -> dict[str, Any]:
@@ -169,17 +187,23 @@ def dismiss(engine: Engine, qid: str, *, by: str, reason: str) -> dict[str, Any]
     if not reason.strip():
         raise ValueError("reason: say why the input is dismissed")
     now = utcnow()
-    try:
-        with engine.begin() as conn:
-            if conn.execute(select(quarantine.c.id).where(quarantine.c.id == qid)).first() is None:
-                raise KeyError(qid)
-            conn.execute(update(quarantine_corrections).where(
-                quarantine_corrections.c.quarantine_id == qid, quarantine_corrections.c.status == "pending").values(
-                status="withdrawn", decided_by=by[:100], decided_at=now, decision_note="the input was dismissed"))
-            return _review(conn, qid, outcome="dismissed", reason=reason.strip(), message_id=None, by=by, now=now,
-                           detail={})
-    except IntegrityError:
-        raise _reviewed_before(engine, qid) from None
+    with engine.begin() as conn:
+        if _hold(conn, qid) is None:
+            raise KeyError(qid)
+        if (before := _review_on(conn, qid)) is not None:
+            raise before
+        waiting = list(conn.execute(select(quarantine_corrections.c.id).where(
+            quarantine_corrections.c.quarantine_id == qid, quarantine_corrections.c.status == "pending")).scalars())
+        for cid in waiting:  # nothing left for a correction to correct
+            _decide(conn, cid, "withdrawn", by=by, note="the input was dismissed", now=now)
+            _audit(conn, by=by, action="quarantine_correction_withdraw", target=f"quarantine_correction:{cid}",
+                   at=now, quarantine=qid, note="the input was dismissed")
+        return _review(conn, qid, outcome="dismissed", reason=reason.strip(), message_id=None, by=by, now=now,
+                       detail={"corrections_withdrawn": waiting} if waiting else {})
+
+
+class NoSuchCorrection(Exception):
+    """No such correction for this operator (outside their scope reads the same)."""
 
 
 class CorrectionRefused(Exception):
@@ -225,9 +249,9 @@ def propose(hub: Hub, entry: dict[str, Any], payload: bytes, *, by: str, reason:
     cid = str(uuid.uuid4())
     try:
         with hub.engine.begin() as conn:
-            if conn.execute(select(quarantine_reviews.c.quarantine_id).where(
-                    quarantine_reviews.c.quarantine_id == entry["id"])).first() is not None:
-                raise _reviewed_before(hub.engine, entry["id"])
+            _hold(conn, entry["id"])
+            if (before := _review_on(conn, entry["id"])) is not None:
+                raise before
             conn.execute(insert(quarantine_corrections).values(
                 id=cid, quarantine_id=entry["id"], payload=payload, reason=why[:REASON_LIMIT], submitted_by=by[:100],
                 submitted_at=now, status="pending"))
@@ -239,15 +263,18 @@ def propose(hub: Hub, entry: dict[str, Any], payload: bytes, *, by: str, reason:
     return {"id": cid, "quarantine_id": entry["id"], "status": "pending"}
 
 
-def _correction(conn: Any, cid: str, scope: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The pending correction and its input, or KeyError (unknown, or outside ``scope``) / CorrectionRefused."""
-    c = conn.execute(select(quarantine_corrections).where(quarantine_corrections.c.id == cid)).mappings().first()
-    if c is None:
-        raise KeyError(cid)
-    q = conn.execute(select(quarantine.c.id, quarantine.c.agency).where(
-        quarantine.c.id == c["quarantine_id"])).mappings().first()
+def _correction(conn: Any, cid: str, scope: str | None, *,
+                qid: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pending correction and its input, the input held for the transaction (``_hold``); NoSuchCorrection
+    (unknown, outside ``scope``, or not of the input ``qid``) or CorrectionRefused (decided already)."""
+    mine = select(quarantine_corrections).where(quarantine_corrections.c.id == cid)
+    c = conn.execute(mine).mappings().first()
+    if c is None or (qid is not None and c["quarantine_id"] != qid):
+        raise NoSuchCorrection(cid)
+    q = _hold(conn, c["quarantine_id"])
     if q is None or (scope is not None and q["agency"] != scope):
-        raise KeyError(cid)
+        raise NoSuchCorrection(cid)
+    c = conn.execute(mine).mappings().one()  # as it is now that the input is held
     if c["status"] != "pending":
         raise CorrectionRefused("already_decided", f"correction {cid} is already {c['status']}"
                                 + (f" by {c['decided_by']}" if c["decided_by"] else ""), 409)
@@ -264,7 +291,7 @@ def _decide(conn: Any, cid: str, status: str, *, by: str, note: str | None, now:
 
 
 def approve(hub: Hub, cid: str, *, by: str, note: str | None, scope: str | None, max_bytes: int,
-            now: dt.datetime | None = None) -> dict[str, Any]:
+            qid: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
     """Send a pending correction, approved by a named operator other than its proposer, as the original agency's
     message, and close the input as resubmitted, in one transaction: either both happen or neither. The payload is
     checked again (the rules may have changed since). KeyError; CorrectionRefused; InvalidMessage; AlreadyReviewed."""
@@ -275,7 +302,9 @@ def approve(hub: Hub, cid: str, *, by: str, note: str | None, scope: str | None,
     now = now or utcnow()
     try:
         with hub.engine.begin() as conn:
-            c, q = _correction(conn, cid, scope)
+            c, q = _correction(conn, cid, scope, qid=qid)
+            if (before := _review_on(conn, q["id"])) is not None:
+                raise before
             if c["submitted_by"] == by:
                 raise CorrectionRefused("own_correction", "a correction is approved by a second operator, never by "
                                         "the one who proposed it", 403)
@@ -304,7 +333,7 @@ def approve(hub: Hub, cid: str, *, by: str, note: str | None, scope: str | None,
             "created": acc.created, "review": review | {"message_id": acc.message_id}}
 
 
-def reject(engine: Engine, cid: str, *, by: str, note: str, scope: str | None,
+def reject(engine: Engine, cid: str, *, by: str, note: str, scope: str | None, qid: str | None = None,
            now: dt.datetime | None = None) -> dict[str, Any]:
     """Turn a pending correction down, saying why; nothing is sent and the input stays to be reviewed."""
     text = (note or "").strip()[:REASON_LIMIT]
@@ -312,19 +341,19 @@ def reject(engine: Engine, cid: str, *, by: str, note: str, scope: str | None,
         raise CorrectionRefused("note_required", "say why the correction is rejected", 400)
     now = now or utcnow()
     with engine.begin() as conn:
-        _, q = _correction(conn, cid, scope)
+        _, q = _correction(conn, cid, scope, qid=qid)
         _decide(conn, cid, "rejected", by=by, note=text, now=now)
         _audit(conn, by=by, action="quarantine_correction_reject", target=f"quarantine_correction:{cid}", at=now,
                quarantine=q["id"], note=text)
     return {"id": cid, "status": "rejected", "quarantine_id": q["id"]}
 
 
-def withdraw(engine: Engine, cid: str, *, by: str, scope: str | None,
+def withdraw(engine: Engine, cid: str, *, by: str, scope: str | None, qid: str | None = None,
              now: dt.datetime | None = None) -> dict[str, Any]:
     """Take back one's own pending correction; only its proposer may."""
     now = now or utcnow()
     with engine.begin() as conn:
-        c, q = _correction(conn, cid, scope)
+        c, q = _correction(conn, cid, scope, qid=qid)
         if c["submitted_by"] != by:
             raise CorrectionRefused("not_submitter", "only the operator who proposed a correction may withdraw it; "
                                     "a second operator rejects it instead", 403)
@@ -343,12 +372,25 @@ def corrections_of(engine: Engine, qid: str, raw: bytes) -> list[dict[str, Any]]
     out = []
     for r in rows:
         text = bytes(r["payload"]).decode("utf-8", "replace")
+        diff = [_shown(line) for line in unified_diff(original, text)]
+        if len(diff) > MAX_LINES:
+            diff = [*diff[:MAX_LINES], f"… ({len(diff) - MAX_LINES} more lines of the difference not shown)\n"]
         out.append({k: r[k] for k in ("id", "quarantine_id", "reason", "submitted_by", "status", "decided_by",
                                       "decision_note", "message_id")}
                    | {"submitted_at": aware(r["submitted_at"]),
                       "decided_at": aware(r["decided_at"]) if r["decided_at"] else None,
-                      "payload": text, "diff": "".join(unified_diff(original, text))})
+                      "payload": text, "diff": "".join(diff)})
     return out
+
+
+def _shown(line: str) -> str:
+    """A line of a difference as an operator may safely read it: control and bidirectional characters made
+    visible (as in the line view), and cut at MAX_LINE_CHARS."""
+    body, end = (line[:-1], "\n") if line.endswith("\n") else (line, "")
+    body = body.translate(_VISIBLE)
+    if len(body) > MAX_LINE_CHARS:
+        body = body[:MAX_LINE_CHARS] + f" … ({len(body) - MAX_LINE_CHARS} more characters)"
+    return body + end
 
 
 # ---- an input line by line ----------------------------------------------------------------------------------

@@ -30,10 +30,14 @@ from hub.core.facts import MessageFacts, facts_of
 from hub.core.model import Directory
 from hub.core.obligations import Obligation
 from hub.core.rules import RuleBook
+from hub.report.facts import fact_rows
 from hub.store.db import upsert, writer_lock
-from hub.store.ledger_schema import case_events, cases, ledger_cursor, obligations
+from hub.store.ledger_schema import case_events, case_facts, cases, ledger_cursor, obligations
 
 log = logging.getLogger("xianjie.ledger")
+# The ledger's format: a ledger whose cursor names an older one (or none) is rebuilt by the next projector, so that
+# the rows the newer code writes (``case_facts`` from format 2) exist for every message already stored.
+LEDGER_FORMAT = 2
 _CHUNK = 500  # keys per IN (...) query
 # The message families the core reads; the hub's own notices (e.g. deadline notices) are not case history.
 READABLE = READ_TYPES
@@ -51,7 +55,8 @@ def cursor(conn: Connection) -> dict[str, Any]:
         q = q.with_for_update()
     row = conn.execute(q).mappings().first()
     if row is None:
-        conn.execute(insert(ledger_cursor).values(id=1, last_seq=0, gaps="{}", updated_at=dt.datetime.now(dt.UTC)))
+        conn.execute(insert(ledger_cursor).values(id=1, last_seq=0, gaps="{}", updated_at=dt.datetime.now(dt.UTC),
+                                                  format=LEDGER_FORMAT))
         row = conn.execute(q).mappings().one()
     return dict(row)
 
@@ -68,6 +73,7 @@ class Batch:
         self.touched: dict[str, set[str]] = {}  # obligation ids changed, by case
         self.opened_at: dict[str, dt.datetime] = {}
         self.events: list[dict[str, Any]] = []
+        self.facts: list[dict[str, Any]] = []
 
     def run(self, rows: Sequence[tuple[int, str, str, bytes, dt.datetime]]) -> None:
         """Apply (seq, message id, message type, canonical XML, received at) in the order given, then write the
@@ -111,6 +117,11 @@ class Batch:
             return
         if t.duplicate:
             return
+        waiting = {p.message_id: p for p in (state.pending if state is not None else ())}
+        for line in t.timeline:  # this message, and any it released that waited for it
+            applied = m if line.message_id == m.message_id else waiting.get(line.message_id)
+            if line.held_for is None and applied is not None:
+                self.facts.extend(fact_rows(applied, t.state, seq=seq))
         self.states[key] = (t.state, status_since(state, since, t.state, m.received_on))
         self.last_seq[key] = seq
         ids = self.touched.setdefault(key, set())
@@ -163,4 +174,5 @@ class Batch:
         upsert(self.conn, obligations, ob_rows, keep=("opened_at",))
         if self.events:
             self.conn.execute(insert(case_events), self.events)
-        self.last_seq, self.touched, self.events = {}, {}, []
+        upsert(self.conn, case_facts, self.facts)
+        self.last_seq, self.touched, self.events, self.facts = {}, {}, [], []

@@ -23,12 +23,12 @@ from sqlalchemy import Connection, Engine, Index, delete, func, select, update
 
 from hub import case_actions, case_views
 from hub.case_actions import OperatorWaiver
-from hub.case_project import Batch, cursor, lock
+from hub.case_project import LEDGER_FORMAT, Batch, cursor, lock
 from hub.core.calendar import Calendar
 from hub.core.model import Directory
 from hub.core.rules import RuleBook
 from hub.store.db import aware, utcnow
-from hub.store.ledger_schema import case_events, cases, ledger_cursor, obligations
+from hub.store.ledger_schema import case_events, case_facts, cases, ledger_cursor, obligations
 from hub.store.schema import calendar_years, messages, rule_changes
 
 log = logging.getLogger("xianjie.ledger")
@@ -58,6 +58,11 @@ def project(engine: Engine, *, rules: RuleBook, calendar: Calendar, directory: D
         if not lock(conn, wait=wait):
             return 0
         cur = cursor(conn)
+        if cur.get("format") != LEDGER_FORMAT:  # written by older code: project everything again, from the start
+            log.warning("ledger: format %s, this hub writes %s: rebuilding from the stored messages",
+                        cur.get("format"), LEDGER_FORMAT)
+            start_rebuild(conn)
+            cur = cursor(conn)
         last, gaps = int(cur["last_seq"]), {int(k): v for k, v in json.loads(cur["gaps"]).items()}
         # A rebuild makes each operator's waiver again right after the message the ledger had reached then.
         replay = [OperatorWaiver.of(w) for w in json.loads(cur["replay"] or "[]")]
@@ -125,19 +130,24 @@ def rebuild(engine: Engine, *, rules: RuleBook, calendar: Calendar, directory: D
     with engine.begin() as conn:
         lock(conn, wait=True)
         cursor(conn)
-        target = conn.execute(select(func.max(messages.c.seq))).scalar()
-        replay = [w.plain() for w in case_actions.waivers(conn) if w.after_seq > 0]
-        for index in _deferred_indexes():
-            if target or replay:  # the batch that finishes the rebuild builds them again
-                index.drop(conn, checkfirst=True)
-            else:
-                index.create(conn, checkfirst=True)
-        for table in (case_events, obligations, cases):
-            conn.execute(delete(table))
-        conn.execute(update(ledger_cursor).where(ledger_cursor.c.id == 1).values(
-            last_seq=0, gaps="{}", updated_at=utcnow(), rebuild_target=target or (0 if replay else None),
-            replay=json.dumps(replay, ensure_ascii=False) if replay else None))
+        start_rebuild(conn)
     return catch_up(engine, rules=rules, calendar=calendar, directory=directory, limit=limit, wait=True)
+
+
+def start_rebuild(conn: Connection) -> None:
+    """Empty the ledger and set its cursor to project every stored message again (the caller holds the lock)."""
+    target = conn.execute(select(func.max(messages.c.seq))).scalar()
+    replay = [w.plain() for w in case_actions.waivers(conn) if w.after_seq > 0]
+    for index in _deferred_indexes():
+        if target or replay:  # the batch that finishes the rebuild builds them again
+            index.drop(conn, checkfirst=True)
+        else:
+            index.create(conn, checkfirst=True)
+    for table in (case_facts, case_events, obligations, cases):
+        conn.execute(delete(table))
+    conn.execute(update(ledger_cursor).where(ledger_cursor.c.id == 1).values(
+        last_seq=0, gaps="{}", updated_at=utcnow(), rebuild_target=target or (0 if replay else None),
+        replay=json.dumps(replay, ensure_ascii=False) if replay else None, format=LEDGER_FORMAT))
 
 
 def _deferred_indexes() -> list[Index]:
@@ -145,7 +155,7 @@ def _deferred_indexes() -> list[Index]:
     row, each message of a rebuild would update a dozen of them at random places, and past a few million messages
     the rebuild would spend its time waiting on those pages. The projection itself looks cases and obligations up
     by their keys and problem lines by message (``ix_case_events_message``), which stay."""
-    return sorted((i for t in (cases, obligations, case_events) for i in t.indexes
+    return sorted((i for t in (cases, obligations, case_events, case_facts) for i in t.indexes
                    if i.name != "ix_case_events_message"), key=lambda i: str(i.name))
 
 

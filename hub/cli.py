@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from hub import cli_alarms, cli_cases, cli_identity, cli_registers, cli_rules, cli_users
+from hub import cli_alarms, cli_cases, cli_identity, cli_registers, cli_report, cli_rules, cli_users
 from hub.settings import Settings
 
 
@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dp.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     dp.set_defaults(func=cmd_demo)
 
-    for area in (cli_rules, cli_cases, cli_alarms, cli_identity, cli_registers, cli_users):
+    for area in (cli_rules, cli_cases, cli_alarms, cli_identity, cli_registers, cli_report, cli_users):
         area.register(sub, _engine)
 
     args = p.parse_args(argv)

@@ -98,6 +98,30 @@ Index("ix_case_events_case", case_events.c.case_key, case_events.c.seq)
 Index("ix_case_events_person", case_events.c.person_key)
 Index("ix_case_events_message", case_events.c.message_id)
 
+# What the joint-meeting report counts, one row per message applied to a case and county it matters to: a person
+# received (reported, handed over), released or ended, warned, given leave, moved, revoked, pursued; an assessment
+# commissioned or given. ``on`` is the day the document names (reported on, effective on …), else the legal day the
+# hub received it. A county transfer gives two rows: out of the old county, into the new.
+case_facts = Table(
+    "case_facts",
+    metadata,
+    Column("message_id", String(36), primary_key=True),
+    Column("division", String(6), primary_key=True),  # the county the fact belongs to
+    Column("seq", BigInteger, nullable=False),  # messages.seq: the order the hub accepted them
+    Column("case_key", String(120), nullable=False),
+    Column("person_key", String(220)),
+    Column("person_name", String(100)),
+    Column("id_number", String(18)),
+    Column("correction_type", String(20), nullable=False),
+    Column("kind", String(30), nullable=False),  # hub.report.facts.FactKind
+    Column("detail", String(40)),  # the document's own kind (REVOKE_PAROLE, ASSIST_SEARCH, REPORTED_LATE …)
+    Column("on", Date, nullable=False),
+    Column("received_on", Date, nullable=False),
+    Column("sender", String(12), nullable=False),
+    Column("organ", String(12)),  # the other party it concerns: the commissioning organ, the deciding organ …
+)
+Index("ix_case_facts_division", case_facts.c.division, case_facts.c.on)
+
 # One row (id 1): how far the projection has got. ``last_seq`` is the highest messages.seq applied; ``gaps`` the
 # lower seqs not yet seen (a transaction still committing, or a number its rollback burnt), JSON {seq: noticed at}.
 ledger_cursor = Table(
@@ -111,4 +135,5 @@ ledger_cursor = Table(
     Column("replay", Text),  # while a rebuild runs: operators' waivers still to be made again (JSON list)
     Column("inputs", Text),  # fingerprint of the rules and calendar the open obligations were computed with
     Column("clock_run_at", TS),  # the clock time of the last alarm clock run
+    Column("format", Integer),  # the ledger's format (hub.casework.LEDGER_FORMAT) its rows were written in
 )

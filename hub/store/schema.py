@@ -234,9 +234,11 @@ calendar_years = Table(
     Column("loaded_by", String(100), nullable=False),
 )
 
-# the case ledger, alarms, identity and registers declare their tables on this metadata in their own modules
+# the case ledger, alarms, identity, registers and historical registers declare their tables on this metadata in
+# their own modules
 from hub.store import (  # noqa: E402, F401
     alarm_schema,
+    history_schema,
     identity_schema,
     ledger_schema,
     operator_schema,

@@ -1,0 +1,84 @@
+"""``xianjie report``: the joint-meeting report's commands. ``import-history`` imports a bureau's historical register
+(社区矫正对象名册 from before the hub went live), whose rows the report counts for the days before the hub's own
+records.
+
+Each subcommand is added by one function of ``COMMANDS`` taking the ``report`` subparsers and ``bind`` (which
+gives a command its engine)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+Command = Callable[[argparse.Namespace, Engine], int]
+Bind = Callable[[argparse.ArgumentParser, Command], None]
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def print_import(report: dict[str, Any]) -> None:
+    """An import's report as a clerk reads it: what was counted, and each rejected row's problems at its cell."""
+    if report.get("repeated"):
+        print(f"已导入过 already imported: import {report['import_id']} of {report['imported_at']}; nothing added")
+    print(f"历史名册 historical register {report['import_id']} ({report['agency']}, {report['filename'] or '-'}, "
+          f"as of {report['as_of'] or '-'}): {report['status']}, {report['rows_accepted']} rows accepted "
+          f"(解除 released {report['ended']['released']}, 终止 terminated {report['ended']['terminated']}), "
+          f"{report['rows_rejected']} rejected")
+    for r in report["rejected_rows"]:
+        for p in r["problems"]:
+            print(f"  row {r['row']} {p['where']}: {p['reason']}")
+    error = report.get("error")
+    if error is not None:
+        print(f"refused ({error['code']}): {error['message']}; the file is kept", file=sys.stderr)
+        for d in error["details"]:
+            print(f"  {d.get('path') or ''} {d['reason']}", file=sys.stderr)
+
+
+def cmd_import_history(args: argparse.Namespace, engine: Engine) -> int:
+    from hub.cli import _settings
+    from hub.registry import load_registry
+    from hub.report.history import import_history
+    from hub.store.db import utcnow
+
+    path = Path(args.file)
+    report = import_history(engine, load_registry(_settings(args).registry_path), path.read_bytes(),
+                            agency=args.agency, filename=path.name, as_of=args.as_of,
+                            by=f"{args.agency}:{args.by}" if args.by else args.agency, now=utcnow())
+    print_import(report)
+    return 0 if report["rows_accepted"] else 1
+
+
+def add_import_history(rsub: Any, bind: Bind) -> None:
+    p = rsub.add_parser("import-history", help="import a bureau's historical register (CSV, XLSX or XML) that the "
+                                               "report counts before the hub's own records")
+    p.add_argument("file")
+    p.add_argument("--agency", required=True, help="the bureau whose register it is, e.g. 530502SF")
+    p.add_argument("--as-of", type=_date, help="the day the register shows (required for CSV and XLSX)")
+    p.add_argument("--by", help="who imports it on the bureau's behalf (audited)")
+    bind(p, cmd_import_history)
+
+
+COMMANDS: list[Callable[[Any, Bind], None]] = [add_import_history]
+
+
+def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> None:
+    """Add ``report`` and its subcommands (``COMMANDS``) to the ``xianjie`` command."""
+
+    def bind(parser: argparse.ArgumentParser, fn: Command) -> None:
+        parser.set_defaults(func=lambda args: fn(args, engine_of(args)))
+
+    rp = sub.add_parser("report", help="the joint-meeting report and the historical registers it counts")
+    rsub = rp.add_subparsers(dest="report_command", required=True)
+    for add in COMMANDS:
+        add(rsub, bind)

@@ -1,6 +1,7 @@
-"""``xianjie report``: the joint-meeting report's commands. ``import-history`` imports a bureau's historical register
-(社区矫正对象名册 from before the hub went live), whose rows the report counts for the days before the hub's own
-records.
+"""``xianjie report``: the joint-meeting report's commands. ``joint-meeting`` makes the report of a county or a city
+for a period (PDF, XLSX, HTML or JSON), or shows the persons behind one of its figures; ``import-history``
+imports a bureau's historical register (社区矫正对象名册 from before the hub went live), whose rows the report counts
+for the days before the hub's own records.
 
 Each subcommand is added by one function of ``COMMANDS`` taking the ``report`` subparsers and ``bind`` (which
 gives a command its engine)."""
@@ -69,7 +70,50 @@ def add_import_history(rsub: Any, bind: Bind) -> None:
     bind(p, cmd_import_history)
 
 
-COMMANDS: list[Callable[[Any, Bind], None]] = [add_import_history]
+def cmd_joint_meeting(args: argparse.Namespace, engine: Engine) -> int:
+    from hub.cli import _settings
+    from hub.core.facts import legal_day
+    from hub.registry import load_registry
+    from hub.report import build
+    from hub.report.render_json import figure_json
+    from hub.store.db import utcnow
+
+    now = utcnow()
+    directory = load_registry(_settings(args).registry_path)
+    try:
+        report = build.joint_meeting(engine, directory, division=args.division, period_from=args.date_from,
+                                     period_to=args.date_to, today=args.today or legal_day(now), now=now)
+    except build.ReportRequestError as e:
+        print(f"--{e.field}: {e.message}", file=sys.stderr)
+        return 2
+    if args.figure:
+        figure = report.figure(args.figure)
+        if figure is None:
+            print(f"--figure: the report has no figure {args.figure!r}", file=sys.stderr)
+            return 2
+        import json
+        print(json.dumps(figure_json(figure), ensure_ascii=False, indent=1))
+        return 0
+    body = build.render(report, args.format)
+    out = Path(args.out) if args.out else Path(build.filename(report, args.format))
+    out.write_bytes(body)
+    print(f"{out} ({len(body):,} bytes): {report.area_name}, {report.period_from} – {report.period_to}")
+    return 0
+
+
+def add_joint_meeting(rsub: Any, bind: Bind) -> None:
+    p = rsub.add_parser("joint-meeting", help="the joint-meeting (联席会议) report of a county or a city for a period")
+    p.add_argument("--division", required=True, help="a county (530502) or a city (530500: its counties summed)")
+    p.add_argument("--from", dest="date_from", type=_date, required=True, help="first day of the period")
+    p.add_argument("--to", dest="date_to", type=_date, required=True, help="last day of the period")
+    p.add_argument("--format", choices=("pdf", "xlsx", "html", "json"), default="pdf")
+    p.add_argument("--out", help="the file to write (default: 联席会议对账报告-<division>-<from>-<to>.<format>)")
+    p.add_argument("--today", type=_date, help="the day persons at risk are counted on (default: today)")
+    p.add_argument("--figure", help="print the persons and messages behind one figure (its id) as JSON instead")
+    bind(p, cmd_joint_meeting)
+
+
+COMMANDS: list[Callable[[Any, Bind], None]] = [add_joint_meeting, add_import_history]
 
 
 def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> None:

@@ -140,3 +140,22 @@ def test_a_period_that_makes_no_sense_is_refused_saying_which_part(scenario: Hub
             build.joint_meeting(scenario.engine, scenario.directory, today=TODAY, now=NOW, **args)  # type: ignore
         assert e.value.field == field
 
+
+
+def test_a_ledger_written_before_the_facts_existed_is_rebuilt_with_them(scenario: Hub) -> None:
+    from sqlalchemy import delete, func, select, update
+
+    from hub import casework, rulebook
+    from hub.store.ledger_schema import case_facts, ledger_cursor
+
+    before = _values(load(scenario.engine, ["530581"], since=figures.Period(FROM, TO).before().start, upto=TO))
+    with scenario.engine.begin() as conn:  # as a ledger of the hub before format 2 looks
+        conn.execute(delete(case_facts))
+        conn.execute(update(ledger_cursor).values(format=None))
+    engine = scenario.engine
+    casework.catch_up(engine, rules=rulebook.rules_in_force(engine), calendar=rulebook.calendar_in_force(engine),
+                      directory=scenario.directory, wait=True)
+    with engine.connect() as conn:
+        assert conn.execute(select(ledger_cursor.c.format)).scalar_one() == casework.LEDGER_FORMAT
+        assert conn.execute(select(func.count()).select_from(case_facts)).scalar_one() > 0
+    assert _values(load(engine, ["530581"], since=figures.Period(FROM, TO).before().start, upto=TO)) == before

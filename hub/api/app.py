@@ -22,6 +22,7 @@ from hub.api import cases as cases_api
 from hub.api import identity as identity_api
 from hub.api import ops_cases, ops_failed, ops_queues, ops_read, ops_tasks
 from hub.api import registers as registers_api
+from hub.api import reports as reports_api
 from hub.api import reports_history as history_api
 from hub.api import rules as rules_api
 from hub.api.auth import authenticate
@@ -93,7 +94,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             console_web.secure(response)
         return response
     app.include_router(console_web.router(hub, clock=app.state.clock))
-    for area in (cases_api, alarms_api, identity_api, registers_api, history_api):
+    for area in (cases_api, alarms_api, identity_api, registers_api, history_api, reports_api):
         app.include_router(area.router(hub, who))
 
     async def read_body(request: Request, limit: int) -> tuple[bytes, bool, int]:

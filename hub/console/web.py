@@ -18,14 +18,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from hub import operators
-from hub.console import data, i18n, pages_cases, pages_failed, pages_queues, pages_tasks
+from hub.console import data, i18n, pages_cases, pages_failed, pages_queues, pages_reports, pages_tasks
 from hub.console.session import COOKIE, csrf_ok
 from hub.console.ui import HERE, Console
 from hub.operators import Session
 from hub.service import Hub
 
 SIGNIN_COOKIE = "xianjie_signin"  # the sign-in form's CSRF value, before there is a session
-AREAS = (pages_failed, pages_tasks, pages_cases, pages_queues)  # each adds its pages with register(api, ui)
+# each adds its pages with register(api, ui)
+AREAS = (pages_failed, pages_tasks, pages_cases, pages_queues, pages_reports)
 
 
 # Every console response: no script from anywhere, styles and images only from the hub, not framed, not kept in the

@@ -33,7 +33,7 @@ def area(directory: Directory, division: str) -> tuple[str, list[tuple[str, str]
     registry whose code starts with the city's four digits. ReportRequestError for a code the registry lacks."""
     if not _DIVISION.match(division or ""):
         raise ReportRequestError("division", f"a 6-digit administrative division code, not {division!r}")
-    names = _names(directory)
+    names = area_names(directory)
     if division.endswith("00"):
         counties = sorted((d, n) for d, n in names.items() if d[:4] == division[:4] and not d.endswith("00"))
         if not counties:
@@ -41,16 +41,25 @@ def area(directory: Directory, division: str) -> tuple[str, list[tuple[str, str]
         return names.get(division, division), [(d, _short(n, names.get(division, ""))) for d, n in counties]
     if division not in names:
         raise ReportRequestError("division", f"{division} is not a county of the registry")
-    return names[division], [(division, _short(names[division], names.get(division[:4] + "00", "")))]
+    city = names.get(division[:4] + "00", "")
+    name = names[division]
+    full = name if not city or city.isdigit() or name.startswith(city) or name.isdigit() else city + name
+    return full, [(division, _short(name, city))]
 
 
-def _names(directory: Directory) -> dict[str, str]:
-    """Each division's name, from its bureau's (保山市隆阳区司法局 → 保山市隆阳区), else from any of its agencies."""
+def area_names(directory: Directory) -> dict[str, str]:
+    """Each division's name, from the name of an agency of it (保山市隆阳区司法局 → 保山市隆阳区), its bureau's first;
+    the division's code when no agency's name ends in an organ's title."""
     out: dict[str, str] = {}
     for a in sorted(directory.agencies.values(), key=lambda a: a.organ_type is not OrganType.BUREAU):
-        if a.division not in out:
-            out[a.division] = re.sub(r"(司法局|人民法院|人民检察院|公安局|看守所|监狱)$", "", a.name)
-    return out
+        named = _ORGAN_TITLE.sub("", a.name)
+        if not out.get(a.division) and named != a.name and named:
+            out[a.division] = named
+        out.setdefault(a.division, "")
+    return {d: n or d for d, n in out.items()}
+
+
+_ORGAN_TITLE = re.compile(r"(司法局|中级人民法院|人民法院|人民检察院|公安局|看守所|监狱)$")
 
 
 def _short(name: str, city: str) -> str:

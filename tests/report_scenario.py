@@ -201,6 +201,7 @@ EXPECTED: dict[str, int | float | None] = {
     # D's transfer papers went with the change decision itself (due 5 days after it: on time)
     "timeliness.transfer.530581SF.due": 1, "timeliness.transfer.530581SF.rate": 100.0,
     # per agency over every step: the court 4 of 6 (last period 4 of 4), the bureau 6 of 8 (3 of 4)
+    "timeliness.agency.530502FY.due": 6, "timeliness.agency.530581SF.due": 8,
     "timeliness.agency.530502FY.rate": 66.7, "timeliness.agency.530502FY.previous_rate": 100.0,
     "timeliness.agency.530581SF.rate": 75.0, "timeliness.agency.530581SF.previous_rate": 75.0,
     "timeliness.agency.530581SF.change": 0.0,

@@ -202,7 +202,7 @@ def test_persons_behind_problem_figures_are_listed_with_masked_id_numbers() -> N
     wang = r.sections[0].tables[0].rows[0][1]
     assert isinstance(wang, Figure)
     at_risk = dataclasses.replace(r.sections[2], tables=(Table("at_risk.x", "逾期未报到", ("机关", "人数"), (
-        ("530581SF", dataclasses.replace(wang, id="at_risk.x.530581SF", label="逾期未报到")),)),))
+        ("530581SF", dataclasses.replace(wang, id="at_risk.530581SF.total", label="逾期未报到")),)),))
     out = html(dataclasses.replace(r, sections=(*r.sections[:2], at_risk)))
     assert "附：相关人员名单" in out
     assert "逾期未报到 · 530581SF（2 人）" in out

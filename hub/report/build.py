@@ -51,7 +51,8 @@ def area_names(directory: Directory) -> dict[str, str]:
     """Each division's name, from the name of an agency of it (保山市隆阳区司法局 → 保山市隆阳区), its bureau's first;
     the division's code when no agency's name ends in an organ's title."""
     out: dict[str, str] = {}
-    for a in sorted(directory.agencies.values(), key=lambda a: a.organ_type is not OrganType.BUREAU):
+    local = (a for a in directory.agencies.values() if a.organ_type not in (OrganType.PRISON, OrganType.DETENTION))
+    for a in sorted(local, key=lambda a: a.organ_type is not OrganType.BUREAU):  # prisons serve a province
         named = _ORGAN_TITLE.sub("", a.name)
         if not out.get(a.division) and named != a.name and named:
             out[a.division] = named
@@ -59,7 +60,7 @@ def area_names(directory: Directory) -> dict[str, str]:
     return {d: n or d for d, n in out.items()}
 
 
-_ORGAN_TITLE = re.compile(r"(司法局|中级人民法院|人民法院|人民检察院|公安局|看守所|监狱)$")
+_ORGAN_TITLE = re.compile(r"(司法局|中级人民法院|人民法院|人民检察院|公安局)$")
 
 
 def _short(name: str, city: str) -> str:

@@ -179,6 +179,12 @@ def persons(fid: str, label: str, members: Iterable[Member]) -> Figure:
     return Figure(fid, label, len(listed), "人", listed, sum(1 for m in listed if m.imported))
 
 
+def duties(fid: str, label: str, members: Iterable[Member]) -> Figure:
+    """A count of obligations (件): one member per obligation, a person as often as they are owed something."""
+    listed = tuple(members)
+    return Figure(fid, label, len(listed), "件", listed)
+
+
 def events(fid: str, label: str, rows: Iterable[FactRow]) -> Figure:
     """A count of notices (人次): one member per message."""
     listed = tuple(_fact_member(f) for f in rows)
@@ -342,17 +348,17 @@ def timeliness(cx: Context) -> tuple[Section, dict[str, tuple[Figure, Figure]]]:
             rate = _rate(f"{fid}.rate", f"{title} · {agency} · 按期率", on, late, cx)
             prev = _rate(f"{fid}.previous_rate", f"{title} · {agency} · 上期按期率", p_on, p_late, cx)
             rows.append((title, cx.agency_name(agency),
-                         persons(f"{fid}.due", f"{title} · {agency} · 应履行", (_ob_member(cx, o, cx.today)
-                                                                           for o in a_now)),
-                         persons(f"{fid}.on_time", f"{title} · {agency} · 按期", (_ob_member(cx, o) for o in on)),
-                         persons(f"{fid}.late", f"{title} · {agency} · 逾期", (_ob_member(cx, o, cx.today)
-                                                                          for o in late)),
+                         duties(f"{fid}.due", f"{title} · {agency} · 应履行", (_ob_member(cx, o, cx.today)
+                                                                          for o in a_now)),
+                         duties(f"{fid}.on_time", f"{title} · {agency} · 按期", (_ob_member(cx, o) for o in on)),
+                         duties(f"{fid}.late", f"{title} · {agency} · 逾期", (_ob_member(cx, o, cx.today)
+                                                                         for o in late)),
                          rate, prev, _change(f"{fid}.change", rate, prev),
                          _delays(f"{fid}.median_delay", f"{title} · {agency} · 中位迟延", late, cx, worst=False),
                          _delays(f"{fid}.worst_delay", f"{title} · {agency} · 最长迟延", late, cx, worst=True)))
     by_step = Table("timeliness.by_step", "各环节各机关按期情况", (
-        "环节", "义务机关", "应履行", "按期", "逾期", "按期率（%）", "上期按期率（%）", "变化（百分点）",
-        "中位迟延（日）", "最长迟延（日）"), tuple(rows), note=(
+        "环节", "义务机关", "应履行（件）", "按期（件）", "逾期（件）", "按期率（%）", "上期按期率（%）",
+        "变化（百分点）", "中位迟延（日）", "最长迟延（日）"), tuple(rows), note=(
         f"本期：{cx.period.start}至{cx.period.end}到期的义务；上期：{cx.previous.start}至{cx.previous.end}。"
         "逾期含到期未履行的；迟延天数算至履行之日，未履行的算至报告日。已免除的义务不计。"))
     compare: list[tuple[str | Figure, ...]] = []
@@ -363,12 +369,12 @@ def timeliness(cx: Context) -> tuple[Section, dict[str, tuple[Figure, Figure]]]:
         rate = _rate(f"timeliness.agency.{agency}.rate", f"{agency} · 按期率", on, late, cx)
         prev = _rate(f"timeliness.agency.{agency}.previous_rate", f"{agency} · 上期按期率", p_on, p_late, cx)
         per_agency[agency] = (rate, prev)
-        compare.append((cx.agency_name(agency), persons(
+        compare.append((cx.agency_name(agency), duties(
             f"timeliness.agency.{agency}.due", f"{agency} · 应履行", (_ob_member(cx, o, cx.today)
-                                                                  for o in agency_all[agency])),
+                                                                 for o in agency_all[agency])),
             rate, prev, _change(f"timeliness.agency.{agency}.change", rate, prev)))
     by_agency = Table("timeliness.by_agency", "各机关总体按期率比较", (
-        "机关", "应履行", "按期率（%）", "上期按期率（%）", "变化（百分点）"), tuple(compare))
+        "机关", "应履行（件）", "按期率（%）", "上期按期率（%）", "变化（百分点）"), tuple(compare))
     return Section("timeliness", 2, "衔接时效", tables=(by_step, by_agency)), per_agency
 
 

@@ -123,6 +123,18 @@ def _member(m: Member) -> MemberView:
                       chinese_date(m.on) if m.on else "", m.note, m.imported)
 
 
+def listed(figure_id: str) -> bool:
+    """Whether a printed report lists the persons of this figure at its end: each agency's persons at risk, and the
+    failed transfers and discrepancy items still open, by agency (the totals and the subsets would list the same
+    persons again)."""
+    parts = figure_id.split(".")
+    if parts[0] == "at_risk":
+        return len(parts) == 3 and parts[2] == "total"
+    if parts[0] in ("failed_transfers", "discrepancies"):
+        return parts[-1] == "open" and parts[1] != "total"
+    return False
+
+
 def _member_lists(sections: Iterable[Section]) -> tuple[MemberList, ...]:
     out: list[MemberList] = []
     seen: set[str] = set()
@@ -132,7 +144,7 @@ def _member_lists(sections: Iterable[Section]) -> tuple[MemberList, ...]:
         for t in s.tables:
             for row in t.rows:
                 for col, c in enumerate(row):
-                    if not isinstance(c, Figure) or not c.members or c.id in seen:
+                    if not isinstance(c, Figure) or not c.members or c.id in seen or not listed(c.id):
                         continue
                     seen.add(c.id)
                     context = [x for x in row[:col] if isinstance(x, str) and x]

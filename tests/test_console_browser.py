@@ -338,3 +338,34 @@ def test_every_page_with_something_on_it_reads_whole_in_chinese_and_in_english(
                         assert cjk_problem(page) == "", (name, cjk_problem(page))
         finally:
             engine.dispose()
+
+
+def test_the_joint_meeting_report_reads_in_the_browser_and_each_number_opens_its_persons(
+        browser: object, tmp_path: Path, registry: Path) -> None:
+    from tests.conftest import Stack
+    from tests.console_harness import console_hub
+    from tests.report_scenario import BEHIND, FROM, TO, TODAY
+    from tests.report_scenario import build as build_scenario
+
+    stack = Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", "database://", "")
+    with console_hub(stack, registry, [("office", "operator", "530500ZX")], workers=False) as server:
+        build_scenario(stack.database_url, registry)[0].dispose()
+        page = sign_in(browser, server, "office")
+        page.click("text=联席会议报告")  # type: ignore[attr-defined]
+        page.select_option("#report-division", "530581")  # type: ignore[attr-defined]
+        page.fill("input[name=from]", FROM.isoformat())  # type: ignore[attr-defined]
+        page.fill("input[name=to]", TO.isoformat())  # type: ignore[attr-defined]
+        page.fill("input[name=today]", TODAY.isoformat())  # type: ignore[attr-defined]
+        shot(page, "report-form")
+        page.click("#report-view")  # type: ignore[attr-defined]
+        assert "社区矫正工作联席会议对账报告" in page.inner_text("h1")  # type: ignore[attr-defined]
+        assert not cjk_problem(page) and not overflows(page)
+        shot(page, "report-view", full_page=True)
+        # every number with persons behind it opens them: the persons at risk now
+        page.click('td[data-figure="at_risk.total"] a')  # type: ignore[attr-defined]
+        listed = page.inner_text("#figure-members")  # type: ignore[attr-defined]
+        assert all(number in listed for number in BEHIND["at_risk.total"])
+        assert not overflows(page)
+        shot(page, "report-figure", full_page=True)
+        page.click("#report-back")  # type: ignore[attr-defined]
+        assert page.locator('td[data-figure="overview.received_total"]').count() == 1  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ historical register of 2016. ``EXPECTED`` is what the joint-meeting report for 2
 - C (假释), in effect 2026-03-01: papers 03-02, receipt 03-03 (on time); never reported (at risk: 漏管).
 - D (管制), in effect 2026-01-10: papers 01-11, receipt 01-12, reported 01-15 (on time); a change of residence
   within the county 02-01; moved to 隆阳区 (the change decided and its papers sent 2026-05-01, on time; reported
-  there 05-06).
+  there 05-06), where he was warned 06-01 (隆阳区's warning, not 腾冲市's).
 - E (缓刑), in effect 2025-12-01: papers 12-02 (on time), receipt 12-12 (4 days late: due 12-07, a Sunday, so
   12-08), reported 12-05; revocation proposed 2026-03-20 and granted 04-10 (in custody); the bureau's notice of
   termination 04-12.
@@ -108,6 +108,8 @@ def story() -> list[tuple[dt.date, str, bytes]]:
                                                  decided=d(2026, 5, 1), served=d(2026, 5, 1)))
     add(d(2026, 5, 6), "530502SF", D.reporting(mid(D, "report-new"), at(d(2026, 5, 6)), reported=d(2026, 5, 6),
                                                due=d(2026, 5, 8), sender="530502SF"))
+    add(d(2026, 6, 1), "530502SF", D.event(mid(D, "warning-new"), at(d(2026, 6, 1)), kind="WARNING",
+                                           sender="530502SF"))
     add(d(2026, 6, 20), BUREAU, B.release(mid(B, "release"), at(d(2026, 6, 20)), on=d(2026, 6, 20)))
     return out
 

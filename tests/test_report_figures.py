@@ -63,6 +63,7 @@ def test_every_figure_is_what_was_counted_by_hand_and_lists_whom_it_counts(scena
     # the county the person moved to sees them from the day they arrived
     other = report_of(scenario, "530502").figures()
     assert other["overview.transferred_in"].value == 1 and other["overview.in_register.CONTROL"].value == 1
+    assert other["overview.warnings"].value == 1 and found["overview.warnings"].value == 1
 
 
 def test_the_same_figures_in_json_xlsx_html_and_pdf(scenario: Hub) -> None:

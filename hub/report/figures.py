@@ -210,10 +210,12 @@ class Context:
     today: dt.date
     agency_name: Callable[[str], str]
     stays: tuple[Stay, ...]
+    by_kind: dict[FactKind, list[FactRow]]
 
     def facts(self, *kinds: FactKind, period: Period | None = None) -> list[FactRow]:
+        """The facts of ``kinds`` in the report's counties on a day of the period, in the order they happened."""
         p = period or self.period
-        return [f for f in self.data.facts if f.kind in kinds and f.on in p]
+        return [f for k in kinds for f in self.by_kind.get(k, ()) if f.on in p]
 
 
 def overview(cx: Context) -> Section:
@@ -576,7 +578,11 @@ def joint_meeting(data: ReportData, *, division: str, area_name: str, counties_c
                   agency_name: Callable[[str], str]) -> Report:
     """The whole report for ``data`` over ``period`` (persons at risk as of ``today``)."""
     previous = period.before()
-    cx = Context(data, period, previous, today, agency_name, tuple(stays(data)))
+    by_kind: dict[FactKind, list[FactRow]] = defaultdict(list)
+    for f in data.facts:
+        if f.division in data.divisions:
+            by_kind[f.kind].append(f)
+    cx = Context(data, period, previous, today, agency_name, tuple(stays(data)), by_kind)
     time_section, per_agency = timeliness(cx)
     sections = [overview(cx), time_section, at_risk(cx), failed(cx), discrepancies(cx), charts(cx, per_agency)]
     if len(counties_covered) > 1:

@@ -230,6 +230,9 @@ def banner(s: Settings, hub_url: str, first: str, directory: Directory) -> str:
         f" 健康检查 health:   curl -s {hub_url}/healthz   ·   curl -s {hub_url}/readyz",
         f" 操作台 operator console:   {hub_url}/console   — "
         + ", ".join(u for u, *_ in DEMO_OPERATORS) + f" / {DEMO_PASSWORD}",
+        f" 联席会议报告 joint-meeting report:   {hub_url}/console/reports   ·   "
+        f"curl -s {hub_key} '{hub_url}/api/v1/reports/joint-meeting?division=530500&from=<YYYY-MM-DD>&to=<YYYY-MM-DD>"
+        "&format=pdf' -o report.pdf",
         "",
         f" 模拟单位 simulated agencies: http://127.0.0.1:{AGENCY_PORT}/agencies/<code>/notices; " + "; ".join(folders),
         " 密钥 API keys: demo-<agency code>, e.g. demo-530502FY (`xianjie agencies` lists the codes)",

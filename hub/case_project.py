@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from hub.case_codec import decode_state
 from hub.case_rows import (
@@ -73,7 +73,7 @@ class Batch:
         self.touched: dict[str, set[str]] = {}  # obligation ids changed, by case
         self.opened_at: dict[str, dt.datetime] = {}
         self.events: list[dict[str, Any]] = []
-        self.facts: list[dict[str, Any]] = []
+        self.facts: dict[str, list[dict[str, Any]]] = {}  # the report's facts of each message, the last word kept
 
     def run(self, rows: Sequence[tuple[int, str, str, bytes, dt.datetime]]) -> None:
         """Apply (seq, message id, message type, canonical XML, received at) in the order given, then write the
@@ -118,10 +118,12 @@ class Batch:
         if t.duplicate:
             return
         waiting = {p.message_id: p for p in (state.pending if state is not None else ())}
-        for line in t.timeline:  # this message, and any it released that waited for it
+        # this message, and any it released that waited for it; a message held for its antecedent is a fact all the
+        # same (a release of a person whose decision came before the hub did), counted again once applied
+        for line in t.timeline:
             applied = m if line.message_id == m.message_id else waiting.get(line.message_id)
-            if line.held_for is None and applied is not None:
-                self.facts.extend(fact_rows(applied, t.state, seq=seq))
+            if applied is not None:
+                self.facts[applied.message_id] = fact_rows(applied, t.state, seq=seq)
         self.states[key] = (t.state, status_since(state, since, t.state, m.received_on))
         self.last_seq[key] = seq
         ids = self.touched.setdefault(key, set())
@@ -174,5 +176,14 @@ class Batch:
         upsert(self.conn, obligations, ob_rows, keep=("opened_at",))
         if self.events:
             self.conn.execute(insert(case_events), self.events)
-        upsert(self.conn, case_facts, self.facts)
-        self.last_seq, self.touched, self.events, self.facts = {}, {}, [], []
+        if self.facts:
+            for part in _chunks(list(self.facts)):
+                self.conn.execute(delete(case_facts).where(case_facts.c.message_id.in_(part)))
+            rows = [r for group in self.facts.values() for r in group]
+            if rows:
+                self.conn.execute(insert(case_facts), rows)
+        self.last_seq, self.touched, self.events, self.facts = {}, {}, [], {}
+
+
+def _chunks(keys: list[str]) -> list[list[str]]:
+    return [keys[i:i + _CHUNK] for i in range(0, len(keys), _CHUNK)]

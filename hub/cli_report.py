@@ -86,14 +86,23 @@ def cmd_joint_meeting(args: argparse.Namespace, engine: Engine) -> int:
     except build.ReportRequestError as e:
         print(f"--{e.field}: {e.message}", file=sys.stderr)
         return 2
+    import getpass
+
+    from hub.api.reports import audit
+    who = f"cli:{getpass.getuser()}"
+    period = {"from": report.period_from, "to": report.period_to, "today": report.today}
     if args.figure:
         figure = report.figure(args.figure)
         if figure is None:
             print(f"--figure: the report has no figure {args.figure!r}", file=sys.stderr)
             return 2
         import json
+        audit(engine, actor=who, action="report_figure", target=f"report:{report.division}",
+              detail=period | {"figure": args.figure})
         print(json.dumps(figure_json(figure), ensure_ascii=False, indent=1))
         return 0
+    audit(engine, actor=who, action="report_joint_meeting", target=f"report:{report.division}",
+          detail=period | {"format": args.format})
     body = build.render(report, args.format)
     out = Path(args.out) if args.out else Path(build.filename(report, args.format))
     out.write_bytes(body)

@@ -10,13 +10,18 @@ historical register of 2016. ``EXPECTED`` is what the joint-meeting report for 2
 - C (假释), in effect 2026-03-01: papers 03-02, receipt 03-03 (on time); never reported (at risk: 漏管).
 - D (管制), in effect 2026-01-10: papers 01-11, receipt 01-12, reported 01-15 (on time); a change of residence
   within the county 02-01; moved to 隆阳区 (the change decided and its papers sent 2026-05-01, on time; reported
-  there 05-06), where he was warned 06-01 (隆阳区's warning, not 腾冲市's).
+  there 05-06). 腾冲市 warned him 05-03, while he was still its own; 隆阳区 warned him 06-01.
 - E (缓刑), in effect 2025-12-01: papers 12-02 (on time), receipt 12-12 (4 days late: due 12-07, a Sunday, so
   12-08), reported 12-05; revocation proposed 2026-03-20 and granted 04-10 (in custody); the bureau's notice of
   termination 04-12.
 - H: an assessment commissioned by the court 2026-01-05, the opinion given 01-12 (due 01-19: on time).
+- K (缓刑), in effect 2024-09-01 and reported then; moved to 隆阳区: he reported there 2026-03-05, before 腾冲市's
+  transfer papers (the change decided 03-07, papers sent 03-08: on time) reached the hub. He is 隆阳区's from 03-05.
+- J: under supervision since 2015-06-01, before the hub (imported, on the books on 2016-12-31, supervision to end
+  2027-06-01): the hub never had his decision, but had his warning 2026-02-10 and his release 2026-03-15.
 - F, G: imported from the bureau's register as of 2016-12-31: F on probation 2015-03-01, released 2016-03-01; G
   on parole from 2016-01-01, still on the books, supervision to end 2017-12-31.
+- A failed transfer of A's papers in November 2025 belongs to the period before, not to this one.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ C = person(3, "PAROLE", dt.date(2026, 3, 1), "丙刚")
 D = person(4, "CONTROL", dt.date(2026, 1, 10), "丁强")
 E = person(5, "PROBATION", dt.date(2025, 12, 1), "戊军")
 H = person(6, "PROBATION", dt.date(2026, 3, 1), "己磊")
+K = person(7, "PROBATION", dt.date(2024, 9, 1), "壬杰")
+J = person(8, "PROBATION", dt.date(2015, 6, 1), "癸琳")
 F_ID = id_number("530581", dt.date(1975, 5, 5), 31)
 G_ID = id_number("530581", dt.date(1977, 7, 7), 33)
 
@@ -77,6 +84,9 @@ def story() -> list[tuple[dt.date, str, bytes]]:
     def add(day: dt.date, sender: str, xml: bytes) -> None:
         out.append((day, sender, xml))
 
+    add(d(2024, 9, 2), COURT, K.decision(mid(K, "decision"), at(d(2024, 9, 2))))
+    add(d(2024, 9, 3), BUREAU, K.receipt(mid(K, "receipt"), at(d(2024, 9, 3)), of=mid(K, "decision")))
+    add(d(2024, 9, 5), BUREAU, K.reporting(mid(K, "report"), at(d(2024, 9, 5)), reported=d(2024, 9, 5)))
     add(d(2025, 11, 3), COURT, A.decision(mid(A, "decision"), at(d(2025, 11, 3))))
     add(d(2025, 11, 5), BUREAU, A.receipt(mid(A, "receipt"), at(d(2025, 11, 5)), of=mid(A, "decision")))
     add(d(2025, 11, 8), BUREAU, A.reporting(mid(A, "report"), at(d(2025, 11, 8)), reported=d(2025, 11, 8)))
@@ -89,9 +99,15 @@ def story() -> list[tuple[dt.date, str, bytes]]:
     add(d(2026, 1, 12), BUREAU, H.opinion(mid(H, "opinion"), at(d(2026, 1, 12)), commission=mid(H, "commission")))
     add(d(2026, 1, 15), BUREAU, D.reporting(mid(D, "report"), at(d(2026, 1, 15)), reported=d(2026, 1, 15)))
     add(d(2026, 2, 1), BUREAU, D.event(mid(D, "residence"), at(d(2026, 2, 1)), kind="RESIDENCE_CHANGE"))
+    add(d(2026, 2, 10), BUREAU, J.event(mid(J, "warning"), at(d(2026, 2, 10)), kind="WARNING"))
     add(d(2026, 2, 20), COURT, B.decision(mid(B, "decision"), at(d(2026, 2, 20))))
     add(d(2026, 2, 22), BUREAU, B.receipt(mid(B, "receipt"), at(d(2026, 2, 22)), of=mid(B, "decision")))
     add(d(2026, 2, 25), BUREAU, B.reporting(mid(B, "report"), at(d(2026, 2, 25)), reported=d(2026, 2, 25)))
+    add(d(2026, 3, 5), "530502SF", K.reporting(mid(K, "report-new"), at(d(2026, 3, 5)), reported=d(2026, 3, 5),
+                                               due=d(2026, 3, 14), sender="530502SF"))
+    add(d(2026, 3, 8), BUREAU, K.county_transfer(mid(K, "transfer"), at(d(2026, 3, 8)), to_division="530502",
+                                                 decided=d(2026, 3, 7), served=d(2026, 3, 7)))
+    add(d(2026, 3, 15), BUREAU, J.release(mid(J, "release"), at(d(2026, 3, 15)), on=d(2026, 3, 15)))
     add(d(2026, 3, 2), COURT, C.decision(mid(C, "decision"), at(d(2026, 3, 2))))
     add(d(2026, 3, 3), BUREAU, C.receipt(mid(C, "receipt"), at(d(2026, 3, 3)), of=mid(C, "decision")))
     add(d(2026, 3, 10), BUREAU, A.event(mid(A, "warning"), at(d(2026, 3, 10)), kind="WARNING"))
@@ -106,19 +122,21 @@ def story() -> list[tuple[dt.date, str, bytes]]:
                                                  causation=None))
     add(d(2026, 5, 1), BUREAU, D.county_transfer(mid(D, "transfer"), at(d(2026, 5, 1)), to_division="530502",
                                                  decided=d(2026, 5, 1), served=d(2026, 5, 1)))
+    add(d(2026, 5, 3), BUREAU, D.event(mid(D, "warning-old"), at(d(2026, 5, 3)), kind="WARNING"))
     add(d(2026, 5, 6), "530502SF", D.reporting(mid(D, "report-new"), at(d(2026, 5, 6)), reported=d(2026, 5, 6),
                                                due=d(2026, 5, 8), sender="530502SF"))
     add(d(2026, 6, 1), "530502SF", D.event(mid(D, "warning-new"), at(d(2026, 6, 1)), kind="WARNING",
                                            sender="530502SF"))
     add(d(2026, 6, 20), BUREAU, B.release(mid(B, "release"), at(d(2026, 6, 20)), on=d(2026, 6, 20)))
-    return out
+    return sorted(out, key=lambda x: x[0])
 
 
 def history_csv() -> bytes:
     rows = [["序号", "姓名", "性别", "身份证号码", "矫正类别", "矫正起始日期", "矫正终止日期", "执行地", "状态",
              "状态日期"],
             ["1", "庚丽", "女", F_ID, "缓刑", "2015-03-01", "2016-03-01", "530581", "解除", "2016-03-01"],
-            ["2", "辛伟", "男", G_ID, "假释", "2016-01-01", "2017-12-31", "530581", "在册", ""]]
+            ["2", "辛伟", "男", G_ID, "假释", "2016-01-01", "2017-12-31", "530581", "在册", ""],
+            ["3", J.name, "男", J.id_number, "缓刑", "2015-06-01", "2027-06-01", "530581", "在册", ""]]
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     return out.getvalue().encode("utf-8")
@@ -142,6 +160,12 @@ def build(database_url: str, registry: Path) -> tuple[Engine, Hub]:
                              cause="retries_exhausted", detail="HTTP 503", now=raised)
         resolve_failed_transfers(conn, delivery_id=delivery, resolution="delivered after retry",
                                  now=raised + dt.timedelta(hours=6))
+        earlier = dt.datetime(2025, 11, 3, 12, tzinfo=CST)  # the period before: not this period's
+        delivery = _delivery(conn, mid(A, "decision"), BUREAU)
+        open_failed_transfer(conn, message_id=mid(A, "decision"), delivery_id=delivery, recipient=BUREAU,
+                             cause="rejected", detail="HTTP 400", now=earlier)
+        resolve_failed_transfers(conn, delivery_id=delivery, resolution="delivered after retry",
+                                 now=earlier + dt.timedelta(hours=1))
         open_failed_transfer(conn, message_id=mid(C, "decision"), delivery_id=_delivery(conn, mid(C, "decision"),
                                                                                         POLICE),
                              recipient=POLICE, cause="rejected", detail="HTTP 400",
@@ -153,7 +177,7 @@ def build(database_url: str, registry: Path) -> tuple[Engine, Hub]:
             _item("d-away", "decided_not_in_register", B, "530502", dt.datetime(2026, 2, 1, 9, tzinfo=CST), None)])
     report = import_history(engine, directory, history_csv(), agency=BUREAU, filename="名册2016.csv",
                             as_of=dt.date(2016, 12, 31), by="test", now=dt.datetime(2026, 7, 1, tzinfo=dt.UTC))
-    assert report.get("rows_accepted") == 2, report
+    assert report.get("rows_accepted") == 3, report
     return engine, hub
 
 
@@ -175,15 +199,16 @@ def _item(item_id: str, category: str, c: Case, division: str, first: dt.datetim
 
 # What the report must say, counted by hand from the story (figure id → value).
 EXPECTED: dict[str, int | float | None] = {
-    # cumulative, to 2026-06-30: A B D E and the imported F G were received; B and F released; E terminated
-    "overview.received_total": 6, "overview.released_total": 2, "overview.terminated_total": 1,
-    # in register on 2026-06-30: only A (C never reported, D moved away, G's supervision ended in 2017)
+    # cumulative, to 2026-06-30: A B D E K and the imported F G J were received; B, F and J released; E terminated
+    "overview.received_total": 8, "overview.released_total": 3, "overview.terminated_total": 1,
+    # in register on 2026-06-30: only A (C never reported, D and K moved away, G's supervision ended in 2017, J
+    # released)
     "overview.in_register.CONTROL": 0, "overview.in_register.PROBATION": 1, "overview.in_register.PAROLE": 0,
     "overview.in_register.TEMP_OUTSIDE": 0, "overview.in_register.total": 1,
     # in the period
-    "overview.new": 2, "overview.transferred_in": 0, "overview.released": 1, "overview.terminated": 1,
-    "overview.admonitions": 1, "overview.warnings": 1, "overview.leave": 1, "overview.residence_changes": 1,
-    "overview.transfers_out": 1, "overview.revoked": 1, "overview.recommitted": 0, "overview.pursuits": 1,
+    "overview.new": 2, "overview.transferred_in": 0, "overview.released": 2, "overview.terminated": 1,
+    "overview.admonitions": 1, "overview.warnings": 3, "overview.leave": 1, "overview.residence_changes": 1,
+    "overview.transfers_out": 2, "overview.revoked": 1, "overview.recommitted": 0, "overview.pursuits": 1,
     "overview.assessments_commissioned": 1, "overview.assessments_done": 1, "overview.assessments_on_time": 1,
     "overview.assessments_late": 0,
     # timeliness: the court's notice and documents (B late; C, D on time; A, E last period on time)
@@ -200,13 +225,13 @@ EXPECTED: dict[str, int | float | None] = {
     "timeliness.report.530581SF.rate": 33.3, "timeliness.report.530581SF.previous_rate": 100.0,
     "timeliness.report.530581SF.median_delay": 67.5, "timeliness.report.530581SF.worst_delay": 121,
     "timeliness.assessment.530581SF.rate": 100.0, "timeliness.assessment.530581SF.previous_rate": None,
-    # D's transfer papers went with the change decision itself (due 5 days after it: on time)
-    "timeliness.transfer.530581SF.due": 1, "timeliness.transfer.530581SF.rate": 100.0,
-    # per agency over every step: the court 4 of 6 (last period 4 of 4), the bureau 6 of 8 (3 of 4)
-    "timeliness.agency.530502FY.due": 6, "timeliness.agency.530581SF.due": 8,
+    # D's and K's transfer papers, each due 5 days after the change decision: both on time
+    "timeliness.transfer.530581SF.due": 2, "timeliness.transfer.530581SF.rate": 100.0,
+    # per agency over every step: the court 4 of 6 (last period 4 of 4), the bureau 7 of 9 (3 of 4)
+    "timeliness.agency.530502FY.due": 6, "timeliness.agency.530581SF.due": 9,
     "timeliness.agency.530502FY.rate": 66.7, "timeliness.agency.530502FY.previous_rate": 100.0,
-    "timeliness.agency.530581SF.rate": 75.0, "timeliness.agency.530581SF.previous_rate": 75.0,
-    "timeliness.agency.530581SF.change": 0.0,
+    "timeliness.agency.530581SF.rate": 77.8, "timeliness.agency.530581SF.previous_rate": 75.0,
+    "timeliness.agency.530581SF.change": 2.8,
     # at risk on 2026-07-10: C has not reported (漏管, the bureau); the police never answered A's search (脱管)
     "at_risk.530581SF.leak": 1, "at_risk.530581SF.lapse": 0, "at_risk.530581GA.lapse": 1,
     "at_risk.total": 2, "at_risk.530581SF.worst_delay": 121,
@@ -219,10 +244,13 @@ EXPECTED: dict[str, int | float | None] = {
 }
 # persons behind some figures, by ID number
 BEHIND: dict[str, set[str]] = {
-    "overview.received_total": {A.id_number, B.id_number, D.id_number, E.id_number, F_ID, G_ID},
+    "overview.received_total": {A.id_number, B.id_number, D.id_number, E.id_number, K.id_number, F_ID, G_ID,
+                                J.id_number},
+    "overview.released": {B.id_number, J.id_number},
+    "overview.warnings": {A.id_number, D.id_number, J.id_number},
     "overview.in_register.total": {A.id_number},
     "overview.new": {B.id_number, D.id_number},
     "timeliness.report.530581SF.late": {B.id_number, C.id_number},
     "at_risk.total": {A.id_number, C.id_number},
 }
-FLOWS_IN, FLOWS_OUT, ON_BOOKS = (1, 1, 0, 0, 0, 0), (0, 0, 0, 1, 0, 1), (3, 4, 4, 3, 2, 1)
+FLOWS_IN, FLOWS_OUT, ON_BOOKS = (1, 1, 0, 0, 0, 0), (0, 0, 1, 1, 0, 1), (5, 6, 4, 3, 2, 1)

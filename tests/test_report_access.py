@@ -86,12 +86,17 @@ def test_the_agencies_of_the_area_may_read_it_and_no_one_else(hub: InProcessHub)
             r = c.get(url, params={"division": division, **PERIOD}, headers=auth(agency))
             assert r.status_code == status, (agency, division, r.text)
         assert c.get(url, params={"division": "530581", **PERIOD}).status_code == 401
+        # a division that does not fit is named before the reader's right to it
+        r = c.get(url, params={"division": "abc", **PERIOD}, headers=auth("530581SF"))
+        assert r.status_code == 422 and r.json()["error"]["details"][0]["path"] == "division"
         # a request that does not fit names what is wrong
         for params, field in (({"division": "5305", **PERIOD}, "division"),
                               ({"division": "530581", "from": "2026-13-01", "to": "2026-06-30"}, "from"),
                               ({"division": "530581", "from": "2026-06-30", "to": "2026-01-01"}, "to"),
                               ({"division": "530581", "to": "2026-06-30"}, "from"),
-                              ({"division": "530581", "format": "docx", **PERIOD}, "format")):
+                              ({"division": "530581", "format": "docx", **PERIOD}, "format"),
+                              ({"division": "530581", "from": "9999-01-01", "to": "9999-12-31"}, "from"),
+                              ({"division": "530581", "from": "0001-01-01", "to": "2026-06-30"}, "from")):
             r = c.get(url, params=params, headers=auth("530500ZX"))
             assert r.status_code == 422, (params, r.text)
             assert r.json()["error"]["details"][0]["path"] == field, r.json()

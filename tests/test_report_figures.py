@@ -50,20 +50,25 @@ def test_every_figure_is_what_was_counted_by_hand_and_lists_whom_it_counts(scena
     for fid, people in BEHIND.items():
         assert {m.id_number for m in found[fid].members} == people, fid
     received = found["overview.received_total"]
-    assert received.imported == 2 and {m.imported for m in received.members if m.id_number in BEHIND[
+    assert received.imported == 3 and {m.imported for m in received.members if m.id_number in BEHIND[
         "overview.received_total"]} == {True, False}
-    # a count of persons lists each once, and counts what it lists
+    # a count lists what it counts: persons each once, obligations, notices, transfers and items each
     for f in found.values():
         if f.unit == "人":
             assert f.value == len(f.members) == len({m.person_key for m in f.members}), f.id
+        elif f.unit in ("件", "条", "人次"):
+            assert f.value == len(f.members), f.id
     charts = {c.id: dict(c.series) for c in report.sections[-1].charts}
     assert charts["charts.flows"] == {"接收（含转入）": FLOWS_IN, "解除、终止": FLOWS_OUT}
     assert charts["charts.in_register"] == {"在册": ON_BOOKS}
-    assert report.imported_note and "2 人" in report.imported_note
+    assert report.imported_note and "3 人" in report.imported_note
     # the county the person moved to sees them from the day they arrived
     other = report_of(scenario, "530502").figures()
-    assert other["overview.transferred_in"].value == 1 and other["overview.in_register.CONTROL"].value == 1
-    assert other["overview.warnings"].value == 1 and found["overview.warnings"].value == 1
+    # (D, and K who reported there before the transfer papers came), and counts only its own warning of D
+    assert other["overview.transferred_in"].value == 2 and other["overview.in_register.CONTROL"].value == 1
+    assert other["overview.in_register.PROBATION"].value == 1 and other["overview.warnings"].value == 1
+    # whoever moved is named wherever they are counted
+    assert all(m.name and m.id_number for f in other.values() for m in f.members if not m.imported)
 
 
 def test_the_same_figures_in_json_xlsx_html_and_pdf(scenario: Hub) -> None:
@@ -116,13 +121,21 @@ def test_a_city_report_sums_its_counties_and_shows_each(scenario: Hub) -> None:
         assert found[f"counties.{code}.at_risk"].value == by_county[code]["at_risk.total"].value
 
 
+def test_the_previous_period_is_as_many_whole_months_or_days_just_before() -> None:
+    assert figures.Period(FROM, TO).before() == figures.Period(dt.date(2025, 7, 1), dt.date(2025, 12, 31))
+    assert figures.Period(dt.date(2026, 3, 1), dt.date(2026, 3, 31)).before() == figures.Period(
+        dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert figures.Period(dt.date(2026, 3, 10), dt.date(2026, 3, 19)).before() == figures.Period(
+        dt.date(2026, 2, 28), dt.date(2026, 3, 9))
+
+
 def test_the_figures_do_not_depend_on_the_order_of_the_rows(scenario: Hub) -> None:
     rows = load(scenario.engine, ["530581"], since=figures.Period(FROM, TO).before().start, upto=TO)
     first = _values(rows)
     rng = random.Random(7)
     for _ in range(3):
         shuffled = ReportData(rows.divisions, *(tuple(rng.sample(list(x), len(x))) for x in (
-            rows.facts, rows.obligations, rows.failed, rows.discrepancies, rows.history)), names=rows.names)
+            rows.facts, rows.obligations, rows.failed, rows.discrepancies, rows.history)))
         assert _values(shuffled) == first
 
 
@@ -135,7 +148,9 @@ def _values(rows: ReportData) -> dict[str, object]:
 
 def test_a_period_that_makes_no_sense_is_refused_saying_which_part(scenario: Hub) -> None:
     for kw, field in ((dict(division="5305"), "division"), (dict(division="110101"), "division"),
-                      (dict(period_from=TO, period_to=FROM), "to")):
+                      (dict(period_from=TO, period_to=FROM), "to"),
+                      (dict(period_from=dt.date(9999, 1, 1), period_to=dt.date(9999, 12, 31)), "from"),
+                      (dict(period_from=dt.date(1, 1, 1)), "from")):
         args = dict(division="530581", period_from=FROM, period_to=TO) | kw
         with pytest.raises(build.ReportRequestError) as e:
             build.joint_meeting(scenario.engine, scenario.directory, today=TODAY, now=NOW, **args)  # type: ignore

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 from starlette.concurrency import run_in_threadpool
 
 from hub.api import ops_cases
@@ -47,8 +47,10 @@ def may_read(directory: Directory, reader: str | None, division: str) -> bool:
     return mine == division or (mine.endswith("00") and mine[:4] == division[:4])
 
 
-def audit(hub: Hub, *, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
-    with hub.engine.begin() as conn:
+def audit(hub: Hub | Engine, *, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
+    """An audit entry for a report made or a figure opened (they list identifiable persons)."""
+    engine = hub.engine if isinstance(hub, Hub) else hub
+    with engine.begin() as conn:
         conn.execute(insert(audit_log).values(at=utcnow(), actor=actor, action=action, target=target,
                                               detail=json.dumps(detail, ensure_ascii=False, default=str)))
 
@@ -64,9 +66,10 @@ def report_day(text: str | None, field: str) -> dt.date:
     if not text:
         raise build.ReportRequestError(field, "required, a date YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise build.ReportRequestError(field, f"not a date (YYYY-MM-DD): {text!r}") from None
+    return build.check_day(day, field)
 
 
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
@@ -89,6 +92,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         try:
             start, end = report_day(date_from, "from"), report_day(date_to, "to")
             day = report_day(today, "today") if today else legal_day(now)
+            build.area(hub.directory, division or "")  # a division that does not fit is named before the reader
             if not may_read(hub.directory, agency, division or ""):
                 return error("forbidden", f"{agency} does not take part in the joint meeting of {division}", 403,
                              "division")
@@ -116,7 +120,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         await run_in_threadpool(lambda: audit(hub, actor=by, action="report_joint_meeting",
                                               target=f"report:{report.division}", detail={
                                                   "from": report.period_from, "to": report.period_to,
-                                                  "format": format}))
+                                                  "today": report.today, "format": format}))
         return Response(body, media_type=build.FORMATS[format], headers=download_headers(report, format))
 
     @api.get("/api/v1/reports/joint-meeting/figures/{figure_id}")

@@ -76,6 +76,7 @@ def register(api: APIRouter, ui: Console) -> None:
             start = report_day(p["from"], "from")
             end = report_day(p["to"], "to")
             today = report_day(p["today"], "today") if p["today"] else legal_day(now)
+            build.area(ui.directory, p["division"])
             if not may_read(ui.directory, ui.scope(session), p["division"]):
                 return ui.refused(request, session, "err.forbidden", 403)
             return await run_in_threadpool(lambda: build.joint_meeting(
@@ -113,7 +114,7 @@ def register(api: APIRouter, ui: Console) -> None:
         report = await made(request, session)
         if not isinstance(report, Report):
             return report
-        query = {k: v for k, v in asked(request).items() if v}
+        query = {k: v for k, v in asked(request).items() if v} | {"today": report.today.isoformat()}
 
         def link(figure: Figure) -> str | None:
             return "/console/reports/figure?" + urlencode(query | {"id": figure.id}) if figure.members else None

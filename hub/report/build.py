@@ -4,12 +4,14 @@ the format asked for."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
 
 from sqlalchemy import Engine
 
+from hub import casework
 from hub.core.model import Directory, OrganType
 from hub.report import data as report_data
 from hub.report import figures
@@ -67,7 +69,18 @@ def _short(name: str, city: str) -> str:
     return name[len(city):] if city and name.startswith(city) and len(name) > len(city) else name
 
 
+EARLIEST, LATEST = dt.date(1990, 1, 1), dt.date(2100, 12, 31)  # the days a report may speak of
+
+
+def check_day(day: dt.date, field: str) -> dt.date:
+    if not EARLIEST <= day <= LATEST:
+        raise ReportRequestError(field, f"{day} is outside {EARLIEST} – {LATEST}")
+    return day
+
+
 def period_of(start: dt.date, end: dt.date) -> figures.Period:
+    check_day(start, "from")
+    check_day(end, "to")
     if end < start:
         raise ReportRequestError("to", f"the period ends ({end}) before it starts ({start})")
     if (end - start).days > 3660:
@@ -87,9 +100,15 @@ def joint_meeting(engine: Engine, directory: Directory, *, division: str, period
     """The joint-meeting report of ``division`` over the period, with persons at risk as of ``today``."""
     name, counties = area(directory, division)
     period = period_of(period_from, period_to)
+    check_day(today, "today")
     rows = report_data.load(engine, [c for c, _ in counties], since=period.before().start, upto=period.end)
-    return figures.joint_meeting(rows, division=division, area_name=name, counties_covered=counties, period=period,
-                                 today=today, generated_at=now, agency_name=agency_namer(directory))
+    report = figures.joint_meeting(rows, division=division, area_name=name, counties_covered=counties,
+                                   period=period, today=today, generated_at=now, agency_name=agency_namer(directory))
+    if not casework.ready(engine):
+        note = ("案件台账正在按已存电文重建，尚未完成：本报告的数字可能偏少，请在重建完成后重新生成"
+                "（xianjie ledger status 可查看进度）。")
+        report = dataclasses.replace(report, notes=(*report.notes, note))
+    return report
 
 
 def render(report: Report, fmt: str, *, figure_link: Callable[[Figure], str | None] | None = None) -> bytes:

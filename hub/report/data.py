@@ -56,6 +56,8 @@ class ObligationRow:
     met_by: str | None
     waived_on: dt.date | None
     is_open: bool
+    name: str = ""
+    id_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,6 @@ class ReportData:
     failed: tuple[FailedRow, ...]
     discrepancies: tuple[DiscrepancyRow, ...]
     history: tuple[HistoryRow, ...]
-    names: dict[str, tuple[str, str | None]]  # person key → (name, ID number)
 
 
 def load(engine: Engine, divisions: Iterable[str], *, since: dt.date, upto: dt.date) -> ReportData:
@@ -124,16 +125,15 @@ def load(engine: Engine, divisions: Iterable[str], *, since: dt.date, upto: dt.d
             for r in conn.execute(select(case_facts).where(f.case_key.in_(
                 select(f.case_key).where(f.division.in_(wanted)).scalar_subquery()), f.on <= upto)
                 .order_by(f.on, f.seq)))
-        obs = tuple(
+        obs = tuple(  # with the person's name from the case, wherever the case is now
             ObligationRow(r.id, r.case_key, r.person_key or r.case_key, r.division, r.rule_id, r.obligor, r.obligee,
                           r.trigger_date, r.trigger_message, r.due_date, r.met_on, r.met_by, r.waived_on,
-                          bool(r.is_open))
+                          bool(r.is_open), r.person_name or "", r.id_number)
             for r in conn.execute(select(
                 o.id, o.case_key, o.person_key, o.division, o.rule_id, o.obligor, o.obligee, o.trigger_date,
-                o.trigger_message, o.due_date, o.met_on, o.met_by, o.waived_on, o.is_open).where(
+                o.trigger_message, o.due_date, o.met_on, o.met_by, o.waived_on, o.is_open, c.person_name,
+                c.id_number).outerjoin(cases, c.case_key == o.case_key).where(
                 o.division.in_(wanted), or_(o.is_open == 1, o.due_date >= since))))
-        names = {r.person_key: (r.person_name or "", r.id_number) for r in conn.execute(
-            select(c.person_key, c.person_name, c.id_number).where(c.division.in_(wanted), c.person_key.is_not(None)))}
         failed = []
         m = messages.c
         for r in conn.execute(select(
@@ -156,7 +156,7 @@ def load(engine: Engine, divisions: Iterable[str], *, since: dt.date, upto: dt.d
                 d.id, d.category, d.person_key, d.name, d.id_number, d.division, d.acting_agency, d.status,
                 d.first_seen, d.resolved_at).where(d.division.in_(wanted))))
         history = tuple(rows_for(conn, wanted))
-    return ReportData(wanted, facts, obs, tuple(failed), items, history, names)
+    return ReportData(wanted, facts, obs, tuple(failed), items, history)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -166,5 +166,6 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 def _concerns(row: FailedRow, divisions: tuple[str, ...]) -> bool:
-    """A failed transfer belongs to the counties of its message's 执行地, of its recipient and of its sender."""
-    return any(code is not None and code[:6] in divisions for code in (row.division, row.recipient, row.sender))
+    """A failed transfer belongs to the county of its message's 执行地 and to its recipient's (not to the sender's:
+    a county's meeting does not read about another county's residents because its court sent the notice)."""
+    return any(code is not None and code[:6] in divisions for code in (row.division, row.recipient))

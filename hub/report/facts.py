@@ -86,13 +86,15 @@ def facts_of(m: MessageFacts, case: CaseState) -> list[Fact]:
         return [Fact(here, FactKind.ASSESSED, b.assessed_on, b.conclusion, b.commissioning_organ)]
     if isinstance(b, DecisionFacts):
         return [Fact(here, FactKind.DECIDED, b.effective_on, b.decision_kind, case.case.deciding_organ)]
-    if isinstance(b, ReportingFacts):
+    if isinstance(b, ReportingFacts):  # in the county of the bureau the person reported to
+        where = _county_of(m.sender) or here
         if b.result == "NOT_REPORTED":
-            return [Fact(here, FactKind.NOT_REPORTED, b.due_date, b.result)]
-        return [Fact(here, FactKind.ARRIVED, b.reported_on or got, b.result)]
+            return [Fact(where, FactKind.NOT_REPORTED, b.due_date, b.result)]
+        return [Fact(where, FactKind.ARRIVED, b.reported_on or got, b.result)]
     if isinstance(b, TransferFacts):
         if b.kind == "ESCORTED_HANDOVER":
-            return [Fact(here, FactKind.ARRIVED, b.handover_date or got, "HANDED_OVER", b.escorting_agency)]
+            return [Fact(b.to_division or here, FactKind.ARRIVED, b.handover_date or got, "HANDED_OVER",
+                         b.escorting_agency)]
         on = b.change_decided_on or got
         out = []
         if b.from_division:
@@ -119,6 +121,12 @@ def facts_of(m: MessageFacts, case: CaseState) -> list[Fact]:
         kind = FactKind.RELEASED if b.kind == "RELEASED" else FactKind.TERMINATED
         return [Fact(here, kind, b.effective_on, b.kind)]
     return []
+
+
+def _county_of(agency: str) -> str | None:
+    """The county of an agency code (530581SF → 530581); None for a city's or a province's agency."""
+    head = agency[:6]
+    return head if head.isdigit() and len(head) == 6 and not head.endswith("00") else None
 
 
 def fact_rows(m: MessageFacts, case: CaseState, *, seq: int) -> list[dict[str, object]]:

@@ -18,12 +18,14 @@ How things are counted (also in docs/reports.md):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from hub.core.facts import legal_day
 from hub.core.reconcile_values import CATEGORY_LABELS, Category
 from hub.report.data import DiscrepancyRow, FactRow, FailedRow, ObligationRow, ReportData
 from hub.report.facts import EXITS, FactKind
@@ -44,7 +46,9 @@ STEPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 # At risk: 漏管 (never got under supervision) and 脱管 (fell out after getting in), by the obligation overdue.
 LEAKS = frozenset({"assessment_opinion", "assessment_opinion_fast", "notify_bureau", "serve_documents", "receipt",
                    "cure_documents", "report", "handover", "transfer_opinion", "transfer_papers",
-                   "report_after_transfer"})
+                   "report_after_transfer", "search_on_failure"})
+LAPSES = frozenset({"lost_contact_search", "lost_contact_warning", "lost_contact_revoke", "pursuit_request",
+                    "pursuit_reply"})
 RULE_TITLES = {
     "assessment_opinion": "调查评估意见", "assessment_opinion_fast": "调查评估意见（速裁）",
     "notify_bureau": "通知执行地社区矫正机构", "serve_documents": "送达法律文书", "receipt": "送达回执",
@@ -70,7 +74,13 @@ class Period:
         return isinstance(day, dt.date) and self.start <= day <= self.end
 
     def before(self) -> Period:
-        """The period of the same number of days just before this one."""
+        """The period just before this one: as many whole months for a period of whole months (the first half of a
+        year compares with the second half of the year before), else as many days."""
+        after_end = self.end + dt.timedelta(days=1)
+        if self.start.day == 1 and after_end.day == 1:
+            months = (after_end.year - self.start.year) * 12 + after_end.month - self.start.month
+            first = self.start.year * 12 + self.start.month - 1 - months
+            return Period(dt.date(first // 12, first % 12 + 1, 1), self.start - dt.timedelta(days=1))
         days = (self.end - self.start).days + 1
         return Period(self.start - dt.timedelta(days=days), self.start - dt.timedelta(days=1))
 
@@ -110,22 +120,57 @@ class Stay:
 
 
 def stays(data: ReportData) -> list[Stay]:
-    """Every stay in a register of the report's counties: the hub's, then the imported rows no stay of the hub's
-    for the same person overlaps."""
+    """Every stay in a register that the facts show (any county: a person who moved away shows where they went),
+    then the imported rows of the report's counties that no stay of the hub's for the same person overlaps, each
+    ended by the first release or end the hub was told of after it began (the hub holds the notices of a person
+    whose decision came before it did, but counts them)."""
     out: list[Stay] = []
     by_case: dict[str, list[FactRow]] = defaultdict(list)
+    exits: dict[str, list[FactRow]] = defaultdict(list)
     for f in data.facts:
         by_case[f.case_key].append(f)
+        if f.kind in EXITS:
+            exits[f.person_key].append(f)
     for rows in by_case.values():
         out.extend(_stays_of_case(sorted(rows, key=lambda f: (f.on, f.seq))))
-    out = [s for s in out if s.division in data.divisions]
     mine: dict[str, list[Stay]] = defaultdict(list)
     for s in out:
         mine[s.person_key].append(s)
     for h in data.history:
         if h.division in data.divisions and not any(_overlap(s, h) for s in mine.get(h.person_key, ())):
-            out.append(_imported(h))
+            stay = _imported(h)
+            told = sorted((f for f in exits.get(h.person_key, ()) if f.division == h.division
+                           and stay.start <= f.on < (stay.end or dt.date.max)), key=lambda f: (f.on, f.seq))
+            out.append(_ended(stay, told[0].on, told[0].kind.value, told[0].message_id) if told else stay)
     return out
+
+
+# Facts that belong to the county the document names (where the person arrived, was commissioned for, moved from
+# or to); every other fact belongs to the county whose register held the person that day.
+_OWN_COUNTY = frozenset({FactKind.ARRIVED, FactKind.NOT_REPORTED, FactKind.TRANSFERRED_OUT, FactKind.TRANSFERRED_IN,
+                         FactKind.COMMISSIONED, FactKind.ASSESSED, FactKind.DECIDED})
+
+
+def attributed(data: ReportData, every: Sequence[Stay]) -> dict[FactKind, list[FactRow]]:
+    """The facts of the report's counties by kind, each fact in the county responsible for the person on its day:
+    a warning between the transfer papers and the report at the new county is the old county's."""
+    by_case: dict[str, list[Stay]] = defaultdict(list)
+    for x in every:
+        if x.case_key is not None:
+            by_case[x.case_key].append(x)
+    out: dict[FactKind, list[FactRow]] = defaultdict(list)
+    for f in data.facts:
+        county = f.division if f.kind in _OWN_COUNTY else (county_on(by_case.get(f.case_key, ()), f.on)
+                                                           or f.division)
+        if county in data.divisions:
+            out[f.kind].append(f)
+    return out
+
+
+def county_on(case_stays: Sequence[Stay], day: dt.date) -> str | None:
+    """The county whose register held the case on ``day`` (its last day included), if any."""
+    held = [s for s in case_stays if s.start <= day and (s.end is None or day <= s.end)]
+    return max(held, key=lambda s: s.start).division if held else None
 
 
 def _stays_of_case(rows: Sequence[FactRow]) -> list[Stay]:
@@ -149,12 +194,12 @@ def _stays_of_case(rows: Sequence[FactRow]) -> list[Stay]:
 
 
 def _ended(s: Stay, on: dt.date, kind: str, message_id: str) -> Stay:
-    return Stay(s.person_key, s.name, s.id_number, s.case_key, s.division, s.correction_type, s.start, s.entry,
-                max(on, s.start), kind, (*s.messages, message_id))
+    return dataclasses.replace(s, end=max(on, s.start), end_kind=kind, messages=(*s.messages, message_id))
 
 
 def _overlap(s: Stay, h: HistoryRow) -> bool:
-    return s.start <= (h.ended_on or dt.date.max) and (s.end or dt.date.max) >= h.received_on
+    end = h.ended_on or (h.period_end if h.period_end is not None else dt.date.max)
+    return s.start <= end and (s.end or dt.date.max) >= h.received_on
 
 
 def _imported(h: HistoryRow) -> Stay:
@@ -209,8 +254,9 @@ class Context:
     previous: Period
     today: dt.date
     agency_name: Callable[[str], str]
-    stays: tuple[Stay, ...]
-    by_kind: dict[FactKind, list[FactRow]]
+    stays: tuple[Stay, ...]  # in the report's counties
+    by_kind: dict[FactKind, list[FactRow]]  # the facts of its counties, by kind
+    failed: tuple[FailedRow, ...]  # failed transfers raised in the period
 
     def facts(self, *kinds: FactKind, period: Period | None = None) -> list[FactRow]:
         """The facts of ``kinds`` in the report's counties on a day of the period, in the order they happened."""
@@ -258,8 +304,8 @@ def overview(cx: Context) -> Section:
         ("接受委托调查评估", events("overview.assessments_commissioned", "接受委托调查评估",
                              cx.facts(FactKind.COMMISSIONED))),
         ("完成调查评估", events("overview.assessments_done", "完成调查评估", cx.facts(FactKind.ASSESSED))),
-        ("其中：按期完成", ontime),
-        ("其中：逾期完成或逾期未完成", late),
+        ("本期到期的调查评估：按期完成", ontime),
+        ("本期到期的调查评估：逾期完成或逾期未完成", late),
     )
     flows = Table("overview.period", f"本期情况（{p.start:%Y年%m月%d日}至{p.end:%Y年%m月%d日}）", ("项目", "数量"),
                   in_period, note="人数按人计；训诫、警告、请假等按文书计（人次）。"
@@ -299,7 +345,7 @@ def delay(o: ObligationRow, today: dt.date) -> int:
 
 
 def _ob_member(cx: Context, o: ObligationRow, today: dt.date | None = None) -> Member:
-    name, id_number = cx.data.names.get(o.person_key, ("", None))
+    name, id_number = o.name, o.id_number
     title = RULE_TITLES.get(o.rule_id, o.rule_id)
     note = f"{title} · {o.obligor} → {o.obligee} · 期限 {o.due_date}"
     if o.met_on is not None:
@@ -391,24 +437,24 @@ def _change(fid: str, now: Figure, before: Figure) -> Figure:
 def at_risk(cx: Context) -> Section:
     overdue = [o for o in cx.data.obligations if o.is_open and o.due_date is not None and o.due_date < cx.today]
     rows: list[tuple[str | Figure, ...]] = []
+
+    def row(fid: str, who: str, label: str, mine: list[ObligationRow]) -> tuple[str | Figure, ...]:
+        def of(kind: str, title: str, keep: Callable[[ObligationRow], bool]) -> Figure:
+            return persons(f"{fid}.{kind}", f"{label}{title}", (_ob_member(cx, o, cx.today) for o in mine if keep(o)))
+        return (who, of("leak", "漏管风险", lambda o: o.rule_id in LEAKS),
+                of("lapse", "脱管风险", lambda o: o.rule_id in LAPSES),
+                of("other", "其他逾期", lambda o: o.rule_id not in LEAKS | LAPSES),
+                of("total", "合计", lambda o: True),
+                _delays(f"{fid}.worst_delay", f"{label}最长逾期", mine, cx, worst=True))
+
     for agency in sorted({o.obligor for o in overdue}):
-        mine = [o for o in overdue if o.obligor == agency]
-        fid = f"at_risk.{agency}"
-        rows.append((cx.agency_name(agency),
-                     persons(f"{fid}.leak", f"{agency} · 漏管风险", (
-                         _ob_member(cx, o, cx.today) for o in mine if o.rule_id in LEAKS)),
-                     persons(f"{fid}.lapse", f"{agency} · 脱管风险", (
-                         _ob_member(cx, o, cx.today) for o in mine if o.rule_id not in LEAKS)),
-                     persons(f"{fid}.total", f"{agency} · 合计", (_ob_member(cx, o, cx.today) for o in mine)),
-                     _delays(f"{fid}.worst_delay", f"{agency} · 最长逾期", mine, cx, worst=True)))
-    rows.append(("合计", persons("at_risk.leak", "漏管风险", (
-        _ob_member(cx, o, cx.today) for o in overdue if o.rule_id in LEAKS)),
-        persons("at_risk.lapse", "脱管风险", (_ob_member(cx, o, cx.today) for o in overdue if o.rule_id not in LEAKS)),
-        persons("at_risk.total", "合计", (_ob_member(cx, o, cx.today) for o in overdue)),
-        _delays("at_risk.worst_delay", "最长逾期", overdue, cx, worst=True)))
+        rows.append(row(f"at_risk.{agency}", cx.agency_name(agency), f"{agency} · ",
+                        [o for o in overdue if o.obligor == agency]))
+    rows.append(row("at_risk", "合计", "", overdue))
     by_agency = Table("at_risk.by_agency", f"逾期未履行义务涉及的人员（截至{cx.today:%Y年%m月%d日}）", (
-        "义务机关", "漏管风险（人）", "脱管风险（人）", "合计（人）", "最长逾期（日）"), tuple(rows), note=(
-        "漏管：判决、通知、送达、回执、报到、交付、移交、调查评估等环节逾期；脱管：失联查找、警告、提请撤销、追逃等环节逾期。"))
+        "义务机关", "漏管风险（人）", "脱管风险（人）", "其他逾期（人）", "合计（人）", "最长逾期（日）"), tuple(rows),
+        note="漏管：调查评估、通知、送达、回执、补正、报到、交付、移交、未报到查找等环节逾期；脱管：失联查找、警告、"
+             "提请撤销、提请追逃、追逃回复逾期；其他：撤销裁定、逮捕决定、解除终止通知等逾期。")
     by_rule: list[tuple[str | Figure, ...]] = []
     for rule in sorted({o.rule_id for o in overdue}, key=lambda r: list(RULE_TITLES).index(r)
                        if r in RULE_TITLES else 99):
@@ -449,13 +495,13 @@ def _ft_member(r: FailedRow) -> Member:
 def failed(cx: Context) -> Section:
     rows: list[tuple[str | Figure, ...]] = []
     groups: dict[tuple[str, str], list[FailedRow]] = defaultdict(list)
-    for r in cx.data.failed:
+    for r in cx.failed:
         groups[(r.recipient or "—", r.cause)].append(r)
     for (recipient, cause), mine in sorted(groups.items()):
         fid = f"failed_transfers.{recipient}.{cause}"
         rows.append(_failed_row(fid, cx.agency_name(recipient) if recipient != "—" else "（无收件机关）",
                                 CAUSES.get(cause, cause), mine))
-    rows.append(_failed_row("failed_transfers.total", "合计", "", list(cx.data.failed)))
+    rows.append(_failed_row("failed_transfers.total", "合计", "", list(cx.failed)))
     table = Table("failed_transfers.by_agency", "本期投递失败及处理情况", (
         "收件机关", "原因", "发生", "重新投递送达", "改投", "修改后重发", "线下送达", "未解决", "解决用时中位（小时）",
         "最长（小时）"), tuple(rows), note="按投递失败发生之日计入本期；解决方式以处理记录为准。")
@@ -492,17 +538,23 @@ def _label(category: str) -> str:
 
 
 def _d_member(d: DiscrepancyRow) -> Member:
-    note = _label(d.category) + (f" · 已解决 {d.resolved_at:%Y-%m-%d}" if d.resolved_at else "")
-    return Member(d.person_key, d.name, d.id_number, None, d.acting_agency, (), d.first_seen.date(), note)
+    note = _label(d.category) + (f" · 已解决 {legal_day(d.resolved_at)}" if d.resolved_at else "")
+    return Member(d.person_key, d.name, d.id_number, None, d.acting_agency, (), legal_day(d.first_seen), note)
+
+
+def _open_at(d: DiscrepancyRow, day: dt.date) -> bool:
+    return legal_day(d.first_seen) <= day and (d.resolved_at is None or legal_day(d.resolved_at) > day)
+
+
+def _listed(fid: str, label: str, unit: str, members: list[Member]) -> Figure:
+    return Figure(fid, label, len(members), unit, tuple(members))
 
 
 def discrepancies(cx: Context) -> Section:
-    from hub.core.facts import legal_day
-
     p = cx.period
 
     def open_at_end(d: DiscrepancyRow) -> bool:
-        return legal_day(d.first_seen) <= p.end and (d.resolved_at is None or legal_day(d.resolved_at) > p.end)
+        return _open_at(d, p.end)
 
     rows: list[tuple[str | Figure, ...]] = []
     groups: dict[tuple[str, str], list[DiscrepancyRow]] = defaultdict(list)
@@ -563,13 +615,13 @@ def counties(cx: Context, names: Sequence[tuple[str, str]]) -> Section:
                          x.member(x.end) for x in mine if x.end in p and x.end_kind not in ("moved", "expired"))),
                      persons(f"counties.{code}.at_risk", f"{name} · 逾期未履行", (
                          _ob_member(cx, o, cx.today) for o in overdue)),
-                     Figure(f"counties.{code}.failed", f"{name} · 本期投递失败", sum(
-                         1 for r in cx.data.failed if code in (r.division, (r.recipient or "")[:6])), "件"),
-                     Figure(f"counties.{code}.discrepancies", f"{name} · 未解决差异", sum(
-                         1 for d in cx.data.discrepancies if d.division == code and d.status == "open"), "条")))
+                     _listed(f"counties.{code}.failed", f"{name} · 本期投递失败", "件", [
+                         _ft_member(r) for r in cx.failed if code in (r.division, (r.recipient or "")[:6])]),
+                     _listed(f"counties.{code}.discrepancies", f"{name} · 期末未解决差异", "条", [
+                         _d_member(d) for d in cx.data.discrepancies if d.division == code and _open_at(d, p.end)])))
     table = Table("counties.summary", "各县（市、区）概况", (
         "县（市、区）", "期末在册", "本期接收", "本期解除、终止", "逾期未履行（人）", "本期投递失败（件）",
-        "未解决差异（条）"), tuple(rows))
+        "期末未解决差异（条）"), tuple(rows))
     return Section("counties", 0, "各县（市、区）概况", tables=(table,))
 
 
@@ -578,11 +630,10 @@ def joint_meeting(data: ReportData, *, division: str, area_name: str, counties_c
                   agency_name: Callable[[str], str]) -> Report:
     """The whole report for ``data`` over ``period`` (persons at risk as of ``today``)."""
     previous = period.before()
-    by_kind: dict[FactKind, list[FactRow]] = defaultdict(list)
-    for f in data.facts:
-        if f.division in data.divisions:
-            by_kind[f.kind].append(f)
-    cx = Context(data, period, previous, today, agency_name, tuple(stays(data)), by_kind)
+    every = stays(data)
+    cx = Context(data, period, previous, today, agency_name,
+                 tuple(x for x in every if x.division in data.divisions), attributed(data, every),
+                 tuple(r for r in data.failed if r.created_on in period))
     time_section, per_agency = timeliness(cx)
     sections = [overview(cx), time_section, at_risk(cx), failed(cx), discrepancies(cx), charts(cx, per_agency)]
     if len(counties_covered) > 1:

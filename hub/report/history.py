@@ -276,21 +276,20 @@ class _Locator:
 
 
 def rows_for(conn: Connection, divisions: Iterable[str]) -> list[HistoryRow]:
-    """The imported rows of the counties ``divisions``, one per person and first day of supervision (the row of
-    the import whose register is of the latest day; of two of the same day the later import; within one file the
-    later row), ordered by county, first day and person. One query."""
+    """The imported rows of the counties ``divisions``, one per county, person and first day of supervision (the
+    row of the import whose register is of the latest day; of two of the same day the later import; within one
+    file the later row), ordered by county, first day and person. One query."""
     wanted = sorted(set(divisions))
     if not wanted:
         return []
     r, i = history_rows.c, history_imports.c
-    rank = func.row_number().over(partition_by=(r.person_key, r.received_on),
+    rank = func.row_number().over(partition_by=(r.division, r.person_key, r.received_on),
                                   order_by=(i.as_of.desc(), i.imported_at.desc(), r.import_id.desc(),
                                             r.row_number.desc()))
-    persons = select(r.person_key).where(r.division.in_(wanted))
     ranked = (select(r.person_key, r.name, r.id_number, r.division, r.correction_type, r.received_on, r.ended_on,
                      r.end_kind, r.agency, r.import_id, r.row_number, r.period_end, i.as_of, rank.label("rank"))
               .join_from(history_rows, history_imports, r.import_id == i.id)
-              .where(i.status == IMPORTED, r.person_key.in_(persons)).subquery())
+              .where(i.status == IMPORTED, r.division.in_(wanted)).subquery())
     q = ranked.c
     rows = conn.execute(select(q.person_key, q.name, q.id_number, q.division, q.correction_type, q.received_on,
                                q.ended_on, q.end_kind, q.agency, q.import_id, q.row_number, q.period_end, q.as_of)

@@ -121,6 +121,7 @@ case_facts = Table(
     Column("organ", String(12)),  # the other party it concerns: the commissioning organ, the deciding organ …
 )
 Index("ix_case_facts_division", case_facts.c.division, case_facts.c.on)
+Index("ix_case_facts_case", case_facts.c.case_key, case_facts.c.on)
 
 # One row (id 1): how far the projection has got. ``last_seq`` is the highest messages.seq applied; ``gaps`` the
 # lower seqs not yet seen (a transaction still committing, or a number its rollback burnt), JSON {seq: noticed at}.

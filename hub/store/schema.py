@@ -119,6 +119,7 @@ failed_transfers = Table(
 Index("ix_failed_transfers_status", failed_transfers.c.status, failed_transfers.c.created_at)
 Index("ix_failed_transfers_delivery", failed_transfers.c.delivery_id)
 Index("ix_failed_transfers_message", failed_transfers.c.message_id)  # a person's failed transfers
+Index("ix_failed_transfers_created", failed_transfers.c.created_at)  # the report's failed transfers of a period
 
 outbox = Table(
     "outbox",

@@ -175,3 +175,29 @@ def test_a_ledger_written_before_the_facts_existed_is_rebuilt_with_them(scenario
         assert conn.execute(select(ledger_cursor.c.format)).scalar_one() == casework.LEDGER_FORMAT
         assert conn.execute(select(func.count()).select_from(case_facts)).scalar_one() > 0
     assert _values(load(engine, ["530581"], since=figures.Period(FROM, TO).before().start, upto=TO)) == before
+
+
+def test_the_report_s_reads_hold_up_no_writer(scenario: Hub) -> None:
+    import threading
+    import time
+
+    from sqlalchemy import insert, select
+
+    from hub.store.db import READ_ONLY
+    from hub.store.schema import audit_log
+
+    engine = scenario.engine
+    with engine.connect() as reader:
+        reader.execution_options(**{READ_ONLY: True})
+        reader.execute(select(audit_log.c.id)).all()  # the read's transaction is open from here
+        done = threading.Event()
+
+        def write() -> None:
+            with engine.begin() as conn:
+                conn.execute(insert(audit_log).values(at=NOW, actor="test", action="write", target="x"))
+            done.set()
+
+        started = time.monotonic()
+        threading.Thread(target=write, daemon=True).start()
+        assert done.wait(10), "a writer waited for a read-only transaction"
+        assert time.monotonic() - started < 10

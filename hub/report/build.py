@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import re
 from collections.abc import Callable
 
@@ -101,9 +102,16 @@ def joint_meeting(engine: Engine, directory: Directory, *, division: str, period
     name, counties = area(directory, division)
     period = period_of(period_from, period_to)
     check_day(today, "today")
-    rows = report_data.load(engine, [c for c, _ in counties], since=period.before().start, upto=period.end)
-    report = figures.joint_meeting(rows, division=division, area_name=name, counties_covered=counties,
-                                   period=period, today=today, generated_at=now, agency_name=agency_namer(directory))
+    collecting = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small rows: the cyclic collector would walk them again and again
+    try:
+        rows = report_data.load(engine, [c for c, _ in counties], since=period.before().start, upto=period.end)
+        report = figures.joint_meeting(rows, division=division, area_name=name, counties_covered=counties,
+                                       period=period, today=today, generated_at=now,
+                                       agency_name=agency_namer(directory))
+    finally:
+        if collecting:
+            gc.enable()
     if not casework.ready(engine):
         note = ("案件台账正在按已存电文重建，尚未完成：本报告的数字可能偏少，请在重建完成后重新生成"
                 "（xianjie ledger status 可查看进度）。")

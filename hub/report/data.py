@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, or_, select
 
 from hub.core.facts import legal_day
-from hub.report.facts import FactKind
+from hub.report.facts import EXITS, FactKind
 from hub.report.history import HistoryRow, rows_for
-from hub.store.db import aware
+from hub.store.db import READ_ONLY, aware
 from hub.store.ledger_schema import case_facts, cases, obligations
 from hub.store.register_schema import discrepancies
 from hub.store.schema import failed_transfers, messages
 
-_CHUNK = 500
+STAY_KINDS = tuple(k.value for k in (FactKind.ARRIVED, *sorted(EXITS)))
 
 
 @dataclass(frozen=True)
@@ -117,14 +117,17 @@ def load(engine: Engine, divisions: Iterable[str], *, since: dt.date, upto: dt.d
     end = dt.datetime.combine(upto + dt.timedelta(days=1), dt.time(), dt.UTC)
     f, o, c = case_facts.c, obligations.c, cases.c
     with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})  # a snapshot that holds up no writer
         facts = tuple(
             FactRow(r.message_id, r.division, int(r.seq), r.case_key, r.person_key or r.case_key,
                     r.person_name or "", r.id_number, r.correction_type, FactKind(r.kind), r.detail, r.on,
                     r.received_on, r.sender, r.organ)
-            # every fact of each case with one here: a case that moved away shows where it arrived
+            # the facts of each case with one here: a case that moved away shows where it arrived. Before the
+            # period only the arrivals and the ends matter (who was in which register when): most facts are the
+            # warnings, leave and moves of years before, which no figure counts
             for r in conn.execute(select(case_facts).where(f.case_key.in_(
-                select(f.case_key).where(f.division.in_(wanted)).scalar_subquery()), f.on <= upto)
-                .order_by(f.on, f.seq)))
+                select(f.case_key).where(f.division.in_(wanted)).scalar_subquery()), f.on <= upto,
+                or_(f.on >= since, f.kind.in_(STAY_KINDS))).order_by(f.on, f.seq)))
         obs = tuple(  # with the person's name from the case, wherever the case is now
             ObligationRow(r.id, r.case_key, r.person_key or r.case_key, r.division, r.rule_id, r.obligor, r.obligee,
                           r.trigger_date, r.trigger_message, r.due_date, r.met_on, r.met_by, r.waived_on,

@@ -18,6 +18,9 @@ from sqlalchemy.engine import make_url
 SQLITE_CACHE_KIB = 64 * 1024
 
 
+READ_ONLY = "xianjie_read_only"  # execution option: this connection's transactions only read
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE so writers queue, not fail."""
     u = make_url(url)
@@ -44,7 +47,9 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # a connection that only reads (execution option READ_ONLY) takes no write lock, so that a long read
+            # (a report) does not hold up ingest and the ledger: WAL gives it a snapshot
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)

@@ -92,6 +92,13 @@ def test_the_same_figures_in_json_xlsx_html_and_pdf(scenario: Hub) -> None:
                         want = EXPECTED[cell.id]
                         assert got[j] == ("—" if want is None else want), (cell.id, got)
                         assert want is None or isinstance(got[j], (int, float)), cell.id
+    # and the appendix lists every figure's persons, one row each, in order, days as days
+    rows = list(book["附录：明细"].iter_rows(min_row=2, values_only=True))
+    pairs = [(f, m) for f in found.values() for m in f.members]
+    assert len(rows) == len(pairs) > 100
+    assert all(r[0] == f.id and (r[5] or None) == m.id_number and r[11] == ("是" if m.imported else "否")
+               for r, (f, m) in zip(rows, pairs, strict=True))
+    assert all(r[9] is None or isinstance(r[9], dt.datetime) for r in rows) and rows[-1][9] is not None
     # HTML: each figure's cell carries its id and its value as printed
     page = lxml_html.fromstring(build.render(report, "html"))
     for fid in EXPECTED:

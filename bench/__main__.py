@@ -1,10 +1,11 @@
 """``python -m bench``: baselines, then the hub end to end on both stacks; prints a table, writes JSON.
 
-Suites (BENCH_SUITES, default adapters,ledger,cases,reconcile,identity,hubs): each adapter's inbound and outbound
-messages/s against raw lxml parse + validate (bench.adapters); a BENCH_LEDGER_ROWS-row (200000) XLSX ledger read
-and imported in streaming mode, rows/s and peak RSS (bench.ledger_rows); the case ledger's rebuild and clock at
-national scale (bench.ledger_scale), register reconciliation of 700,000 rows (bench.reconcile), identity linking
-(bench.identity); the hub end to end on both stacks.
+Suites (BENCH_SUITES, default adapters,ledger,cases,reconcile,identity,joint_report,hubs): each adapter's inbound
+and outbound messages/s against raw lxml parse + validate (bench.adapters); a BENCH_LEDGER_ROWS-row (200000) XLSX
+ledger read and imported in streaming mode, rows/s and peak RSS (bench.ledger_rows); the case ledger's rebuild and
+clock at national scale (bench.ledger_scale), register reconciliation of 700,000 rows (bench.reconcile), identity
+linking (bench.identity); a county's joint-meeting report over BENCH_REPORT_PERSONS (10000) persons and 50 messages
+each (bench.joint_report); the hub end to end on both stacks.
 
 Environment: BENCH_N (notices per stack, default 20000), BENCH_CONCURRENCY (48), BENCH_RATE (250/s),
 BENCH_LATENCY_SECONDS (20), BENCH_DEADLINE (150 s for the closed loop; 0: none), BENCH_DRAIN (60 s for a
@@ -41,7 +42,7 @@ from bench.stacks import RABBIT_URL, Stack, postgres_rabbit_stack, sqlite_stack
 from tests.harness import free_port
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SUITES = "adapters,ledger,cases,reconcile,identity,hubs"
+DEFAULT_SUITES = "adapters,ledger,cases,reconcile,identity,joint_report,hubs"
 # national-scale suites of the case ledger, run as ``python -m <module> <size>``: (suite, module, size variable,
 # default size, what it measures)
 SCALE_SUITES = (
@@ -52,6 +53,8 @@ SCALE_SUITES = (
     ("registers", "bench.register_scale", "BENCH_REGISTER_HUB_ROWS", 700000,
      "the hub's register upload and reconciliation over a ledger in its database"),
     ("identity", "bench.identity", "BENCH_IDENTITY_RECORDS", 100000, "agency records linked into persons"),
+    ("joint_report", "bench.joint_report", "BENCH_REPORT_PERSONS", 10000,
+     "a county's joint-meeting report over 50 messages a person, built and rendered (target < 10 s)"),
 )
 
 
@@ -116,8 +119,16 @@ def main() -> int:
         log(f"{suite}: {what} ({size:,}; child processes)")
         proc = subprocess.run([sys.executable, "-m", module, str(size)], capture_output=True, text=True,
                               cwd=HERE.parent)
-        results[suite] = {"size": size, "output": proc.stdout, "returncode": proc.returncode}
-        print(proc.stdout, flush=True)
+        output = proc.stdout
+        results[suite] = {"size": size, "output": output, "returncode": proc.returncode}
+        head, _, last = output.strip().rpartition("\n")
+        if last.startswith("{"):  # a suite that ends its output with its figures as one JSON object
+            try:
+                results[suite]["figures"] = json.loads(last)
+                output = results[suite]["output"] = head + "\n"
+            except ValueError:
+                pass
+        print(output, flush=True)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
     if "hubs" not in suites:

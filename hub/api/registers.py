@@ -45,7 +45,8 @@ def _today(request: Request) -> dt.date:
 
 
 async def _body(request: Request, limit: int) -> tuple[bytes, int]:
-    """The body as it streams, up to ``limit`` bytes (and its whole size, when over)."""
+    """The body as it streams, up to ``limit`` bytes, and its size: over ``limit`` (the declared length, or what
+    had come when the limit was passed), the reading stops there, so an oversize body is refused while it streams."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return b"", int(declared)
@@ -53,8 +54,9 @@ async def _body(request: Request, limit: int) -> tuple[bytes, int]:
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size <= limit:
-            parts.append(chunk)
+        if size > limit:
+            break
+        parts.append(chunk)
     return b"".join(parts), size
 
 

@@ -1,0 +1,47 @@
+"""Every case of the corpus through its entry point, each followed by a good message."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.harness import auth
+from tests.hostile.checks import good_goes_through, refused_or_kept
+from tests.hostile.conftest import RSS_BOUND_MB, HostileHub, peak_mb, reset_peak, rss_mb
+from tests.hostile.corpus import BUGS, MEMORY_BUGS, Case, all_cases
+
+CASES = [c for c in all_cases() if c.id not in MEMORY_BUGS]
+
+
+def marked(case: Case) -> object:
+    if case.id in BUGS:
+        return pytest.param(case, id=case.id, marks=pytest.mark.xfail(strict=True, reason=BUGS[case.id]))
+    return pytest.param(case, id=case.id)
+
+
+@pytest.mark.parametrize("case", [marked(c) for c in CASES])
+def test_hostile_input(hostile: HostileHub, case: Case) -> None:
+    run_case(hostile, case)
+
+
+def run_case(hostile: HostileHub, case: Case) -> None:
+    c = hostile.client
+    before = rss_mb()
+    reset_peak()
+    raw = case.body(hostile.canary.url)
+    hits_before = len(hostile.canary.hits)
+    r = c.post(f"/api/v1/{case.entry}", content=raw, params=case.params,
+               headers={"Content-Type": "application/octet-stream", **auth(case.agency), **case.headers})
+    outcome = refused_or_kept(c, case.entry, r, raw, may_accept=case.may_accept, rows=case.rows)
+    assert hostile.canary.hits[hits_before:] == [], "the hub fetched an external reference"
+    if outcome == "accepted" and "/etc/passwd" in raw.decode("latin-1"):
+        assert "root:x:0:0" not in r.text
+    for o in r.json().get("outcomes", []) if isinstance(r.json(), dict) else []:
+        if o.get("quarantine_id"):
+            q = c.get(f"/api/v1/quarantine/{o['quarantine_id']}", headers=auth("530500ZX")).json()
+            assert b"root:x:0:0" not in base64.b64decode(q["raw_base64"])
+    good_goes_through(c)
+    after, peak = rss_mb(), peak_mb()
+    print(f"RSS {case.id}: {before:.0f} -> {after:.0f} MB, peak {peak:.0f} MB")
+    assert peak - before < RSS_BOUND_MB, f"RSS peaked {peak - before:.0f} MB above its start on {case.id}"

@@ -85,14 +85,14 @@ class HostileHub:
     drop_root: Path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once the corpus is done, before other tests look at threads
 def canary() -> Iterator[Canary]:
     c = Canary().start()
     yield c
     c.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once the corpus is done, before other tests look at threads
 def hostile(tmp_path_factory: pytest.TempPathFactory, canary: Canary) -> Iterator[HostileHub]:
     tmp = tmp_path_factory.mktemp("hostile")
     recipients = Recipients().start()

@@ -11,9 +11,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.reports import audit, download_headers, may_read, report_day
+from hub.console.i18n import translate
 from hub.console.session import actor
 from hub.console.ui import Console
 from hub.core.facts import legal_day
@@ -125,7 +127,7 @@ def register(api: APIRouter, ui: Console) -> None:
                                                   "from": report.period_from, "to": report.period_to,
                                                   "format": "console"}))
         back = (f'<nav class="console-back"><a href="/console/reports?{urlencode(query)}">← '
-                f'{_esc(ui_word(session, "rep.title"))}</a> · ' + " · ".join(
+                f'{escape(translate(session.lang, "rep.title"))}</a> · ' + " · ".join(
                     f'<a href="/console/reports/download?{urlencode(query | {"format": f})}">{f.upper()}</a>'
                     for f in build.FORMATS) + "</nav>")
         return HTMLResponse(re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + back, page, count=1))
@@ -171,12 +173,3 @@ def _members(figure: Figure) -> list[dict[str, Any]]:
     return [{"person_key": m.person_key, "name": m.name, "id_number": m.id_number or "", "case": m.case_key or "",
              "agency": m.agency or "", "on": m.on, "note": m.note, "imported": m.imported,
              "messages": m.message_ids} for m in figure.members]
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def ui_word(session: Session, key: str) -> str:
-    from hub.console.i18n import translate
-    return translate(session.lang, key)

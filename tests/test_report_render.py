@@ -303,6 +303,12 @@ def test_pdf_page_one_screenshot(sample_pdf: bytes) -> None:
         assert image.size[0] < image.size[1]
         lo, hi = image.convert("L").getextrema()
         assert lo < 60 and hi > 240
+        # the title and the tables are drawn: the top fifth (the title) and the page as a whole carry ink
+        grey = image.convert("L")
+        width, height = grey.size
+        top = grey.crop((0, 0, width, height // 5))
+        assert sum(1 for v in top.getdata() if v < 128) > 0.002 * top.size[0] * top.size[1]
+        assert sum(1 for v in grey.getdata() if v < 128) > 0.005 * width * height
 
 
 def test_pdf_fetches_nothing() -> None:

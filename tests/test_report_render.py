@@ -307,8 +307,8 @@ def test_pdf_page_one_screenshot(sample_pdf: bytes) -> None:
         grey = image.convert("L")
         width, height = grey.size
         top = grey.crop((0, 0, width, height // 5))
-        assert sum(1 for v in top.getdata() if v < 128) > 0.002 * top.size[0] * top.size[1]
-        assert sum(1 for v in grey.getdata() if v < 128) > 0.005 * width * height
+        assert sum(1 for v in top.tobytes() if v < 128) > 0.002 * top.size[0] * top.size[1]
+        assert sum(1 for v in grey.tobytes() if v < 128) > 0.005 * width * height
 
 
 def test_pdf_fetches_nothing() -> None:

@@ -29,15 +29,17 @@ typecheck: install
 	$(PY) -m mypy
 
 # The console's browser tests drive Debian's Chromium (Playwright with its executable path; nothing downloads a
-# browser) and need CJK fonts to render Chinese: installed here when missing and this is root on Debian.
+# browser) and need CJK fonts to render Chinese; the report's PDF needs HarfBuzz's subsetter (WeasyPrint embeds font
+# subsets with their text map, which the PDF tests read back): installed here when missing and this is root on Debian.
 browser-deps:
-	@if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+	    || ! ls /usr/lib/*/libharfbuzz-subset.so.0 >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium and fonts-noto-cjk for the browser tests"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null \
-	      || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk >/dev/null); \
+	    echo "installing Debian's chromium, fonts-noto-cjk and libharfbuzz-subset0 for the browser and PDF tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk libharfbuzz-subset0 >/dev/null \
+	      || (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk libharfbuzz-subset0 >/dev/null); \
 	  else \
-	    echo "the browser tests need Debian's chromium and fonts-noto-cjk (apt-get install -y chromium fonts-noto-cjk)"; \
+	    echo "the browser and PDF tests need Debian's chromium, fonts-noto-cjk and libharfbuzz-subset0 (apt-get install -y chromium fonts-noto-cjk libharfbuzz-subset0)"; \
 	  fi; \
 	fi
 

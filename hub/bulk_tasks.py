@@ -21,13 +21,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, exists, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from hub import audit
 from hub.console import data
 from hub.console.data import FailedFilter
 from hub.errors import Problem
 from hub.service import Hub
 from hub.store.db import aware, utcnow
 from hub.store.operator_schema import bulk_task_items, bulk_tasks
-from hub.store.schema import audit_log, deliveries, failed_transfers, messages
+from hub.store.schema import deliveries, failed_transfers, messages
 
 KINDS = ("retry",)
 STATUSES = ("running", "paused", "cancelled", "done")
@@ -260,8 +261,7 @@ def _finish(conn: Connection, task: Mapping[Any, Any], now: dt.datetime) -> None
 
 
 def _audit(conn: Connection, *, at: dt.datetime, actor: str, action: str, task_id: str, **detail: Any) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor[:100], action=action, target=f"bulk_task:{task_id}",
-                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+    audit.record(conn, at=at, actor=actor, action=action, target=f"bulk_task:{task_id}", detail=detail)
 
 
 def _scope_of(stored: str) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from hub import case_views
+from hub import audit, case_views
 from hub.case_codec import decode_state
 from hub.case_project import cursor, lock
 from hub.case_rows import case_row, event_row, obligation_detail, obligation_of, obligation_row
@@ -80,11 +80,10 @@ def waive(engine: Engine, obligation_id: str, *, reason: str, by: str, today: dt
         seq = int(cur["last_seq"])
         w = OperatorWaiver(obligation_id, reason.strip(), by.strip(), today, now, seq)
         before, _ = _apply(conn, w)
-        conn.execute(insert(audit_log).values(
-            at=now, actor=w.by, action=WAIVE, target=f"obligation:{obligation_id}",
-            detail=json.dumps({"reason": w.reason, "rule_id": before.rule_id, "case_key": before.case_key,
-                               "status_before": before.status(today).value, "today": today.isoformat(),
-                               "after_seq": seq}, ensure_ascii=False)))
+        audit.record(conn, at=now, actor=w.by, action=WAIVE, target=f"obligation:{obligation_id}",
+                     detail={"reason": w.reason, "rule_id": before.rule_id, "case_key": before.case_key,
+                             "status_before": before.status(today).value, "today": today.isoformat(),
+                             "after_seq": seq})
         out = conn.execute(select(obligations).where(obligations.c.id == obligation_id)).mappings().one()
     return case_views.obligation_view(out, today=today)
 
@@ -176,9 +175,8 @@ def reschedule_open(engine: Engine, *, rules: RuleBook, calendar: Calendar, by: 
                         calendar_missing_before=old.calendar_missing)))
                     changed += 1
         if changed:
-            conn.execute(insert(audit_log).values(
-                at=now, actor=by, action="obligations_reschedule", target="ledger",
-                detail=json.dumps({"changed": changed, "inputs": fingerprint}, ensure_ascii=False)))
+            audit.record(conn, at=now, actor=by, action="obligations_reschedule", target="ledger",
+                         detail={"changed": changed, "inputs": fingerprint})
         if fingerprint is not None:
             cursor(conn)
             conn.execute(update(ledger_cursor).where(ledger_cursor.c.id == 1).values(inputs=fingerprint))

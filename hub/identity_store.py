@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, tuple_, update
 
+from hub import audit
 from hub.core.facts import MessageFacts, facts_of, legal_day
 from hub.core.facts import normalise_case_number as case_key
 from hub.core.identity import Decision, Decisions, Judgement, PersonRecord, RecordKey, Sex
@@ -29,7 +30,7 @@ from hub.core.routing import HUB_MESSAGE_TYPES
 from hub.store.db import aware, utcnow, writer_lock
 from hub.store.identity_schema import identity_cursor, identity_decisions, identity_reviews, person_links
 from hub.store.identity_schema import person_records as records_t
-from hub.store.schema import audit_log, messages
+from hub.store.schema import messages
 
 log = logging.getLogger("xianjie.identity")
 SETTLE = dt.timedelta(seconds=60)
@@ -238,11 +239,10 @@ def decide(engine: Engine, a: str, b: str, *, same: bool, by: str, reason: str,
         if review is not None:
             conn.execute(update(identity_reviews).where(identity_reviews.c.id == review).values(
                 status="decided", decided_by=by, decided_at=now, decision_id=decision_id, updated_at=now))
-        conn.execute(insert(audit_log).values(
-            at=now, actor=by, action="identity_decision", target=f"identity_decision:{decision_id}",
-            detail=json.dumps({"judgement": judgement, "reason": reason, "review_id": review, "supersedes": before,
-                               "records": [{k: recs[x][k] for k in ("id", "agency", "record_id", "name")}
-                                           for x in (a, b)]}, ensure_ascii=False)))
+        audit.record(conn, at=now, actor=by, action="identity_decision", target=f"identity_decision:{decision_id}",
+                     detail={"judgement": judgement, "reason": reason, "review_id": review, "supersedes": before,
+                             "records": [{k: recs[x][k] for k in ("id", "agency", "record_id", "name")}
+                                         for x in (a, b)]})
     return {"decision_id": decision_id, "judgement": judgement, "records": [a, b], "review_id": review,
             "supersedes": before, "relink": relink(engine, now=now).__dict__}
 

@@ -14,15 +14,14 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-import json
 import secrets
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from hub import audit
 from hub.store.db import aware, utcnow
 from hub.store.operator_schema import operator_sessions, operators
-from hub.store.schema import audit_log
 
 ROLES = ("operator", "supervisor", "auditor", "administrator")
 ROLE_LABELS = {"operator": "操作员", "supervisor": "主管", "auditor": "审计员", "administrator": "管理员"}
@@ -106,8 +105,7 @@ def _check_role(role: str) -> None:
 
 
 def _audit(conn: Connection, *, at: dt.datetime, actor: str, action: str, target: str, **detail: Any) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor[:100], action=action, target=target[:80],
-                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+    audit.record(conn, at=at, actor=actor, action=action, target=target, detail=detail)
 
 
 def _operator(row: Any) -> Operator:

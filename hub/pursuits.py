@@ -12,14 +12,14 @@ withdrawn. The status change and the message commit in one transaction; every de
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import uuid
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Connection, and_, exists, insert, select, update
+from sqlalchemy import Connection, and_, exists, select, update
 
+from hub import audit
 from hub.canonical import parse
 from hub.case_codec import decode_state
 from hub.case_rows import directory_roles
@@ -32,7 +32,6 @@ from hub.store.alarm_schema import draft_watch, pursuit_drafts
 from hub.store.db import aware, upsert, utcnow
 from hub.store.ingest import insert_ignoring_duplicates, store_message
 from hub.store.ledger_schema import cases, obligations
-from hub.store.schema import audit_log
 
 log = logging.getLogger("xianjie.alarms")
 NS = "urn:xianjie:canonical:v1"
@@ -146,8 +145,7 @@ def _withdraw_closed(hub: Hub) -> None:
 
 
 def _audit(conn: Connection, at: dt.datetime, actor: str, action: str, target: str, **detail: object) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor[:100], action=action, target=f"pursuit_draft:{target}",
-                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+    audit.record(conn, at=at, actor=actor, action=action, target=f"pursuit_draft:{target}", detail=detail)
 
 
 # ---- a bureau's decision ----------------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 
+from hub import audit
 from hub.core.reconcile import Category
 from hub.store.db import aware, utcnow
 from hub.store.register_schema import discrepancies, register_snapshots
-from hub.store.schema import audit_log
 
 __all__ = ["AlreadyResolved", "as_dict", "get_item", "get_snapshot", "list_items", "resolve"]
 
@@ -45,8 +45,7 @@ def _plain(value: Any) -> Any:
 
 
 def _audit(conn: Connection, at: dt.datetime, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor[:100], action=action, target=target[:80],
-                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+    audit.record(conn, at=at, actor=actor, action=action, target=target, detail=detail)
 
 
 class AlreadyResolved(ValueError):

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 
 from sqlalchemy import Connection, Engine, insert, select
 
+from hub import audit
 from hub.core.calendar import Calendar, CalendarYear, parse_calendar_year
 from hub.core.rules import Rule, RuleBook, dump_rules, load_rules, national
 from hub.store.db import utcnow, writer_lock
-from hub.store.schema import audit_log, calendar_years, rule_changes
+from hub.store.schema import calendar_years, rule_changes
 
 log = logging.getLogger("xianjie.rules")
 
@@ -69,10 +69,9 @@ def change_rule(engine: Engine, rule: Rule, *, actor: str, reason: str, supersed
         conn.execute(insert(rule_changes).values(
             rule_id=rule.id, scope=rule.scope, effective_from=rule.effective_from, row=row_text,
             supersede=1 if supersede else 0, changed_at=now, changed_by=actor, reason=reason))
-        conn.execute(insert(audit_log).values(
-            at=now, actor=actor, action="rule_change", target=f"rule:{rule.id}:{rule.scope or 'national'}",
-            detail=json.dumps({"reason": reason, "supersede": supersede, "before": before,
-                               "after": _plain(rule)}, ensure_ascii=False, default=str)))
+        audit.record(conn, at=now, actor=actor, action="rule_change",
+                     target=f"rule:{rule.id}:{rule.scope or 'national'}",
+                     detail={"reason": reason, "supersede": supersede, "before": before, "after": _plain(rule)})
     return book
 
 
@@ -129,8 +128,6 @@ def load_calendar_year(engine: Engine, text: str, *, actor: str) -> CalendarYear
         # the schedule it replaces is kept in the audit entry, whole
         previous = None if had is None else {"source": had["source"], "loaded_by": had["loaded_by"],
                                              "loaded_at": had["loaded_at"]}
-        conn.execute(insert(audit_log).values(
-            at=now, actor=actor, action="calendar_load", target=f"calendar:{year.year}",
-            detail=json.dumps({"replaced": previous, "holidays": len(year.holidays),
-                               "workdays": len(year.workdays)}, ensure_ascii=False, default=str)))
+        audit.record(conn, at=now, actor=actor, action="calendar_load", target=f"calendar:{year.year}",
+                     detail={"replaced": previous, "holidays": len(year.holidays), "workdays": len(year.workdays)})
     return year

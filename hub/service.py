@@ -16,6 +16,7 @@ from lxml import etree
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from adapters import get_adapter
+from hub import audit
 from hub.canonical import parse
 from hub.core.model import Agency, Canonical, Directory, OrganType
 from hub.core.routing import HUB_MESSAGE_TYPES, route
@@ -23,7 +24,7 @@ from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
 from hub.store.ingest import Incoming, MessageIdTaken, delivery_rows, routed_event, store_batch, store_message
 from hub.store.ledger import acknowledge, enqueue, event, withdraw_pending_edits
-from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages, quarantine
+from hub.store.schema import deliveries, events, failed_transfers, messages, quarantine
 from hub.workers.groupcommit import GroupCommit
 
 QUARANTINE_KEEP = 1024 * 1024  # bytes of an oversize body kept for operators
@@ -234,8 +235,8 @@ class Hub:
             return None
         if ft["status"] == "resolved":
             return {"id": ft_id, "status": "resolved", "note": "already resolved; nothing to retry"}
-        conn.execute(insert(audit_log).values(at=now, actor=actor, action="retry_failed_transfer",
-                                              target=f"failed_transfer:{ft_id}", detail=reason))
+        audit.record(conn, at=now, actor=actor, action="retry_failed_transfer", target=f"failed_transfer:{ft_id}",
+                     detail=reason)
         if ft["delivery_id"] is None:
             return self._reroute(conn, ft, actor=actor, now=now)
         if not conn.execute(update(deliveries).where(

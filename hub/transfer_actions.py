@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from urllib.parse import quote
 from lxml import etree
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
+from hub import audit
 from hub.canonical import NS, element_path, parse, parse_tree
 from hub.core.model import Canonical, OrganType, Route
 from hub.core.routing import route
@@ -29,7 +29,7 @@ from hub.store.ingest import Incoming, MessageIdTaken, store_message
 from hub.store.ledger import enqueue, event, release_next
 from hub.store.operator_schema import failed_transfer_edits as edits
 from hub.store.operator_schema import operator_files
-from hub.store.schema import audit_log, deliveries, failed_transfers, messages
+from hub.store.schema import deliveries, failed_transfers, messages
 
 FILE_LIMIT = 10 * 1024 * 1024  # a scan attached to a resolution
 EDIT_LIMIT = 10 * 1024 * 1024  # an edited payload: as much as POST /api/v1/messages takes
@@ -477,8 +477,7 @@ def _upload(filename: str, content: bytes) -> dict[str, Any]:
 
 
 def _audit(conn: Connection, at: dt.datetime, actor: str, action: str, target: str, **detail: Any) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=actor[:100], action=action, target=target[:80],
-                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+    audit.record(conn, at=at, actor=actor, action=action, target=target, detail=detail)
 
 
 def _line(node: etree._Element) -> int | None:

@@ -9,15 +9,15 @@ city's agencies above them; for a city, the city's agencies. Each report made an
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from hub import audit as audit_log_entry
 from hub.api import ops_cases
 from hub.api.common import error, plain
 from hub.api.operator_auth import operator_check
@@ -28,7 +28,6 @@ from hub.report.model import Report
 from hub.report.render_json import figure_json
 from hub.service import Hub
 from hub.store.db import utcnow
-from hub.store.schema import audit_log
 
 
 def may_read(directory: Directory, reader: str | None, division: str) -> bool:
@@ -51,8 +50,7 @@ def audit(hub: Hub | Engine, *, actor: str, action: str, target: str, detail: di
     """An audit entry for a report made or a figure opened (they list identifiable persons)."""
     engine = hub.engine if isinstance(hub, Hub) else hub
     with engine.begin() as conn:
-        conn.execute(insert(audit_log).values(at=utcnow(), actor=actor, action=action, target=target,
-                                              detail=json.dumps(detail, ensure_ascii=False, default=str)))
+        audit_log_entry.record(conn, at=utcnow(), actor=actor, action=action, target=target, detail=detail)
 
 
 def download_headers(report: Report, fmt: str) -> dict[str, str]:

@@ -20,7 +20,7 @@ from lxml import etree
 from sqlalchemy import Connection, Engine, case, exists, func, insert, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
-from hub import casework, pursuits, rulebook
+from hub import audit, casework, pursuits, rulebook
 from hub.case_views import obligation_view, owed_by_or_to, state_filter
 from hub.core.model import Agency, Directory, OrganType
 from hub.core.obligations import ObligationStatus
@@ -190,10 +190,8 @@ def add_note(engine: Engine, obligation_id: str, *, note: str, by: str, scope: s
         row = {"id": str(uuid.uuid4()), "obligation_id": obligation_id, "case_key": r["case_key"],
                "person_key": r["person_key"], "note": text, "by": by[:100], "at": now}
         conn.execute(insert(obligation_notes).values(**row))
-        conn.execute(insert(audit_log).values(
-            at=now, actor=by[:100], action=NOTE, target=f"obligation:{obligation_id}",
-            detail=json.dumps({"note_id": row["id"], "note": text, "rule_id": r["rule_id"],
-                               "case_key": r["case_key"]}, ensure_ascii=False)))
+        audit.record(conn, at=now, actor=by, action=NOTE, target=f"obligation:{obligation_id}",
+                     detail={"note_id": row["id"], "note": text, "rule_id": r["rule_id"], "case_key": r["case_key"]})
     return _note(row)
 
 

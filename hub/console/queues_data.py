@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
+from hub import audit as audit_log_entry
 from hub import register_items
 from hub.canonical import NS, parse_tree
 from hub.errors import Forbidden, InvalidMessage, Problem
@@ -29,7 +30,7 @@ from hub.store.identity_schema import identity_reviews, person_records
 from hub.store.ingest import MessageIdTaken, store_message
 from hub.store.operator_schema import quarantine_corrections, quarantine_reviews
 from hub.store.register_schema import discrepancies, register_snapshots
-from hub.store.schema import audit_log, quarantine
+from hub.store.schema import quarantine
 from hub.transfer_actions import REASON_LIMIT, unified_diff
 
 PAGE = 50
@@ -52,8 +53,7 @@ def audit(engine: Engine, *, by: str, action: str, target: str, **detail: Any) -
 
 
 def _audit(conn: Any, *, by: str, action: str, target: str, at: dt.datetime, **detail: Any) -> None:
-    conn.execute(insert(audit_log).values(at=at, actor=by[:100], action=action, target=target[:80],
-                                          detail=json.dumps(detail, ensure_ascii=False, default=str)))
+    audit_log_entry.record(conn, at=at, actor=by, action=action, target=target, detail=detail)
 
 
 # ---- quarantine ---------------------------------------------------------------------------------------------

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-import weasyprint  # type: ignore[import-untyped]
+import warnings
+
+with warnings.catch_warnings():
+    # WeasyPrint 70 warns at import when Debian's libharfbuzz-subset0 is absent: it then embeds whole fonts
+    # instead of subsets (a larger PDF, the same pages); the report does not depend on subsetting
+    warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
+    import weasyprint  # type: ignore[import-untyped]
 
 from hub.report.model import Report
 from hub.report.render_html import html

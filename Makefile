@@ -23,7 +23,7 @@ serve: install
 	$(VENV)/bin/xianjie serve
 
 lint: install
-	$(PY) -m ruff check hub adapters tests bench
+	$(PY) -m ruff check hub adapters tests bench chaos
 
 typecheck: install
 	$(PY) -m mypy
@@ -48,6 +48,13 @@ test: install lint typecheck browser-deps
 
 bench: install
 	$(PY) -m bench
+
+# The chaos suite (docs/security-chaos.md): 10,000 notices on a private PostgreSQL + RabbitMQ while processes are
+# SIGKILLed and the services restart; SEED=n replays a run, NOTICES=n sizes it. Needs root for its tmpfs (else a
+# stated fallback). Writes var/chaos/last.json.
+.PHONY: chaos
+chaos: install
+	$(PY) -m chaos $(if $(SEED),--seed $(SEED)) $(if $(NOTICES),--notices $(NOTICES))
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -166,8 +166,9 @@ def _send(hub: Hub, notices: Iterable[Notice], obs: dict[str, Obligation], lines
         try:
             items[n.key] = hub.prepare(xml, agency=agency, channel="alarm")
         except InvalidMessage as e:
-            log.error("deadline notice %s of obligation %s does not validate: %s %s", n.step, o.id, e,
-                      [p.as_dict() for p in e.problems])
+            # where, not what: a problem's reason may quote the notice's values (the person's name)
+            log.error("deadline notice %s of obligation %s does not validate (%s)", n.step, o.id, e.code,
+                      extra={"problems": [{"path": p.path, "line": p.line} for p in e.problems]})
             continue
         message_id = notice_message_id(n.obligation_id, n.step.value)
         rows.extend(dict(

@@ -111,7 +111,9 @@ class Batch:
         try:
             t = apply(state, m, rules=self.rules, calendar=self.calendar, directory_roles=self.roles)
         except Exception as e:  # the core is pure: what it refuses is this message's own content
-            log.warning("ledger: message %s not applied to case %s: %s", m.message_id, key, e)
+            # the reason may quote the message's values: it is kept with the ledger's problems, not logged
+            log.warning("ledger: message %s not applied to case %s (%s; the reason is in the ledger's problems)",
+                        m.message_id, key, type(e).__name__)
             person = m.person_key or (state.person_key if state else None)
             self._problem(key, person, "not_applied", m.message_id, m.received_at, f"{type(e).__name__}: {e}")
             return

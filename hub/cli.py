@@ -12,7 +12,19 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from hub import cli_alarms, cli_cases, cli_identity, cli_registers, cli_report, cli_rules, cli_users
+from hub import (
+    cli_alarms,
+    cli_audit,
+    cli_authz,
+    cli_cases,
+    cli_identity,
+    cli_keys,
+    cli_registers,
+    cli_report,
+    cli_retention,
+    cli_rules,
+    cli_users,
+)
 from hub.settings import Settings
 
 
@@ -41,15 +53,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from hub.api import tls
     from hub.api.app import create_app
     from hub.migrate import upgrade
 
-    s = _settings(args)
+    s = tls.apply_serve_flags(_settings(args), args)
     _warn_if_demo_registry(s)
+    try:
+        served = tls.uvicorn_options(s)  # HTTPS, client certificates, trusted proxies (docs/security-keys.md)
+    except ValueError as e:
+        raise SystemExit(f"not serving: {e}") from None
     if s.is_sqlite or args.migrate:
         upgrade(s.database_url)
     app = create_app(s, workers=not args.no_workers)
-    uvicorn.run(app, host=s.host, port=s.port, log_level=args.log_level, access_log=args.access_log)
+    # log_config=None: uvicorn's error and access lines go through the hub's masked handler (hub.logs), not its own
+    uvicorn.run(app, host=s.host, port=s.port, log_level=args.log_level, access_log=args.access_log, log_config=None,
+                **served)
     return 0
 
 
@@ -130,8 +149,6 @@ def _safe(url: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     p = argparse.ArgumentParser(prog="xianjie", description="Xianjie 衔接 — community-corrections data-exchange hub")
     p.add_argument("--database-url", help="overrides XIANJIE_DATABASE_URL")
     p.add_argument("--broker-url", help="overrides XIANJIE_BROKER_URL")
@@ -145,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sp.add_argument("--migrate", action="store_true", help="run migrations first (always done on SQLite)")
     sp.add_argument("--log-level", default="info")
     sp.add_argument("--access-log", action="store_true")
+    from hub.api.tls import add_serve_flags
+
+    add_serve_flags(sp)
     sp.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="relay, deliverers and sweeper only (scale out)").set_defaults(func=cmd_worker)
@@ -154,10 +174,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     dp.add_argument("--duration", type=float, default=0, help="seconds to run (0: until Ctrl-C)")
     dp.set_defaults(func=cmd_demo)
 
-    for area in (cli_rules, cli_cases, cli_alarms, cli_identity, cli_registers, cli_report, cli_users):
+    for area in (cli_rules, cli_cases, cli_alarms, cli_identity, cli_registers, cli_report, cli_users, cli_keys,
+                 cli_audit, cli_retention, cli_authz):
         area.register(sub, _engine)
 
     args = p.parse_args(argv)
+    from hub import logs
+
+    try:  # JSON lines for serve and worker, text at a terminal; masked either way (docs/security-privacy.md)
+        logs.setup_from_env(command=args.command)
+    except ValueError as e:
+        p.error(str(e))
     try:
         return int(args.func(args))
     finally:

@@ -99,7 +99,7 @@ def index_messages(engine: Engine, *, limit: int = 1000, now: dt.datetime | None
             try:
                 f = facts_of(bytes(row.canonical), received_at=aware(row.received_at) or now)
             except Exception as e:  # one message the reader cannot read must not stop the others
-                log.warning("identity index skips message %s: %s", row.id, e)
+                log.warning("identity index skips message %s: it cannot be read (%s)", row.id, type(e).__name__)
                 skipped.append(row.id)
                 continue
             if f.person is not None:

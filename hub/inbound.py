@@ -22,9 +22,10 @@ from sqlalchemy.exc import DBAPIError
 
 from adapters import DecodeContext, NativeError, Record, get_adapter
 from adapters.kit.canonical import native_place
+from hub import authz
 from hub.core.model import Agency
 from hub.errors import Forbidden, InvalidMessage, Problem
-from hub.service import Hub, IngestResult
+from hub.service import Hub, IngestResult, SendRefused
 from hub.store.db import utcnow
 from hub.store.ingest import Incoming, insert_ignoring_duplicates
 from hub.store.schema import attachment_messages, attachments, native_payloads
@@ -114,9 +115,12 @@ def receive(hub: Hub, raw: bytes, *, agency: Agency, system: str, channel: str, 
             content_type: str | None = None) -> InboundReport:
     """Translate, validate, route and store every record of a native payload; never raises for bad input.
 
-    Raises Forbidden when the agency may not send this system's format."""
-    if system not in agency.inbound_systems:
-        raise Forbidden(f"agency {agency.code} sends {', '.join(agency.inbound_systems)} payloads, not {system}")
+    Raises Forbidden when the agency may not send this system's format (``hub.authz.may_send_system``); what each
+    record carries is held to ``hub.authz.SEND`` after decoding (``Hub.prepare``), so that no native format can
+    carry a message its sender's organ type may not send."""
+    own = authz.may_send_system(code=agency.code, systems=agency.inbound_systems, system=system)
+    if not own:
+        raise Forbidden(own.reason)
     adapter = get_adapter(system)
     now = utcnow()
     report = InboundReport(str(uuid.uuid4()), system, filename)
@@ -135,7 +139,8 @@ def receive(hub: Hub, raw: bytes, *, agency: Agency, system: str, channel: str, 
     except Exception as e:  # an adapter's own defect must not lose the payload
         if isinstance(e, DBAPIError):
             raise  # the database is away: the caller answers 503 and the sender sends again
-        log.exception("the %s adapter failed on a payload from %s", system, agency.code)
+        log.exception("the %s adapter failed on payload %s from %s", system, report.payload_id, agency.code,
+                      extra={"exc_personal": True})
         message = f"the {system} adapter could not translate this payload ({type(e).__name__}); it is kept for the " \
                   "operators"
         report.error = InvalidMessage("adapter_failed", message, [Problem(f"{type(e).__name__}: {e}")], 500)
@@ -169,8 +174,9 @@ def _store_records(hub: Hub, report: InboundReport, records: Iterator[Record], *
                 _reject(hub, report, rec, e.code, e.message, _native(e, rec), agency=agency, channel=channel,
                         raw=raw)
                 continue
-            except Forbidden as e:
-                _reject(hub, report, rec, "sender_mismatch", str(e), [Problem(str(e), path=rec.where)],
+            except Forbidden as e:  # another agency's record, or a message its organ type may not send
+                code = e.code if isinstance(e, SendRefused) else "sender_mismatch"
+                _reject(hub, report, rec, code, str(e), [Problem(str(e), path=rec.where)],
                         agency=agency, channel=channel, raw=raw)
                 continue
             chunk.append((rec, item))

@@ -4,7 +4,9 @@ A password is kept as ``scrypt$n$r$p$salt$hash`` (``hashlib.scrypt``, a random 1
 compared in constant time. A session is a random token in the operator's cookie; the table keeps its SHA-256, the
 CSRF token every form of the session carries, and when it ends: after ``IDLE`` without a request, at ``LIFETIME``
 after sign-in, or at sign-out. ``MAX_FAILURES`` wrong passwords in a row lock the account for ``LOCKOUT``; every
-sign-in, failed sign-in, account change and sign-out is in the audit log.
+sign-in, failed sign-in, account change and sign-out is in the audit log. Every failed sign-in is also logged on
+``xianjie.auth`` with the client's address, and too many from one address block that address for a while
+(``hub.auth_limit``, realm ``console``: ``SignInThrottled``, a 429 page), whoever's account they tried.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from hub import audit
+from hub.auth_limit import FailureLimiter, limiter_for
 from hub.store.db import aware, utcnow
 from hub.store.operator_schema import operator_sessions, operators
 
@@ -31,6 +35,8 @@ MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
 _SCRYPT = (2 ** 14, 8, 1)
+REALM = "console"  # the failed-attempt limit's count of console sign-ins (hub.auth_limit)
+log = logging.getLogger("xianjie.auth")
 
 
 class OperatorError(ValueError):
@@ -39,6 +45,14 @@ class OperatorError(ValueError):
 
 class SignInRefused(Exception):
     """Wrong user name or password, a disabled or a locked account: the caller says only that sign-in failed."""
+
+
+class SignInThrottled(SignInRefused):
+    """Too many failed sign-ins from the client's address: it may try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins from this address; try again in {retry_after} s")
+        self.retry_after = retry_after
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,10 +191,17 @@ def get(engine: Engine, username: str) -> Operator | None:
 
 
 def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", client: str = "",
-            now: dt.datetime | None = None) -> tuple[str, Session]:
+            now: dt.datetime | None = None, limiter: FailureLimiter | None = None) -> tuple[str, Session]:
     """A new session (the token for the cookie, and the session); SignInRefused, logged, when the name or the
-    password is wrong, the account is disabled or locked."""
+    password is wrong, the account is disabled or locked; SignInThrottled, before any password is checked, while
+    the client's address is blocked for too many failures (``limiter``: the hub's, by default)."""
     now = now or utcnow()
+    limiter = limiter or limiter_for(engine)
+    wait = limiter.blocked_for(REALM, client)
+    if wait:
+        log.warning("console sign-in refused: client=%s blocked for %ds more after repeated failures (user %r)",
+                    client, wait, username[:40])
+        raise SignInThrottled(wait)
     with engine.begin() as conn:
         row = conn.execute(select(operators).where(operators.c.username == username)).first()
         locked = row is not None and row.locked_until is not None and aware(row.locked_until) > now  # type: ignore[operator]
@@ -201,6 +222,14 @@ def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", c
                     reason = f"wrong password ({failures} in a row): locked until {(now + LOCKOUT).isoformat()}"
             _audit(conn, at=now, actor=f"console:{username[:40]}", action="sign_in_failed",
                    target=f"operator:{username[:40]}", reason=reason, client=client)
+            log.warning("console sign-in failed: client=%s user=%r reason=%s", client, username[:40], reason)
+            block = limiter.failed(REALM, client)
+            if block:
+                log.warning("console sign-in: client=%s blocked for %ds after %d failures within %gs", client, block,
+                            limiter.max_failures, limiter.window)
+                _audit(conn, at=now, actor="hub:auth", action="auth_block", target=f"client:{client}", realm=REALM,
+                       failures=limiter.max_failures, window_seconds=limiter.window, block_seconds=block,
+                       last_reason=reason)
         else:
             assert row is not None
             token = secrets.token_urlsafe(32)

@@ -19,12 +19,12 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import Connection, and_, exists, select, update
 
-from hub import audit
+from hub import audit, authz
 from hub.canonical import parse
 from hub.case_codec import decode_state
 from hub.case_rows import directory_roles
 from hub.core.facts import SHANGHAI, legal_day
-from hub.core.model import Agency, OrganType
+from hub.core.model import Agency
 from hub.core.pursuit_draft import PursuitDraft, draft_pursuit_request, pursuit_request_xml
 from hub.errors import Forbidden, InvalidMessage
 from hub.service import Hub
@@ -103,8 +103,9 @@ def _create(hub: Hub, draft: PursuitDraft, *, now: dt.datetime) -> bool:
     try:
         parse(xml, schema=hub.schema)
     except InvalidMessage as e:
-        log.error("pursuit draft for case %s does not validate: %s %s", draft.case_key, e,
-                  [p.as_dict() for p in e.problems])
+        # where, not what: a problem's reason may quote the draft's values (the person's name, address)
+        log.error("pursuit draft for case %s does not validate (%s)", draft.case_key, e.code,
+                  extra={"problems": [{"path": p.path, "line": p.line} for p in e.problems]})
         return False
     bureau = hub.directory.get(draft.sender)
     auto = draft.mode == "auto" and bureau is not None
@@ -154,8 +155,10 @@ def _decidable(conn: Connection, did: str, agency: Agency) -> dict[str, Any]:
     row = conn.execute(select(pursuit_drafts).where(_D.id == did)).mappings().first()
     if row is None:
         raise LookupError(f"no pursuit draft {did}")
-    if agency.organ_type is not OrganType.HUB and agency.code != row["bureau"]:
-        raise Forbidden(f"pursuit draft {did} is {row['bureau']}'s to decide, not {agency.code}'s")
+    decision = authz.decide(authz.Principal(agency.code, agency.organ_type), "pursuit_decision",
+                            authz.owned(agency.code, row["bureau"]))
+    if not decision:
+        raise Forbidden(f"pursuit draft {did} is {row['bureau']}'s to decide, not {agency.code}'s ({decision.reason})")
     if row["status"] != "drafted":
         raise DraftClosed(f"pursuit draft {did} is already {row['status']}"
                           + (f" ({row['status_reason']})" if row["status_reason"] else ""))

@@ -107,7 +107,7 @@ def upload(engine: Engine, kind: RegisterKind | str, data: bytes, *, agency: str
     except ValueError as e:
         error = UploadError("invalid", str(e), (Problem(str(e)),), 400)
     except Exception as e:  # the reader's own defect must not lose the file
-        log.exception("reading a %s from %s failed", kind, agency)
+        log.exception("reading a %s from %s failed", kind, agency, extra={"exc_personal": True})
         error = UploadError("reader_failed", f"the {kind} could not be read ({type(e).__name__}); it is kept for "
                             "the operators", (Problem(f"{type(e).__name__}: {e}"),), 500)
     if error is None and snap is not None and not snap.rows and snap.rejected:

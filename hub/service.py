@@ -16,9 +16,9 @@ from lxml import etree
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from adapters import get_adapter
-from hub import audit
+from hub import audit, authz
 from hub.canonical import parse
-from hub.core.model import Agency, Canonical, Directory, OrganType
+from hub.core.model import Agency, Canonical, Directory
 from hub.core.routing import HUB_MESSAGE_TYPES, route
 from hub.errors import Forbidden, InvalidMessage, Problem
 from hub.store.db import aware, utcnow
@@ -28,6 +28,17 @@ from hub.store.schema import deliveries, events, failed_transfers, messages, qua
 from hub.workers.groupcommit import GroupCommit
 
 QUARANTINE_KEEP = 1024 * 1024  # bytes of an oversize body kept for operators
+
+
+class SendRefused(Forbidden):
+    """A message its sender may not send: ``code`` is ``sender_mismatch`` (the envelope names another agency) or
+    ``sender_not_authorised`` (the sender's organ type may not originate the message type, ``hub.authz.SEND``);
+    ``field`` is the envelope field at fault."""
+
+    def __init__(self, code: str, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -52,13 +63,16 @@ class Hub:
                 canonical_xml: bytes | None = None) -> Incoming:
         """Validate, authorise and route one canonical message (nothing stored yet).
 
-        Raises InvalidMessage or Forbidden."""
+        Raises InvalidMessage, or SendRefused when the envelope's sender is not ``agency`` or its organ type may not
+        send the message (``hub.authz.may_send``, on the canonical form whichever channel it came by)."""
         body = canonical_xml if canonical_xml is not None else raw
         msg = parse(body, schema=self.schema).canonical
         if msg.sender != agency.code:
-            raise Forbidden(f"envelope sender {msg.sender} is not the authenticated agency {agency.code}")
-        if msg.message_type in HUB_MESSAGE_TYPES and agency.organ_type is not OrganType.HUB:
-            raise Forbidden(f"{msg.message_type} is the hub's own notice: {agency.code} may not send one")
+            raise SendRefused("sender_mismatch", f"envelope sender {msg.sender} is not the authenticated agency "
+                              f"{agency.code}", field="sender")
+        allowed = authz.may_send(agency.organ_type, msg.message_type, msg.facts)
+        if not allowed:
+            raise SendRefused("sender_not_authorised", f"{agency.code}: {allowed.reason}", field="messageType")
         return Incoming(msg, raw, body, channel, tuple(route(msg, self.directory)))
 
     def ingest(self, raw: bytes, *, agency: Agency, channel: str = "api",
@@ -152,15 +166,25 @@ class Hub:
                           **({"detail": json.loads(e["detail"])} if e["detail"] else {})} for e in evs],
         }
 
-    def may_read_message(self, agency: Agency, message_id: str) -> bool:
-        if agency.organ_type is OrganType.HUB:
-            return True
+    def message_parties(self, message_id: str) -> tuple[str, dict[str, str]] | None:
+        """The message's sender and each recipient's role (to, cc); None if there is no such message."""
         with self.engine.connect() as conn:
             sender = conn.execute(select(messages.c.sender).where(messages.c.id == message_id)).scalar()
-            if sender == agency.code:
-                return True
-            return conn.execute(select(deliveries.c.id).where(
-                deliveries.c.message_id == message_id, deliveries.c.recipient == agency.code)).first() is not None
+            if sender is None:
+                return None
+            rows = conn.execute(select(deliveries.c.recipient, deliveries.c.role)
+                                .where(deliveries.c.message_id == message_id)).all()
+        return str(sender), {r.recipient: r.role for r in rows}
+
+    def may_read_message(self, who: authz.Principal, message_id: str, resource: str = "message") -> bool:
+        """Whether ``who`` may read the message (``hub.authz.ACCESS[resource]``: its sender, the agencies it was
+        routed to or copied to, the hub's operators); False for no such message."""
+        found = self.message_parties(message_id)
+        if found is None:
+            return False
+        sender, recipients = found
+        return authz.decide(who, resource, authz.message_relations(
+            who.code, sender=sender, recipients=recipients)).allowed
 
     # ---- pull inbox ------------------------------------------------------------------------------------
 
@@ -177,19 +201,25 @@ class Hub:
                 .order_by(deliveries.c.seq).limit(limit)).all()
             fresh = [r for r in rows if r.state == "available"]
             if fresh:
-                conn.execute(update(deliveries).where(
+                # only the rows this fetch changed are recorded as delivered: two fetches of one inbox at once
+                # both read an item as available, but one UPDATE changes it (state changes are applied once)
+                changed = set(conn.execute(update(deliveries).where(
                     deliveries.c.id.in_([r.id for r in fresh]), deliveries.c.state == "available",
-                ).values(state="delivered", delivered_at=now, updated_at=now))
+                ).values(state="delivered", delivered_at=now, updated_at=now).returning(deliveries.c.id)).scalars())
                 for r in fresh:
-                    event(conn, r.message_id, "delivered", now, delivery_id=r.id, via="inbox")
+                    if r.id in changed:
+                        event(conn, r.message_id, "delivered", now, delivery_id=r.id, via="inbox")
         return [_inbox_item(agency, r) for r in rows]
 
     def inbox_ack(self, agency: Agency, delivery_id: str) -> bool | None:
-        """Acknowledge one inbox item; None if it is not this agency's."""
+        """Acknowledge one inbox item; None if there is no such delivery or it was not made to this agency
+        (``hub.authz.ACCESS["delivery"]``)."""
         with self.engine.begin() as conn:
-            row = conn.execute(select(deliveries.c.message_id).where(
-                deliveries.c.id == delivery_id, deliveries.c.recipient == agency.code)).first()
-            if row is None:
+            row = conn.execute(select(deliveries.c.message_id, deliveries.c.recipient, deliveries.c.role).where(
+                deliveries.c.id == delivery_id)).first()
+            if row is None or not authz.decide(authz.Principal(agency.code, agency.organ_type), "delivery",
+                                               authz.message_relations(agency.code, sender=None,
+                                                                       recipients={row.recipient: row.role})):
                 return None
             changed = acknowledge(conn, original_id=row.message_id, by_agency=agency.code, ack_message_id=None,
                                   now=utcnow())

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from lxml import etree
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
-from hub import audit
+from hub import audit, authz, payload_views
 from hub.canonical import NS, element_path, parse, parse_tree
 from hub.core.model import Canonical, OrganType, Route
 from hub.core.routing import route
@@ -294,8 +294,10 @@ def files_of(engine: Engine, ft_id: str) -> list[dict[str, Any]]:
     return [dict(r) | {"uploaded_at": aware(r["uploaded_at"])} for r in rows]
 
 
-def get_file(engine: Engine, file_id: str, *, actor: str, scope: str | None) -> dict[str, Any]:
-    """An attached file whole, for an operator who may see its failed transfer; the view is audited."""
+def get_file(engine: Engine, file_id: str, *, actor: str, scope: str | None, reason: payload_views.Reason,
+             channel: str) -> dict[str, Any]:
+    """An attached file whole, for an operator who may see its failed transfer and said why; the view is audited
+    (the viewer, the reason, the file by name, size and SHA-256) in the transaction that reads it."""
     now = utcnow()
     with engine.begin() as conn:
         f = conn.execute(select(operator_files).where(operator_files.c.id == file_id)).mappings().first()
@@ -303,9 +305,11 @@ def get_file(engine: Engine, file_id: str, *, actor: str, scope: str | None) -> 
             raise NotFound(f"no file {file_id}")
         ft_id = str(f["target"]).split(":", 1)[1]
         _transfer(conn, ft_id, scope, open_only=False)
-        _audit(conn, now, actor, "view_payload", f"operator_file:{file_id}", failed_transfer=ft_id,
-               filename=f["filename"], sha256=f["sha256"])
-    return dict(f) | {"content": bytes(f["content"])}
+        content = bytes(f["content"])
+        payload_views.record_in(conn, at=now, actor=actor, target=f"operator_file:{file_id}", reason=reason,
+                                shown=[payload_views.part("file", content, filename=f["filename"])],
+                                channel=channel, failed_transfer=ft_id)
+    return dict(f) | {"content": content}
 
 
 # ---- shared steps ------------------------------------------------------------------------------------------------
@@ -418,6 +422,12 @@ def _checked(hub: Hub, row: Mapping[Any, Any], body: bytes) -> Canonical:
         raise Refused("sender_changed", f"the sender stays {row['sender']}; the edit names {msg.sender}",
                       [Problem(f"sender {msg.sender} is not the original sender {row['sender']}",
                                element_path(node), _line(node))])
+    sender = hub.directory.agencies.get(msg.sender)
+    allowed = authz.may_send(sender.organ_type, msg.message_type, msg.facts) if sender is not None else None
+    if not allowed:
+        why = allowed.reason if allowed is not None else f"{msg.sender} is not in the agency registry"
+        raise Refused("sender_not_authorised", f"the edited {msg.message_type} is not one {msg.sender} may send: {why}",
+                      [Problem(why, element_path(parsed.root), _line(parsed.root))], 403)
     return msg
 
 
@@ -488,7 +498,17 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", errors="replace")
 
 
-def record_payload_view(engine: Engine, ft_id: str, *, actor: str) -> None:
-    """Put an operator's view of the failed transfer's payloads on the record."""
-    with engine.begin() as conn:
-        _audit(conn, utcnow(), actor, "view_payload", f"failed_transfer:{ft_id}")
+def payload_parts(ft: Mapping[str, Any], edits: list[dict[str, Any]], *, raw: bool = True) -> list[dict[str, Any]]:
+    """What a view of a failed transfer's payloads shows, for the audit entry: its canonical message, its raw one
+    (``raw``: unless the page leaves it out as the same), and each edit's payload."""
+    parts = [payload_views.part("canonical", ft["canonical"])]
+    if raw:
+        parts.append(payload_views.part("raw", ft["raw"]))
+    return parts + [payload_views.part("edit", e["payload"], edit_id=e["id"]) for e in edits]
+
+
+def record_payload_view(engine: Engine, ft_id: str, *, actor: str, reason: payload_views.Reason,
+                        shown: list[dict[str, Any]], channel: str) -> None:
+    """Put an operator's view of the failed transfer's payloads on the record: who, why and what was shown."""
+    payload_views.record(engine, actor=actor, target=f"failed_transfer:{ft_id}", reason=reason, shown=shown,
+                         channel=channel)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -130,4 +131,6 @@ def hub_settings(**kw: object) -> Settings:
     base = dict(port=free_port(), lease_seconds=5.0, redrive_after=2.0, sweep_interval=0.3, http_timeout=3.0,
                 clock_interval=0.0)
     base.update(kw)
+    if base.get("audit_anchor_dir") is None:  # each hub's daily audit anchors in a folder of its own, not var/
+        base["audit_anchor_dir"] = Path(tempfile.mkdtemp(prefix="xianjie-anchors-"))
     return Settings.from_env({}, **base)

@@ -22,6 +22,7 @@ from tests.harness import NS, N, auth, make_id, notice, states, wait_until
 from tests.hubserver import InProcessHub, hub_settings
 
 HUB = "530500ZX"
+WHY = {"reason": "supervision"}  # the hub's operators read an agency's rejected input for a stated reason
 LIMIT = 64 * 1024
 
 
@@ -66,7 +67,7 @@ def rejected(r: httpx.Response, status: int, code: str, *, where: bool = True) -
 def quarantined(c: httpx.Client, res: dict[str, Any], raw: bytes, *, agency: str | None, status: int,
                 code: str) -> dict[str, Any]:
     """The quarantine entry, read by the hub's operators: the raw bytes exactly, and the same reasons."""
-    r = c.get(f"/api/v1/quarantine/{res['quarantine_id']}", headers=auth(HUB))
+    r = c.get(f"/api/v1/quarantine/{res['quarantine_id']}", headers=auth(HUB), params=WHY)
     assert r.status_code == 200, r.text
     q = r.json()
     assert q["id"] == res["quarantine_id"]
@@ -77,7 +78,7 @@ def quarantined(c: httpx.Client, res: dict[str, Any], raw: bytes, *, agency: str
     assert q["channel"] == "api"
     assert q["problems"] == res["error"]["details"]
     assert q["message"] == res["error"]["message"]
-    raw_again = c.get(f"/api/v1/quarantine/{res['quarantine_id']}/raw", headers=auth(HUB))
+    raw_again = c.get(f"/api/v1/quarantine/{res['quarantine_id']}/raw", headers=auth(HUB), params=WHY)
     assert raw_again.status_code == 200 and raw_again.content == raw
     return dict(q)
 
@@ -200,7 +201,7 @@ def test_a_body_over_the_size_limit_is_413_and_a_prefix_is_kept(client: httpx.Cl
     res = rejected(r, 413, "too_large", where=False)
     assert str(LIMIT) in res["error"]["message"]
     # Then operators see what came in: the start of the body, marked as truncated, and its size
-    q = client.get(f"/api/v1/quarantine/{res['quarantine_id']}", headers=auth(HUB)).json()
+    q = client.get(f"/api/v1/quarantine/{res['quarantine_id']}", headers=auth(HUB), params=WHY).json()
     kept = base64.b64decode(q["raw_base64"])
     assert kept and raw.startswith(kept) and len(kept) < len(raw)
     assert q["truncated"] is True
@@ -306,7 +307,11 @@ def test_an_agency_may_not_read_another_agencys_quarantine_entry(client: httpx.C
     url = f"/api/v1/quarantine/{res['quarantine_id']}"
     # Then the court and the hub's operators may read it
     assert client.get(url, headers=auth("530502FY")).status_code == 200
-    assert client.get(url, headers=auth(HUB)).status_code == 200
+    assert client.get(url, headers=auth(HUB), params=WHY).status_code == 200
+    # though the hub's operators only for a stated reason, which goes on the record
+    refused = client.get(url, headers=auth(HUB))
+    assert refused.status_code == 422 and refused.json()["error"]["details"][0]["path"] == "reason"
+    assert client.get(url + "/raw", headers=auth(HUB)).status_code == 422
     # But another agency gets 404, for the entry and for its raw bytes, as for an id that does not exist
     for other in ("530581SF", "530502JC"):
         r = client.get(url, headers=auth(other))

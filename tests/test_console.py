@@ -74,7 +74,9 @@ def test_an_operator_finds_a_failed_transfer_by_id_number_and_retries_it(hub: In
             "/console/failed/") == 0
         detail = c.get(f"/console/failed/{ft}")
         assert "对方拒收" in detail.text and "SentencingDecision" in detail.text and 'id="retry"' in detail.text
-        assert "&lt;SentencingDecision" in detail.text  # the payload shown as text, escaped
+        assert "&lt;SentencingDecision" not in detail.text  # the payload only for a stated reason
+        shown = c.post(f"/console/failed/{ft}/payload", data={"csrf": csrf, "reason_code": "check_failure"})
+        assert "&lt;SentencingDecision" in shown.text  # the payload shown as text, escaped
         # a form without the session's CSRF token does nothing
         assert c.post(f"/console/failed/{ft}/retry", data={"csrf": "forged"}).status_code == 403
         recipients.modes["530581SF"] = "ok"

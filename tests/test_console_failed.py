@@ -21,7 +21,7 @@ from hub.store.operator_schema import failed_transfer_edits, operator_files
 from hub.store.schema import audit_log, deliveries, events, failed_transfers, messages
 from tests.conftest import Stack
 from tests.console_harness import console_hub, sign_in
-from tests.harness import Recipients, auth, notice, states, status, wait_until
+from tests.harness import N, Recipients, auth, notice, states, status, wait_until
 from tests.hubserver import InProcessHub
 from tests.test_console import PERSON, failed_transfer
 
@@ -83,7 +83,10 @@ def test_an_edit_approved_by_a_second_operator_reaches_the_recipient_and_is_ackn
         before = states(c, mid)
         original = original_xml(db, mid)
         csrf = sign_in(c, "zhang")
-        form = c.get(f"/console/failed/{ft}/edit")
+        asked = c.get(f"/console/failed/{ft}/edit")  # the editor shows the payload: it asks why first
+        assert asked.status_code == 200 and "&lt;offence&gt;" not in asked.text and 'id="payload-reason"' in asked.text
+        form = c.post(f"/console/failed/{ft}/payload", data={"csrf": csrf, "then": "edit",
+                                                             "reason_code": "correct_data"})
         assert form.status_code == 200 and "&lt;offence&gt;盗窃罪&lt;/offence&gt;" in form.text  # pre-filled, escaped
         edited = original.replace("<offence>盗窃罪</offence>", "<offence>诈骗罪</offence>")
         # When the operator submits the edit with a reason
@@ -95,6 +98,8 @@ def test_an_edit_approved_by_a_second_operator_reaches_the_recipient_and_is_ackn
         assert edit["status"] == "pending" and edit["submitted_by"] == "console:zhang"
         assert bytes(edit["payload"]).decode() == edited  # the form's CRLF line ends read as the text's own
         page = c.get(r.headers["location"])
+        assert "&lt;offence&gt;" not in page.text  # the difference is payload: shown for a stated reason
+        page = c.post(f"/console/failed/{ft}/payload", data={"csrf": csrf, "reason_code": "correct_data"})
         assert "-    &lt;offence&gt;盗窃罪&lt;/offence&gt;" in page.text
         assert "+    &lt;offence&gt;诈骗罪&lt;/offence&gt;" in page.text
         assert 'class="approve"' not in page.text and 'id="edit"' not in page.text  # one pending edit at a time
@@ -103,6 +108,8 @@ def test_an_edit_approved_by_a_second_operator_reaches_the_recipient_and_is_ackn
         recipients.modes[BUREAU] = "ack"
         boss_csrf = sign_in(boss, "li")
         page = boss.get(f"/console/failed/{ft}")
+        assert 'class="approve"' not in page.text and "approve-hidden" in page.text  # the difference read first
+        page = boss.post(f"/console/failed/{ft}/payload", data={"csrf": boss_csrf, "reason_code": "supervision"})
         assert 'class="approve"' in page.text
         r = boss.post(f"/console/failed/{ft}/edits/{edit['id']}/approve", data={"csrf": boss_csrf, "note": "核对无误"})
         assert r.status_code == 303 and r.headers["location"].endswith("done=edit_approved"), r.text
@@ -129,7 +136,7 @@ def test_an_edit_approved_by_a_second_operator_reaches_the_recipient_and_is_ackn
         assert audited(db, "submit_failed_transfer_edit") == [("console:zhang", f"failed_transfer_edit:{edit['id']}")]
         assert audited(db, "approve_failed_transfer_edit") == [("console:li", f"failed_transfer_edit:{edit['id']}")]
         # the API lists the edit with its diff
-        listed = c.get(f"/api/v1/failed-transfers/{ft}/edits").json()["items"]
+        listed = c.get(f"/api/v1/failed-transfers/{ft}/edits", params={"reason": "correct_data"}).json()["items"]
         assert [e["status"] for e in listed] == ["approved"] and "+    <offence>诈骗罪</offence>" in listed[0]["diff"]
 
 
@@ -164,7 +171,7 @@ def test_the_submitter_never_approves_their_own_edit_and_a_rejection_sends_nothi
         assert r.status_code == 403 and "operator" in r.json()["error"]["message"]
         # another agency's supervisor finds neither the transfer nor the edit
         far = sign_in(other, "lysup")
-        assert other.get(f"/api/v1/failed-transfers/{ft}/edits").status_code == 404
+        assert other.get(f"/api/v1/failed-transfers/{ft}/edits", params={"reason": "supervision"}).status_code == 404
         assert other.post(f"/api/v1/failed-transfer-edits/{edit_id}/approve", headers={"x-csrf-token": far}
                           ).status_code == 404
         assert other.get(f"/console/failed/{ft}/edit").status_code == 404
@@ -232,6 +239,35 @@ def test_an_edit_that_fails_the_canonical_checks_is_shown_at_its_place_and_not_k
         assert conn.execute(select(failed_transfer_edits)).all() == []
     assert audited(db, "submit_failed_transfer_edit") == []
 
+
+
+def test_an_edit_may_not_turn_a_notice_into_one_its_sender_may_not_send(
+        hub: InProcessHub, recipients: Recipients, db: Engine) -> None:
+    # Given the prison's parole notice (the court's ruling, which the releasing prison serves) that 腾冲's bureau
+    # rejects
+    recipients.modes["530581SF"] = "reject"
+
+    def parole(root: Any) -> None:
+        root.find("x:case/x:correctionType", N).text = "PAROLE"
+
+    mid, xml = notice("SentencingDecision", sender="530502JY", execution_division="530581", id_number=PERSON,
+                      edit=parole)
+    with hub.client() as c:
+        assert c.post("/api/v1/messages", content=xml, headers=auth("530502JY")).status_code == 202
+        wait_until(lambda: states(c, mid).get("530581SF") == "failed", what="failed transfer")
+        ft = next(f["id"] for f in c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["items"]
+                  if f["message_id"] == mid)
+        csrf = sign_in(c, "zhang")
+        # When an operator's edit makes it a probation judgment, which only a court decides
+        edited = original_xml(db, mid).replace("<correctionType>PAROLE</correctionType>",
+                                               "<correctionType>PROBATION</correctionType>")
+        r = c.post(f"/api/v1/failed-transfers/{ft}/edits", json={"payload": edited, "reason": "改为缓刑"},
+                   headers={"x-csrf-token": csrf})
+        # Then it is refused as the send itself would be, naming the rule, and nothing is kept
+        assert r.status_code == 403 and r.json()["error"]["code"] == "sender_not_authorised", r.text
+        assert "correctionType PROBATION" in r.json()["error"]["message"]
+    with db.connect() as conn:
+        assert conn.execute(select(failed_transfer_edits)).all() == []
 
 def test_an_edit_of_a_notice_no_agency_could_receive_goes_where_the_corrected_one_routes(
         hub: InProcessHub, recipients: Recipients, db: Engine) -> None:
@@ -375,11 +411,13 @@ def test_a_transfer_resolved_by_hand_keeps_its_scan_and_lets_the_next_message_th
         assert bytes(f["content"]) == PNG and f["sha256"] == hashlib.sha256(PNG).hexdigest()
         assert f["content_type"] == "image/png" and f["filename"] == "送达回证.png"
         page = c.get(f"/console/failed/{ft}")
+        assert f"/console/failed/{ft}/files/{f['id']}" not in page.text and f["sha256"] in page.text
+        page = c.post(f"/console/failed/{ft}/payload", data={"csrf": csrf, "reason_code": "supervision"})
         assert f"/console/failed/{ft}/files/{f['id']}" in page.text and f["sha256"] in page.text
-        got = c.get(f"/console/failed/{ft}/files/{f['id']}")
+        got = c.post(f"/console/failed/{ft}/files/{f['id']}", data={"csrf": csrf, "reason_code": "supervision"})
         assert got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
         assert got.headers["content-disposition"].startswith("attachment")
-        api = c.get(f"/api/v1/operator-files/{f['id']}")
+        api = c.get(f"/api/v1/operator-files/{f['id']}", params={"reason": "supervision"})
         assert api.status_code == 200 and api.content == PNG and api.headers["x-content-sha256"] == f["sha256"]
         assert audited(db, "resolve_failed_transfer") == [("console:tc", f"failed_transfer:{ft}")]
         assert audited(db, "view_payload").count(("console:tc", f"operator_file:{f['id']}")) == 2
@@ -389,13 +427,16 @@ def test_a_transfer_resolved_by_hand_keeps_its_scan_and_lets_the_next_message_th
         # an operator of another agency neither sees the file nor resolves anything
         with hub.client() as far:
             far_csrf = sign_in(far, "lysup")
-            assert far.get(f"/api/v1/operator-files/{f['id']}").status_code == 404
+            assert far.get(f"/api/v1/operator-files/{f['id']}", params={"reason": "supervision"}).status_code == 404
             assert far.get(f"/console/failed/{ft}/files/{f['id']}").status_code == 404
+            assert far.post(f"/console/failed/{ft}/files/{f['id']}", data={
+                "csrf": far_csrf, "reason_code": "supervision"}).status_code == 404
             r = far.post(f"/api/v1/failed-transfers/{ft}/resolve", data={"reason": "x"},
                          headers={"x-csrf-token": far_csrf})
             assert r.status_code == 404
         # the hub's own key reads it too
-        assert c.get(f"/api/v1/operator-files/{f['id']}", headers=auth("530500ZX")).content == PNG
+        assert c.get(f"/api/v1/operator-files/{f['id']}", params={"reason": "supervision"},
+                     headers=auth("530500ZX")).content == PNG
 
 
 def _words() -> dict[str, tuple[str, str]]:

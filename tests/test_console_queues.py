@@ -108,11 +108,13 @@ def test_a_schema_invalid_message_is_shown_at_its_line_with_everything_escaped(h
         problem_lines = {d["line"] for d in res["error"]["details"]}
         assert {lines[n - 1].strip()[:10] for n in problem_lines} == {"<idNumber>"}
         # When a supervisor of the hub looks at the quarantine and at the entry
-        sign_in(c, "wei")
+        csrf = sign_in(c, "wei")
         listing = c.get("/console/quarantine")
         assert listing.status_code == 200 and f"/console/quarantine/{qid}" in listing.text
         assert f"/console/quarantine/{qid}" not in c.get("/console/quarantine", params={"code": "not_xml"}).text
-        page = c.get(f"/console/quarantine/{qid}")
+        page = c.get(f"/console/quarantine/{qid}")  # the raw input only for a stated reason
+        assert page.status_code == 200 and highlighted(page.text, "raw") == {} and 'id="payload-reason"' in page.text
+        page = c.post(f"/console/quarantine/{qid}/payload", data={"csrf": csrf, "reason_code": "correct_data"})
         assert page.status_code == 200
         # Then exactly the idNumber's line is highlighted, with the reason beside it
         shown = highlighted(page.text, "raw")
@@ -135,8 +137,8 @@ def test_bytes_that_are_not_text_are_shown_as_a_hex_preview(hub: InProcessHub) -
     raw = b"\x00\x01\x02\xff\xfe" + b"<script>alert(1)</script>" + bytes(range(256))
     with hub.client() as c:
         qid = rejected(c, raw, 400)["quarantine_id"]
-        sign_in(c, "wei")
-        page = c.get(f"/console/quarantine/{qid}").text
+        csrf = sign_in(c, "wei")
+        page = c.post(f"/console/quarantine/{qid}/payload", data={"csrf": csrf, "reason_code": "correct_data"}).text
     hexview = page.split('id="raw-hex">')[1].split("</pre>")[0]
     assert hexview.startswith("00000000  00 01 02 ff fe 3c 73 63")
     assert "|.....&lt;script&gt;ale|" in hexview
@@ -187,6 +189,8 @@ def test_a_correction_is_sent_as_the_agency_s_message_only_once_a_second_operato
         assert corrections(engine, qid) == [("pending", "console:zhang", None)]
         assert 'data-status="pending"' in page and "own-edit" in page and 'class="withdraw"' in page
         assert 'class="approve"' not in page and 'id="resubmit"' not in page
+        assert "&lt;idNumber&gt;" not in page  # the change is payload: shown for a stated reason
+        page = c.post(f"/console/quarantine/{qid}/payload", data={"csrf": csrf, "reason_code": "correct_data"}).text
         assert '<span class="del">-    &lt;idNumber&gt;ID-530581&lt;/idNumber&gt;</span>' in page
         cid = re.search(r'id="correction-([0-9a-f-]{36})"', page).group(1)  # type: ignore[union-attr]
         r = c.post(f"/console/quarantine/{qid}/corrections/{cid}/approve", data={"csrf": csrf})
@@ -194,6 +198,9 @@ def test_a_correction_is_sent_as_the_agency_s_message_only_once_a_second_operato
         # When a supervisor approves it
         boss_csrf = sign_in(boss, "wei")
         page = boss.get(f"/console/quarantine/{qid}").text
+        assert 'class="approve"' not in page and "approve-hidden" in page  # the change is read first
+        page = boss.post(f"/console/quarantine/{qid}/payload", data={"csrf": boss_csrf,
+                                                                     "reason_code": "supervision"}).text
         assert 'class="approve"' in page and 'class="withdraw"' not in page
         r = boss.post(f"/console/quarantine/{qid}/corrections/{cid}/approve",
                       data={"csrf": boss_csrf, "note": "核对无误"})
@@ -284,7 +291,8 @@ def test_the_quarantine_api_lists_dismisses_and_corrects_with_a_second_operator(
         r = c.post(url, json={"payload": good.decode(), "reason": "再改"}, headers={"x-csrf-token": csrf})
         assert r.status_code == 409 and r.json()["error"]["code"] == "correction_pending"
         assert c.get(f"/api/v1/messages/{mid}", headers=auth(COURT)).status_code == 404  # nothing sent yet
-        listed = c.get(url).json()["items"]
+        assert c.get(url).status_code == 422  # payloads only for a stated reason
+        listed = c.get(url, params={"reason": "correct_data"}).json()["items"]
         assert [(i["id"], i["status"]) for i in listed] == [(cid, "pending")] and "+" in listed[0]["diff"]
         # the proposer never approves their own; the hub's key never approves at all
         r = c.post(f"/api/v1/quarantine-corrections/{cid}/approve", json={}, headers={"x-csrf-token": csrf})
@@ -383,7 +391,7 @@ def test_a_role_without_the_action_sees_no_button_and_another_agency_sees_nothin
         qid = rejected(c, judgment("ID-530581")[1])["quarantine_id"]
     with hub.client() as c:
         csrf = sign_in(c, "zhang")  # an operator of the hub: sees, may propose a correction, may not dismiss
-        page = c.get(f"/console/quarantine/{qid}")
+        page = c.post(f"/console/quarantine/{qid}/payload", data={"csrf": csrf, "reason_code": "correct_data"})
         assert page.status_code == 200 and 'id="dismiss"' not in page.text and 'id="resubmit"' in page.text
         assert c.post(f"/console/quarantine/{qid}/dismiss", data={"csrf": csrf, "reason": "x"}).status_code == 403
         r = c.post(f"/api/v1/quarantine/{qid}/dismiss", json={"reason": "x"}, headers={"x-csrf-token": csrf})
@@ -637,7 +645,7 @@ def test_the_console_rejects_and_withdraws_corrections_and_an_approval_the_rules
                          data={"csrf": boss_csrf}).status_code == 404
         # another agency's supervisor finds neither the input's corrections nor the correction
         far_csrf = sign_in(far, "ly")
-        assert far.get(f"/api/v1/quarantine/{qid}/corrections").status_code == 404
+        assert far.get(f"/api/v1/quarantine/{qid}/corrections", params={"reason": "supervision"}).status_code == 404
         for action in ("approve", "reject", "withdraw"):
             r = far.post(f"/api/v1/quarantine-corrections/{cid}/{action}", json={"note": "x"},
                          headers={"x-csrf-token": far_csrf})
@@ -653,7 +661,7 @@ def test_the_console_rejects_and_withdraws_corrections_and_an_approval_the_rules
         assert review_of(engine, qid) is None and corrections(engine, qid)[-1][0] == "pending"
         assert c.get(f"/api/v1/messages/{mid}", headers=auth(COURT)).status_code == 404
         # reading the corrections through the API is a payload view, on the record
-        assert c.get(f"/api/v1/quarantine/{qid}/corrections").status_code == 200
+        assert c.get(f"/api/v1/quarantine/{qid}/corrections", params={"reason": "correct_data"}).status_code == 200
     assert ("console:zhang", f"quarantine:{qid}") in audited(engine, "view_payload")
     assert [a for a, _ in audited(engine, "quarantine_correction_reject")] == ["console:wei"]
     assert [a for a, _ in audited(engine, "quarantine_correction_withdraw")] == ["console:zhang"]

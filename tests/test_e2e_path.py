@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from hub.store.schema import deliveries, events
 from tests.conftest import Stack
 from tests.harness import Recipients, auth, make_id, notice, states, status, technical_ack, wait_until
 from tests.hubserver import InProcessHub, hub_settings
@@ -193,3 +196,44 @@ def test_an_error_body_with_nul_bytes_is_recorded_readably_and_blocks_nothing(
         second, xml2 = notice("SentencingDecision", sender="530502FY", execution_division="530523")
         assert c.post("/api/v1/messages", content=xml2, headers=auth("530502FY")).status_code == 202
         wait_until(lambda: states(c, second).get("530523SF") == "delivered", what="next notice delivered")
+
+
+
+def test_two_fetches_of_one_inbox_at_once_record_each_item_delivered_once(hub: InProcessHub) -> None:
+    # Given 30 judgments for 腾冲市, each waiting in its procuratorate's pull inbox
+    mids = []
+    with hub.client() as c:
+        for i in range(30):
+            person = make_id("530522", "19880314", 101 + 2 * i)  # odd sequence digits: the sample's MALE
+            mid, xml = notice("SentencingDecision", sender="530502FY", id_number=person, execution_division="530581")
+            r = c.post("/api/v1/messages", content=xml, headers=auth("530502FY"))
+            assert r.status_code == 202, r.text
+            mids.append(mid)
+        wait_until(lambda: all(states(c, m).get("530581JC") == "available" for m in mids), what="inbox items")
+    # When six clients of that procuratorate fetch its inbox at the same moment
+    start = threading.Barrier(6)
+    fetched: list[int] = []
+
+    def fetch() -> None:
+        with hub.client() as c:
+            start.wait()
+            r = c.get("/api/v1/inbox", params={"limit": 500}, headers=auth("530581JC"))
+            fetched.append(len({i["message_id"] for i in r.json()["items"]} & set(mids)))
+
+    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Then every client saw every item, and each item's delivery to the inbox is on the record exactly once
+    assert fetched == [30] * 6
+    engine = sa.create_engine(hub.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            ids = conn.execute(sa.select(deliveries.c.id).where(
+                deliveries.c.recipient == "530581JC", deliveries.c.message_id.in_(mids))).scalars().all()
+            counts = conn.execute(sa.select(events.c.delivery_id, sa.func.count()).where(
+                events.c.kind == "delivered", events.c.delivery_id.in_(ids)).group_by(events.c.delivery_id)).all()
+    finally:
+        engine.dispose()
+    assert len(ids) == 30 and sorted(n for _, n in counts) == [1] * 30

@@ -24,6 +24,7 @@ from tests.harness import auth
 from tests.hubserver import InProcessHub
 from tests.report_scenario import BEHIND, EXPECTED, FROM, TO, TODAY
 from tests.report_scenario import build as build_scenario
+from tests.test_report_xlsx import masked
 
 ACCOUNTS = [("office", "operator", "530500ZX"), ("tc", "operator", "530581SF"), ("ly", "operator", "530502SF")]
 PERIOD = {"from": FROM.isoformat(), "to": TO.isoformat(), "today": TODAY.isoformat()}
@@ -69,7 +70,7 @@ def test_the_api_gives_every_format_and_each_figure_s_persons(hub: InProcessHub)
             r = c.get(f"{url}/figures/{fid}", params={"division": "530581", **PERIOD}, headers=auth("530581SF"))
             assert r.status_code == 200, r.text
             assert r.json()["value"] == EXPECTED[fid]
-            assert {m["id_number"] for m in r.json()["members"]} == people
+            assert {m["id_number"] for m in r.json()["members"]} == {masked(p) for p in people}
         assert c.get(f"{url}/figures/no.such", params={"division": "530581", **PERIOD},
                      headers=auth("530500ZX")).status_code == 404
     assert ("530581SF", "report:530581") in audited(hub, "report_figure")
@@ -114,7 +115,10 @@ def test_the_console_shows_the_report_with_each_figure_opening_its_persons(hub: 
         assert "overview.received_total" in links and "overview.transferred_in" not in links  # nothing behind 0
         shown = c.get(links["at_risk.total"].replace("&amp;", "&"))
         assert shown.status_code == 200
-        assert set(re.findall(r"<td>(\d{17}[\dX])</td>", shown.text)) == BEHIND["at_risk.total"]
+        # the ID numbers masked as the printed report shows them, none whole as text of the page
+        assert set(re.findall(r"<td>(\d{6}\*{8}\d{3}[\dX])</td>", shown.text)) == {
+            masked(p) for p in BEHIND["at_risk.total"]}
+        assert not re.findall(r">[^<]*\d{17}[\dX][^<]*<", shown.text)
         assert c.get("/console/reports/report.css").headers["content-type"].startswith("text/css")
         r = c.get("/console/reports/download", params={"division": "530581", "format": "pdf", **PERIOD})
         assert r.status_code == 200 and r.content.startswith(b"%PDF")
@@ -142,7 +146,8 @@ def test_the_command_line_writes_the_report_and_shows_a_figure_s_persons(
     assert "附录：明细" in book.sheetnames
     assert main([*command, "--figure", "overview.new"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["value"] == 2 and {m["id_number"] for m in shown["members"]} == BEHIND["overview.new"]
+    assert shown["value"] == 2 and {m["id_number"] for m in shown["members"]} == {
+        masked(p) for p in BEHIND["overview.new"]}
     assert main([*db, "report", "joint-meeting", "--division", "530581", "--from", "2026-06-30", "--to",
                  "2026-01-01"]) == 2
     assert "--to" in capsys.readouterr().err

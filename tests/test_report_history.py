@@ -280,6 +280,9 @@ def test_the_api_imports_lists_and_refuses(server: InProcessHub) -> None:
         assert client.get(r.json()["status_url"], headers=auth(BUREAU)).json()["status"] == "refused"
         r = client.post(url, content=as_csv(ROWS), params=params, headers=auth("530502FY"))
         assert r.status_code == 403 and r.json()["error"]["code"] == "wrong_agency"
+        # refused by the authorisation matrix before it is read as a register: kept in quarantine as it came
+        kept = client.get(f"/api/v1/quarantine/{r.json()['quarantine_id']}/raw", headers=auth("530502FY"))
+        assert kept.content == as_csv(ROWS)
         assert client.post(url, content=as_csv(ROWS), params=params).status_code == 401
         r = client.post(url, content=as_csv(ROWS), params={"as_of": "31/12/2016"}, headers=auth(BUREAU))
         assert r.status_code == 400 and r.json()["error"]["details"][0]["path"] == "as_of"
@@ -296,8 +299,8 @@ def test_the_api_imports_lists_and_refuses(server: InProcessHub) -> None:
         mine = client.get(url, headers=auth(BUREAU)).json()
         assert mine["count"] == 3 and {i["agency"] for i in mine["imports"]} == {BUREAU}
         assert client.get(url, headers=auth(OTHER_BUREAU)).json()["count"] == 0
-        assert client.get(url, headers=auth("530500ZX")).json()["count"] == 4
-        assert client.get(url, params={"agency": "530502FY"}, headers=auth("530500ZX")).json()["count"] == 1
+        assert client.get(url, headers=auth("530500ZX")).json()["count"] == 3
+        assert client.get(url, params={"agency": "530502FY"}, headers=auth("530500ZX")).json()["count"] == 0
         one = f"{url}/{body['import_id']}"
         assert client.get(one, headers=auth(BUREAU)).json()["rows_rejected"] == 3
         assert client.get(one, headers=auth(OTHER_BUREAU)).status_code == 404

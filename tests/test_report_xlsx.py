@@ -179,15 +179,40 @@ def test_appendix_has_one_row_per_figure_and_member() -> None:
     for row, (figure, member) in zip(rows, expected, strict=True):
         assert row[0] == figure.id and row[1] == figure.label
         assert row[2] == figure.value and type(row[2]) in (int, float)
-        assert shown(row[4]) == member.name and row[6] == member.person_key
-        assert (row[5] or None) == member.id_number and (row[7] or None) == member.case_key
+        # the ID number, and the person key that is one, masked as the PDF and HTML print them
+        assert shown(row[4]) == member.name and row[6] == masked(member.person_key)
+        assert (row[5] or None) == masked(member.id_number) and (row[7] or None) == member.case_key
         assert row[11] == ("是" if member.imported else "否")
         assert (row[13] or "") != ""
     first = rows[0]
-    assert first[5] == "530581198803140337" and first[8] == "530581SF" and first[10] == "迟延 3 日"
+    assert first[5] == "530581********0337" and first[6] == "530581********0337"
+    assert first[8] == "530581SF" and first[10] == "迟延 3 日"
     assert first[9] == dt.datetime(2017, 3, 2) and first[12] == "m-1 m-2"
     assert rows[1][4] == LI.name and rows[1][11] == "是"
     assert rows[5][13] == "三、脱管漏管风险／逾期未履行／530581SF／人数；三、脱管漏管风险／逾期未履行／@机关／人数"
+
+
+def masked(value: str | None) -> str | None:
+    """What the report prints for an ID number: its first six and last four characters, ``*`` between; any other
+    value (a sender's own reference) as it is."""
+    if value is None or not re.fullmatch(r"\d{17}[\dX]|\d{15}", value):
+        return value
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def test_no_id_number_is_written_whole_in_the_workbook_or_the_json() -> None:
+    """Given the sample's persons with ID numbers, when rendered as XLSX and as JSON with members, then no ID number
+    appears whole anywhere in the workbook's parts or the JSON, and each appears masked."""
+    report = sample_report()
+    numbers = {m.id_number for f in report.figures().values() for m in f.members if m.id_number}
+    assert numbers == {WANG.id_number, LI.id_number}
+    with zipfile.ZipFile(io.BytesIO(xlsx(report))) as z:
+        parts = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    text = json.dumps(as_json(report, members=True), ensure_ascii=False) + json.dumps(
+        figure_json(report.figures()["overview.received_total"]), ensure_ascii=False)
+    for number in numbers:
+        assert number not in parts and number not in text
+        assert masked(number) in parts and masked(number) in text
 
 
 def test_figures_link_to_their_first_row_in_the_appendix() -> None:
@@ -322,7 +347,7 @@ def test_json_figures_by_id_with_members_only_when_asked() -> None:
             "member_count": len(figure.members)}
         assert "members" not in entry
         assert [m["person_key"] for m in full["figures"][figure_id]["members"]] == [
-            m.person_key for m in figure.members]
+            masked(m.person_key) for m in figure.members]
     assert brief["figures"]["overview.received_total"]["imported"] == 1
     assert brief["figures"]["at_risk.530581SF.total"]["places"] == [
         {"section": "at_risk", "table": "at_risk.by_agency", "row": 0, "column": 1},
@@ -337,10 +362,10 @@ def test_figure_json_lists_every_member() -> None:
     out = figure_json(figure)
     assert (out["id"], out["value"], out["text"], out["member_count"]) == ("overview.received_total", 2, "2", 2)
     assert out["members"] == [
-        {"person_key": WANG.person_key, "name": "王小明", "id_number": "530581198803140337",
+        {"person_key": "530581********0337", "name": "王小明", "id_number": "530581********0337",
          "case_key": "530502FY|（2026）云0502刑初123号", "agency": "530581SF", "message_ids": ["m-1", "m-2"],
          "on": "2017-03-02", "note": "迟延 3 日", "imported": False},
-        {"person_key": LI.person_key, "name": "李四", "id_number": "530581199001011234", "case_key": None,
+        {"person_key": "530581********1234", "name": "李四", "id_number": "530581********1234", "case_key": None,
          "agency": None, "message_ids": [], "on": "2016-05-01", "note": "", "imported": True}]
     assert json.loads(json.dumps(out)) == out
 

@@ -7,7 +7,11 @@ from collections.abc import Iterator
 from adapters.kit.pipeline import DecodeContext, NativeRecord, Record, translate
 from adapters.kit.problems import NativeError, NativeProblem
 from adapters.ledger import columns, mapping
-from adapters.ledger.native import LedgerFormatError, Row, read_rows, row_text
+from adapters.ledger.native import LEDGER_LIMITS, LedgerFormatError, Row, read_rows, row_text
+
+# Rows rejected before the rest of a file is refused: a file with this many bad rows is the wrong file or has a
+# column wrong throughout, and every rejected row is kept and reported one by one (a few KB of the hub's memory each).
+MAX_REJECTED_ROWS = 1_000
 
 
 def decode(payload: bytes, ctx: DecodeContext) -> Iterator[Record]:
@@ -16,16 +20,30 @@ def decode(payload: bytes, ctx: DecodeContext) -> Iterator[Record]:
     ``number`` is the row's number in the sheet, ``where`` the row (``台账!12:12``).
 
     NativeError, raised from the iteration, when the file as a whole cannot be read: not a spreadsheet,
-    mis-encoded, corrupt, a header that does not match the column specification, no data rows. A file that
-    breaks part-way raises it after the rows before the break.
+    mis-encoded, corrupt, over the ledger's limits (``LEDGER_LIMITS``), a header that does not match the column
+    specification, no data rows. A file that breaks part-way raises it after the rows before the break; so does one
+    with more than MAX_REJECTED_ROWS rejected rows (``too_many_problems``), at the next rejected row.
     """
     spec = columns.load()
     layout: columns.Layout | None = None
+    rejected = 0
     try:
-        for row in read_rows(payload, filename=ctx.filename):
+        for row in read_rows(payload, filename=ctx.filename, limits=LEDGER_LIMITS):
             if layout is None:
                 layout = columns.Layout.of(spec, row)
-            yield _record(layout, row, ctx)
+            record = _record(layout, row, ctx)
+            if not record.ok:
+                rejected += 1
+                if rejected > MAX_REJECTED_ROWS:
+                    where = f"{layout.ref}!{row.number}:{row.number}"
+                    raise NativeError(
+                        "too_many_problems",
+                        f"{where}: more than {MAX_REJECTED_ROWS} rows rejected (MAX_REJECTED_ROWS); the file is "
+                        f"refused from row {row.number} on",
+                        [NativeProblem(f"超过 {MAX_REJECTED_ROWS} 行被拒，自第 {row.number} 行起不再读取 / more than "
+                                       f"{MAX_REJECTED_ROWS} rows rejected: the rest of the file is not read; "
+                                       "请更正后重新提交 / correct the file and send it again", where)])
+            yield record
     except LedgerFormatError as e:
         raise NativeError(e.code, e.message if e.where is None else f"{e.where}: {e.message}",
                           [NativeProblem(e.message, e.where)]) from None

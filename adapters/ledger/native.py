@@ -2,10 +2,11 @@
 writing the CSV the hub delivers to such an office (``write_csv``).
 
 ``read_rows`` streams the rows under the header row (the first non-empty row) as ``Row`` objects keyed by
-normalised header names. Memory stays flat in the number of rows: XLSX goes through openpyxl's read-only
-reader, CSV through the csv module over an incremental decoder. Problems with the file itself (not a
+normalised header names. Memory stays flat in the number of rows: XLSX goes through ``adapters.ledger.xlsx``
+(openpyxl for the workbook's small parts and each cell's value, a streaming parse of the sheet), CSV through
+the csv module over an incremental decoder; ``Limits`` bound what a file may hold. Problems with the file itself (not a
 spreadsheet, corrupt, undecodable, bad header, a value in a column without a header; a workbook part that
-declares a DTD or entities, or one that inflates too far) raise ``LedgerFormatError`` naming the cell; they
+declares a DTD or entities, a file over its limits) raise ``LedgerFormatError`` naming the cell; they
 surface while iterating, header problems on the first ``next``.
 """
 
@@ -23,13 +24,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError
 
-from openpyxl import load_workbook
+from lxml import etree
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-__all__ = ["CSV_SHEET", "LEDGER_SHEET", "LedgerFormatError", "Row", "normalise_header", "read_rows", "row_text",
-           "sheet_ref", "write_csv"]
+from adapters.ledger.xlsx import LEDGER_LIMITS, LIMITS, Limits, SheetSource, XlsxLimitError, open_sheet
+
+__all__ = ["CSV_SHEET", "LEDGER_LIMITS", "LEDGER_SHEET", "LIMITS", "LedgerFormatError", "Limits", "Row",
+           "normalise_header", "read_rows", "row_text", "sheet_ref", "write_csv"]
 
 CSV_SHEET = "CSV"
 LEDGER_SHEET = "台账"  # read in preference to the first sheet when a workbook has it
@@ -44,6 +46,7 @@ _CORRUPT: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile,
     zlib.error,
     ParseError,
+    etree.LxmlError,
     InvalidFileException,
     KeyError,
     EOFError,
@@ -107,22 +110,25 @@ def normalise_header(value: object) -> str:
     return "".join(text.translate(_HEADER_TABLE).split())
 
 
-def read_rows(data: bytes, *, filename: str | None = None, header: bool = False) -> Iterator[Row]:
+def read_rows(data: bytes, *, filename: str | None = None, header: bool = False,
+              limits: Limits = LIMITS) -> Iterator[Row]:
     """The ledger's rows under its header, streamed; XLSX (by its zip signature) or else CSV.
 
     ``filename`` only sharpens messages (a file named ``.xlsx`` that is no zip is refused as such). With
     ``header``, the first Row yielded is the header itself (no cells; ``number == header_row``), so that a
-    reader can check the header of a file that has no data rows.
+    reader can check the header of a file that has no data rows. ``limits`` bounds the file (rows, columns, a
+    workbook's parts, sizes and counts): a file over one is refused whole (``too_large``) before a row is yielded,
+    but for a sheet whose rows or columns pass the limit only where the reader gets to them.
     """
     if data.startswith(_ZIP_MAGIC):
-        yield from _xlsx_rows(data, header)
+        yield from _xlsx_rows(data, header, limits)
         return
     name = (filename or "").lower()
     if data.startswith(_OLE_MAGIC):
         raise LedgerFormatError(f"不支持旧版 Excel (.xls) / legacy Excel (.xls) files are not supported; {_SAVE_AS}")
     if name.endswith((".xlsx", ".xlsm")):
         raise LedgerFormatError(f"文件名为 .xlsx 但内容不是 XLSX / named {filename} but not an XLSX (no zip signature)")
-    yield from _csv_rows(data, header)
+    yield from _csv_rows(data, header, limits)
 
 
 # --- header and rows, shared by both formats ---------------------------------------------------------
@@ -194,8 +200,19 @@ class _Layout:
         return Row(number, self.sheet, cells, self.columns, self.number, tuple(stray))
 
 
-def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]], header: bool = False) -> Iterator[Row]:
+def _too_wide(sheet: str, number: int, values: Sequence[object], limits: Limits) -> LedgerFormatError:
+    width = len(values)
+    return LedgerFormatError(
+        f"第 {number} 行有 {width} 列，超过上限 {limits.max_columns} 列 / row {number} has {width} columns; at most "
+        f"{limits.max_columns} columns (max_columns)", f"{sheet_ref(sheet)}!{number}:{number}", "too_large")
+
+
+def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]], limits: Limits,
+          header: bool = False) -> Iterator[Row]:
+    cap = limits.max_columns
     for number, values in numbered:
+        if len(values) > cap:
+            raise _too_wide(sheet, number, values, limits)
         names = [normalise_header(v) if v is not None else "" for v in values]
         if any(names):
             layout = _Layout(sheet, number, names)
@@ -207,6 +224,8 @@ def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]], header: 
         yield Row(layout.number, sheet, {}, layout.columns, layout.number)
     make = layout.row
     for number, values in numbered:
+        if len(values) > cap:
+            raise _too_wide(sheet, number, values, limits)
         row = make(number, values)
         if row is not None:
             yield row
@@ -215,74 +234,37 @@ def _rows(sheet: str, numbered: Iterator[tuple[int, Sequence[object]]], header: 
 # --- XLSX ---------------------------------------------------------------------------------------------
 
 
-# A workbook that inflates beyond this is refused before it is read (a zip bomb); 200,000 rows inflate to ~175 MiB.
-MAX_UNZIPPED = 1 << 30
-_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
-
-
-def _check_xlsx_parts(data: bytes) -> None:
-    """Refuse a workbook whose XML parts declare a DTD or entities (Excel and WPS never write one; openpyxl's
-    sheet reader would expand them), or that inflates beyond MAX_UNZIPPED. Streams each part: memory stays flat."""
+def _xlsx_rows(data: bytes, header: bool, limits: Limits) -> Iterator[Row]:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-            if sum(m.file_size for m in members) > MAX_UNZIPPED:
-                raise LedgerFormatError(f"XLSX 解压后超过 {MAX_UNZIPPED >> 20} MiB / the workbook inflates beyond "
-                                        f"{MAX_UNZIPPED >> 20} MiB", code="too_large")
-            keep = max(len(m) for m in _DTD_MARKERS) - 1
-            for member in members:
-                if not member.filename.endswith((".xml", ".rels")):
-                    continue
-                with archive.open(member) as part:
-                    tail = b""
-                    while chunk := part.read(_CHUNK):
-                        window = tail + chunk
-                        if any(marker in window for marker in _DTD_MARKERS):
-                            raise LedgerFormatError(
-                                f"XLSX 的 {member.filename} 含有 DOCTYPE/ENTITY 声明，拒绝读取 / "
-                                f"{member.filename} declares a DTD or entities: refused", code="dtd_forbidden")
-                        tail = window[-keep:]
-    except LedgerFormatError:
-        raise
-    except _CORRUPT as exc:
-        raise LedgerFormatError(f"XLSX 文件损坏或不是工作簿 / corrupt XLSX or not an Excel workbook: {exc!r}",
-                                code="corrupt") from exc
-
-
-def _xlsx_rows(data: bytes, header: bool = False) -> Iterator[Row]:
-    _check_xlsx_parts(data)
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+        source = open_sheet(data, limits, LEDGER_SHEET)
+    except XlsxLimitError as exc:
+        raise LedgerFormatError(exc.message, exc.where, exc.code) from exc
     except _CORRUPT as exc:
         raise LedgerFormatError(f"XLSX 文件损坏或不是工作簿 / corrupt XLSX or not an Excel workbook: {exc!r}",
                                 code="corrupt") from exc
     try:
-        sheets = [ws for ws in workbook.worksheets if isinstance(ws, ReadOnlyWorksheet)]
-        if not sheets:
-            raise LedgerFormatError("工作簿中没有工作表 / the workbook has no worksheet")
-        sheet = next((ws for ws in sheets if ws.title.strip() == LEDGER_SHEET), sheets[0])
-        sheet.reset_dimensions()  # trust the rows, not a stored (possibly wrong) <dimension>
-        yield from _rows(sheet.title, _xlsx_numbered(sheet), header)
+        yield from _rows(source.title, _xlsx_numbered(source), limits, header)
     finally:
-        workbook.close()
+        source.reader.archive.close()
 
 
-def _xlsx_numbered(sheet: ReadOnlyWorksheet) -> Iterator[tuple[int, Sequence[object]]]:
-    # openpyxl yields an empty tuple for each missing row, so counting from 1 gives the sheet's row number.
-    rows = sheet.values  # iter_rows(values_only=True) over the whole sheet (the stubs reject the direct call)
+def _xlsx_numbered(source: SheetSource) -> Iterator[tuple[int, Sequence[object]]]:
+    rows = source.rows()
     number = 0
     while True:
         try:
-            values = next(rows)
+            number, values = next(rows)
         except StopIteration:
             return
+        except XlsxLimitError as exc:
+            cell = exc.where or f"{number + 1}:{number + 1}"
+            raise LedgerFormatError(exc.message, f"{sheet_ref(source.title)}!{cell}", exc.code) from exc
         except _CORRUPT as exc:
             raise LedgerFormatError(
                 f"XLSX 文件损坏 / corrupt XLSX after row {number}: {exc!r}",
-                f"{sheet_ref(sheet.title)}!{number + 1}:{number + 1}",
+                f"{sheet_ref(source.title)}!{number + 1}:{number + 1}",
                 "corrupt",
             ) from exc
-        number += 1
         yield number, values
 
 
@@ -351,10 +333,32 @@ def _csv_delimiter(data: bytes, encoding: str) -> str:
     return ","
 
 
-def _csv_rows(data: bytes, header: bool = False) -> Iterator[Row]:
+def _check_csv_rows(data: bytes, encoding: str, delimiter: str, limits: Limits) -> None:
+    """Refuse a CSV of more than ``limits.max_rows`` records before any is read (counted again only when it has
+    more lines than that: a quoted cell may span lines)."""
+    cap = limits.max_rows + 1  # and the header
+    if data.count(b"\n") + 1 <= cap:
+        return
+    count = 0
+    try:
+        for _ in csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="strict", newline=""),
+                            delimiter=delimiter):
+            count += 1
+            if count > cap:
+                raise LedgerFormatError(f"CSV 的数据行超过 {limits.max_rows:,} 行 / the file has more than "
+                                        f"{limits.max_rows:,} rows under the header (max_rows); 请分成几个文件 / "
+                                        "split it",
+                                        f"{CSV_SHEET}!{count}:{count}", "too_large")
+    except csv.Error:
+        return  # reported where the rows are read
+
+
+def _csv_rows(data: bytes, header: bool, limits: Limits) -> Iterator[Row]:
     encoding = _csv_encoding(data)
-    text = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="strict", newline="")
-    reader = csv.reader(text, delimiter=_csv_delimiter(data, encoding))
+    delimiter = _csv_delimiter(data, encoding)
+    _check_csv_rows(data, encoding, delimiter, limits)
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=encoding, errors="strict", newline=""),
+                        delimiter=delimiter)
 
     def numbered() -> Iterator[tuple[int, Sequence[object]]]:
         end = 0
@@ -370,7 +374,7 @@ def _csv_rows(data: bytes, header: bool = False) -> Iterator[Row]:
             start, end = end + 1, reader.line_num
             yield start, fields
 
-    yield from _rows(CSV_SHEET, numbered(), header)
+    yield from _rows(CSV_SHEET, numbered(), limits, header)
 
 
 # --- writing --------------------------------------------------------------------------------------------

@@ -315,6 +315,35 @@ def _rules_by_type(schema: Any) -> tuple[dict[str, Any], dict[str, Any], dict[st
     return frame, base, thens
 
 
+@cache
+def _frame_validator() -> Draft202012Validator:
+    """The schema without the rules of each record: the header and the records array itself (its length)."""
+    path = agency_schema_dir(SYSTEM) / SCHEMA_FILE
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    inlined = _inline(schema, schema.get("$defs", {}))
+    records = inlined.get("properties", {}).get("records")
+    if isinstance(records, dict):
+        inlined = {**inlined, "properties": {**inlined["properties"],
+                                             "records": {k: v for k, v in records.items() if k != "items"}}}
+    return Draft202012Validator(inlined)
+
+
+def frame_problems(doc: Any) -> list[NativeProblem]:
+    """The problems of the payload's header and frame, found before any record is looked at: a batch of more
+    records than the exchange allows is refused without checking each of them."""
+    out = []
+    for err in _frame_validator().iter_errors(doc):
+        path: Path = tuple(err.absolute_path)
+        if err.validator == "required" and (m := _REQUIRED.match(err.message)):
+            path = (*path, m.group(1))
+        reason = _message(err)
+        if err.validator == "maxItems" and path == ("records",) and isinstance(err.instance, list):
+            reason = (f"the batch has {len(err.instance)} records; at most {err.validator_value} in one batch "
+                      "(records maxItems): split the batch")
+        out.append(NativeProblem(reason, where=pointer(path)))
+    return out
+
+
 def _schema_valid(doc: Any) -> bool:
     try:
         _fast_check()(doc)
@@ -389,7 +418,11 @@ def split(doc: dict[str, Any]) -> list[NativeRecord]:
     """The records of a payload, each with its own schema problems; NativeError when the header or the frame
     is wrong (which would make every record doubtful)."""
     by_record: dict[int, list[NativeProblem]] = {}
-    frame: list[NativeProblem] = []
+    frame = frame_problems(doc)
+    if frame:
+        raise NativeError("schema_invalid", f"the payload's header or frame does not match the police exchange "
+                                            f"schema ({len(frame)} problem(s), first at {frame[0].where or '/'}: "
+                                            f"{frame[0].reason})", frame)
     for path, problem in schema_problems(doc):
         if len(path) >= 2 and path[0] == "records" and isinstance(path[1], int):
             by_record.setdefault(path[1], []).append(problem)

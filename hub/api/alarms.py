@@ -14,24 +14,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub import alarming, pursuits
+from hub import alarming, authz, pursuits
 from hub.api import ops_cases
 from hub.api.common import error, plain
+from hub.api.guard import caller, caller_agency
 from hub.api.operator_auth import operator_check
 from hub.core.alarms import NoticeStep
-from hub.core.model import Agency, OrganType
+from hub.core.model import Agency
 from hub.service import Hub
 from hub.store.db import utcnow
 
 DRAFT_STATUSES = ("drafted", "confirmed", "sent", "dismissed", "withdrawn")
-
-
-
-
-
-
-def _operator(agency: Agency) -> bool:
-    return agency.organ_type is OrganType.HUB
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -55,18 +48,20 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         """Deadline notices sent, in the order sent, each with its recipients; page with ``after`` = the last
         ``seq`` seen. An agency sees those it was sent; operators all (or one agency's with ``agency``), and how
         many open obligations wait for each missing calendar year."""
-        caller = who(request)
-        if not _operator(caller):
-            if agency not in (None, caller.code):
-                return error("forbidden", f"{caller.code} sees only the notices it was sent", 403, "agency")
-            agency = caller.code
+        asks = caller(request)
+        if asks.scope is not None:
+            named = authz.decide(asks, "alarms", [authz.Rel.ADDRESSEE] if agency in (None, asks.code) else [])
+            if not named:
+                return error("forbidden", f"{asks.code} sees only the notices it was sent ({named.reason})", 403,
+                             "agency")
+            agency = asks.code
         if step is not None and step not in {s.value for s in NoticeStep}:
             return error("invalid", f"step: not a notice step: {step!r} (one of "
                           f"{', '.join(s.value for s in NoticeStep)})", 422, "step")
         items = await run_in_threadpool(lambda: alarming.list_alarms(hub.engine, agency=agency, step=step,
                                                                      after=after, limit=limit))
         body: dict[str, Any] = {"notices": items, "next_after": items[-1]["seq"] if items else after}
-        if _operator(caller):
+        if asks.scope is None:
             body["calendar_missing"] = [{"year": y, "waiting": n} for y, n in sorted(
                 (await run_in_threadpool(_waiting)).items())]
         return JSONResponse(plain(body))
@@ -80,18 +75,13 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                      bureau: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> JSONResponse:
         """Drafted pursuit requests (oldest first): a bureau sees its own, operators all. Without a key, a console
         session: its agency's (as its bureau), or all for an operator who sees every agency."""
-        if ops_cases.by_session(request):
-            _, mine = await run_in_threadpool(operator, request, "view")
-            if mine is not None:
-                if bureau not in (None, mine):
-                    return error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
-                bureau = mine
-        else:
-            caller = who(request)
-            if not _operator(caller):
-                if caller.organ_type is not OrganType.BUREAU or bureau not in (None, caller.code):
-                    return error("forbidden", "a bureau sees its own pursuit drafts; operators see all", 403)
-                bureau = caller.code
+        asks = caller(request)  # a bureau's key (hub.authz_routes), or a console session as its agency
+        if asks.scope is not None:
+            if bureau not in (None, asks.code):
+                why = authz.decide(asks, "pursuit_drafts", [])
+                return error("forbidden", f"a bureau sees its own pursuit drafts; operators see all ({why.reason})",
+                             403)
+            bureau = asks.code
         if status is not None and status not in DRAFT_STATUSES:
             return error("invalid", f"status: one of {', '.join(DRAFT_STATUSES)}, not {status!r}", 422, "status")
         items = await run_in_threadpool(lambda: pursuits.list_drafts(hub, status=status, bureau=bureau, limit=limit))
@@ -101,24 +91,16 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     async def draft(draft_id: str, request: Request) -> JSONResponse:
         """One draft with its canonical PursuitRequest. Without a key, a console session: its agency's drafts (as
         their bureau), or all for an operator who sees every agency."""
-        if ops_cases.by_session(request):
-            _, mine = await run_in_threadpool(operator, request, "view")
-            caller_code = mine or "the hub"
-            item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
-            allowed = item is not None and (mine is None or item["bureau"] == mine)
-        else:
-            caller = who(request)
-            caller_code = caller.code
-            item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
-            allowed = item is not None and (_operator(caller) or item["bureau"] == caller.code)
-        if item is None or not allowed:
-            return error("not_found", f"no pursuit draft {draft_id} for {caller_code}", 404)
+        asks = caller(request)
+        item = await run_in_threadpool(pursuits.get_draft, hub, draft_id)
+        if item is None or not authz.decide(asks, "pursuit_drafts", authz.owned(asks.code, item["bureau"])):
+            return error("not_found", f"no pursuit draft {draft_id} for {asks.scope or 'the hub'}", 404)
         return JSONResponse(plain(item))
 
     async def decide(draft_id: str, request: Request, action: str) -> JSONResponse:
-        if ops_cases.by_session(request):  # without a key, a console session (hub.api.ops_cases)
+        if not caller(request).by_key:  # a console session (hub.api.ops_cases)
             return await ops_cases.decide_by_session(hub, operator, draft_id, request, action)
-        caller = who(request)
+        agency = caller_agency(request, hub.directory)
         clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
         try:
             body = await _body(request)
@@ -126,8 +108,8 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
             return ops_cases.invalid(e)
         by, reason, now = str(body.get("by", "")), str(body.get("reason", "")), clock()
         if action == "confirm":
-            return await ops_cases.decided(lambda: pursuits.confirm(hub, draft_id, agency=caller, by=by, now=now))
-        return await ops_cases.decided(lambda: pursuits.dismiss(hub, draft_id, agency=caller, by=by, reason=reason))
+            return await ops_cases.decided(lambda: pursuits.confirm(hub, draft_id, agency=agency, by=by, now=now))
+        return await ops_cases.decided(lambda: pursuits.dismiss(hub, draft_id, agency=agency, by=by, reason=reason))
 
     @api.post("/api/v1/pursuit-drafts/{draft_id}/confirm")
     async def confirm(draft_id: str, request: Request) -> JSONResponse:

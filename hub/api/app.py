@@ -9,14 +9,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from adapters import module_of
-from hub import inbound
+from hub import authz, inbound, payload_views
 from hub.api import alarms as alarms_api
 from hub.api import cases as cases_api
 from hub.api import identity as identity_api
@@ -25,18 +25,19 @@ from hub.api import registers as registers_api
 from hub.api import reports as reports_api
 from hub.api import reports_history as history_api
 from hub.api import rules as rules_api
-from hub.api.auth import authenticate
+from hub.api.auth import authenticate, setup_auth
 from hub.api.common import error_body
+from hub.api.guard import admit_input, caller, caller_agency, make_guard
 from hub.api.operator_auth import operator_check
 from hub.bus.kombu_bus import Bus, make_bus
 from hub.bus.topology import build_topology
 from hub.canonical import load_schema
 from hub.console import data as console_data
 from hub.console import web as console_web
-from hub.core.model import Agency, OrganType
+from hub.core.model import Agency
 from hub.errors import Forbidden, InvalidMessage, Problem, Unauthorised
 from hub.registry import load_registry
-from hub.service import Hub
+from hub.service import Hub, SendRefused
 from hub.settings import Settings
 from hub.store.db import make_engine, utcnow
 from hub.workers.groupcommit import GroupCommit
@@ -73,11 +74,14 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             the_bus.close()
             engine.dispose()
 
+    # every route is held to its row of hub.authz_routes before its endpoint runs (``who`` is bound below)
+    guard = make_guard(engine=engine, directory=directory, who=lambda r: who(r))
     app = FastAPI(title="Xianjie 衔接 — community-corrections data-exchange hub", version="0.1.0",
-                  lifespan=lifespan)
+                  lifespan=lifespan, dependencies=[Depends(guard)])
     app.state.hub = hub
     app.state.settings = settings
     app.state.clock = clock or utcnow
+    setup_auth(app, hub=hub, settings=settings)  # keys, client certificates, failed-attempt limit (hub.api.auth)
 
     def who(request: Request) -> Agency:
         return authenticate(request, directory)
@@ -124,6 +128,11 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
 
     @app.exception_handler(DBAPIError)
     async def _database_away(r: Request, e: DBAPIError) -> JSONResponse:
+        if isinstance(e, DataError) and "NUL" in str(e.orig):
+            # a text with a NUL character, which PostgreSQL's text columns refuse: the request's fault, not the
+            # database's (nothing was stored: the transaction rolled back)
+            reason = "a text holds a NUL character (0x00), which cannot be stored: send it without"
+            return JSONResponse(error_body("invalid_text", reason, [Problem(reason)]), status_code=400)
         log.error("database error: %s", e.__class__.__name__)
         if r.url.path.startswith("/api/v1/inbound/"):
             # a batch stores its records in chunks: those before the failure may be stored, which a resend finds
@@ -151,6 +160,13 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                                           content_type=ctype, size=size, truncated=over)
             return JSONResponse(error_body("unauthorised", str(e), [Problem(str(e))], quarantine_id=qid),
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if not (admitted := admit_input(request, agency)):
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=403,
+                                          code="forbidden", message=admitted.reason,
+                                          problems=[Problem(admitted.reason)], content_type=ctype, size=size,
+                                          truncated=over)
+            return JSONResponse(error_body("forbidden", admitted.reason, [Problem(admitted.reason)],
+                                           quarantine_id=qid), status_code=403)
         if over:
             reason = f"body of {size} bytes exceeds the limit of {settings.max_body_bytes} bytes"
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=413,
@@ -164,11 +180,12 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=e.status,
                                           code=e.code, message=e.message, problems=e.problems, content_type=ctype)
             return JSONResponse(error_body(e.code, e.message, e.problems, quarantine_id=qid), status_code=e.status)
-        except Forbidden as e:
-            p = Problem(str(e), path=sender_path(raw))
+        except Forbidden as e:  # the sender's own refusal: kept in quarantine like every other
+            code, field = (e.code, e.field) if isinstance(e, SendRefused) else ("sender_mismatch", "sender")
+            p = Problem(str(e), path=envelope_path(raw, field))
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=403,
-                                          code="sender_mismatch", message=str(e), problems=[p], content_type=ctype)
-            return JSONResponse(error_body("sender_mismatch", str(e), [p], quarantine_id=qid), status_code=403)
+                                          code=code, message=str(e), problems=[p], content_type=ctype)
+            return JSONResponse(error_body(code, str(e), [p], quarantine_id=qid), status_code=403)
         status_url = str(request.url_for("get_message", message_id=res.message_id))
         return JSONResponse({"message_id": res.message_id, "status_url": status_url, "created": res.created},
                             status_code=202 if res.created else 200)
@@ -184,12 +201,14 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         ctype = request.headers.get("content-type")
         raw, over, size = await read_body(request, settings.max_native_bytes)
         agency = who(request)
-        if module_of(system) is None or system not in agency.inbound_systems:
+        own = authz.may_send_system(code=agency.code, systems=agency.inbound_systems, system=system)
+        if own and not (admitted := admit_input(request, agency)):
+            own = admitted
+        if module_of(system) is None or not own:
             # kept like every refused input, so an operator can see what the agency tried to send
             known = module_of(system) is not None
             code, status = ("forbidden", 403) if known else ("unknown_system", 404)
-            reason = (f"agency {agency.code} sends {', '.join(agency.inbound_systems)} payloads, not {system}" if known
-                      else f"{system} is not an agency system this hub knows")
+            reason = own.reason if known else f"{system} is not an agency system this hub knows"
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="native-api",
                                           status=status, code=code, message=reason, problems=[Problem(reason)],
                                           content_type=ctype, size=size, truncated=over)
@@ -202,6 +221,13 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
             return JSONResponse(error_body("too_large", reason, [Problem(reason)], quarantine_id=qid),
                                 status_code=413)
         name = filename or request.headers.get("x-filename")
+        if name is not None and "\x00" in name:  # a text column (PostgreSQL's) cannot hold it: refused, kept
+            reason = f"the file name has a NUL character at position {name.index(chr(0)) + 1}: name the file without it"
+            qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="native-api", status=400,
+                                          code="bad_filename", message=reason, problems=[Problem(reason, "filename")],
+                                          content_type=ctype, size=size)
+            return JSONResponse(error_body("bad_filename", reason, [Problem(reason, "filename")], quarantine_id=qid),
+                                status_code=400)
         report = await run_in_threadpool(inbound.receive, hub, raw, agency=agency, system=system,
                                          channel="native-api", filename=name, content_type=ctype)
         body = report.as_dict()
@@ -218,9 +244,9 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     @app.get("/api/v1/inbound/payloads/{payload_id}", tags=["native inbound"], name="get_native")
     async def get_native(payload_id: str, request: Request) -> Response:
         """What became of a native payload and each of its records (the sender's or the operators')."""
-        agency = who(request)
+        who_asks = caller(request)
         found = await run_in_threadpool(inbound.payload_summary, hub, payload_id)
-        if found is None or (agency.organ_type is not OrganType.HUB and found["agency"] != agency.code):
+        if found is None or not authz.decide(who_asks, "native_payload", authz.owned(who_asks.code, found["agency"])):
             return JSONResponse(error_body("not_found", "no such payload for this agency", []), status_code=404)
         return JSONResponse(_jsonable(found))
 
@@ -228,11 +254,11 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     async def get_attachment(sha256: str, request: Request) -> Response:
         """A file that came inline (base64) with a native notice, by the SHA-256 its canonical message names;
         for agencies that may read that message."""
-        agency = who(request)
+        who_asks = caller(request)
         found = await run_in_threadpool(inbound.get_attachment, hub, sha256.lower())
 
         def may_read(ids: list[str]) -> bool:
-            return any(hub.may_read_message(agency, i) for i in ids)
+            return any(hub.may_read_message(who_asks, i, "attachment") for i in ids)
 
         if found is None or not await run_in_threadpool(may_read, found[0]):
             return JSONResponse(error_body("not_found", "no such attachment for this agency", []), status_code=404)
@@ -240,64 +266,83 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
 
     @app.get("/api/v1/messages/{message_id}", tags=["messages"], name="get_message")
     async def get_message(message_id: str, request: Request) -> Response:
-        """Each recipient's state and the message's full timeline."""
-        agency = who(request)
-        if not await run_in_threadpool(hub.may_read_message, agency, message_id):
+        """Each recipient's state and the message's full timeline: for its sender, the agencies it was routed or
+        copied to, and the hub's operators (hub.authz.ACCESS["message"])."""
+        if not await run_in_threadpool(hub.may_read_message, caller(request), message_id):
             return JSONResponse(error_body("not_found", "no such message for this agency", []), status_code=404)
         status = await run_in_threadpool(hub.message_status, message_id)
         return JSONResponse(_jsonable(status))
 
     async def quarantine_entry(qid: str, request: Request) -> dict[str, Any] | None:
         """The entry if the caller may see it: the agency it came from, or the hub's operators."""
-        agency = who(request)
+        who_asks = caller(request)
         q = await run_in_threadpool(hub.get_quarantine, qid)
-        if q is None or (agency.organ_type is not OrganType.HUB and q["agency"] != agency.code):
+        if q is None or not authz.decide(who_asks, "quarantine", authz.owned(who_asks.code, q["agency"])):
             return None
         return q
 
+    async def operator_view(request: Request, q: dict[str, Any], reason: str | None, part: str) -> Response | None:
+        """An agency reads its own rejected input with its key freely; the hub's operators read an input only for a
+        stated ``reason``, put on the record as ``view_payload`` before the bytes are shown (422 without it)."""
+        who_asks = caller(request)
+        if who_asks.by_key and q["agency"] == who_asks.code:
+            return None
+        try:
+            why = payload_views.from_api(reason)
+        except payload_views.ReasonRefused as e:
+            return JSONResponse(error_body(e.code_, e.message, e.problems), status_code=e.status)
+        shown = [payload_views.part(part, bytes(q["raw"]))]
+        await run_in_threadpool(lambda: payload_views.record(
+            hub.engine, actor=who_asks.actor, target=f"quarantine:{q['id']}", reason=why, shown=shown,
+            channel="api", code=q["code"]))
+        return None
+
     @app.get("/api/v1/quarantine/{qid}", tags=["quarantine"])
-    async def get_quarantine(qid: str, request: Request) -> Response:
-        """A rejected input: the reasons, and the raw bytes exactly as received (base64) and as text."""
+    async def get_quarantine(qid: str, request: Request, reason: str | None = None) -> Response:
+        """A rejected input: the reasons, and the raw bytes exactly as received (base64) and as text. The hub's
+        operators give a ``reason`` to read another agency's input (audited as ``view_payload``)."""
         q = await quarantine_entry(qid, request)
         if q is None:
             return JSONResponse(error_body("not_found", "no such quarantine entry for this agency", []),
                                 status_code=404)
+        if (refused := await operator_view(request, q, reason, "raw")) is not None:
+            return refused
         raw = bytes(q.pop("raw"))
         q["raw_base64"] = base64.b64encode(raw).decode()
         q["raw_text"] = readable(raw)
         return JSONResponse(_jsonable(q))
 
     @app.get("/api/v1/quarantine/{qid}/raw", tags=["quarantine"])
-    async def get_quarantine_raw(qid: str, request: Request) -> Response:
+    async def get_quarantine_raw(qid: str, request: Request, reason: str | None = None) -> Response:
         q = await quarantine_entry(qid, request)
         if q is None:
             return JSONResponse(error_body("not_found", "no such quarantine entry", []), status_code=404)
+        if (refused := await operator_view(request, q, reason, "raw")) is not None:
+            return refused
         return Response(bytes(q["raw"]), media_type="application/octet-stream")
 
     @app.get("/api/v1/inbox", tags=["inbox"])
     async def get_inbox(request: Request, limit: int = 100, after: int = 0) -> Response:
         """The authenticated agency's pull inbox in hub order (items after ``seq`` ``after``); fetched items count
         as delivered and stay until acknowledged."""
-        agency = who(request)
+        agency = caller_agency(request, directory)
         items = await run_in_threadpool(hub.inbox, agency, limit=max(1, min(limit, 500)), after=max(0, after))
         return JSONResponse({"items": items})
 
     @app.post("/api/v1/inbox/{delivery_id}/ack", tags=["inbox"])
     async def ack_inbox(delivery_id: str, request: Request) -> Response:
-        agency = who(request)
+        agency = caller_agency(request, directory)
         changed = await run_in_threadpool(hub.inbox_ack, agency, delivery_id)
         if changed is None:
             return JSONResponse(error_body("not_found", "no such inbox item for this agency", []), status_code=404)
         return JSONResponse({"delivery_id": delivery_id, "acknowledged": True, "changed": changed})
-
-    operator = operator_check(engine, directory, who)
 
     @app.get("/api/v1/failed-transfers", tags=["failed transfers"])
     async def list_failed(request: Request, limit: int = 100, offset: int = 0) -> Response:
         """Failed transfers with their cause, oldest first; they never expire. Filters: ``status`` (open,
         retrying, resolved, any), ``cause``, ``recipient``, ``agency`` (sender or recipient), ``message_type``,
         ``age`` (lt1d, 1to3d, 3to7d, gt7d), ``q`` (a person's name, ID number or case number)."""
-        _, scope = operator(request, "view")
+        scope = caller(request).scope
         found = await run_in_threadpool(console_data.failed_list, engine,
                                         console_data.FailedFilter.of(dict(request.query_params)), scope=scope,
                                         now=app.state.clock(), limit=max(1, min(limit, 1000)), offset=max(0, offset))
@@ -306,7 +351,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     @app.post("/api/v1/failed-transfers/{ft_id}/retry", tags=["failed transfers"])
     async def retry_failed(ft_id: str, request: Request) -> Response:
         """Send again (after the recipient or the registry is fixed)."""
-        by, scope = operator(request, "retry")
+        by, scope = caller(request).actor, caller(request).scope
         if scope is not None and await run_in_threadpool(console_data.failed_one, engine, ft_id, scope=scope,
                                                          now=app.state.clock()) is None:
             return JSONResponse(error_body("not_found", "no such failed transfer", []), status_code=404)
@@ -350,13 +395,13 @@ def readable(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def sender_path(raw: bytes) -> str:
-    """Where the envelope's sender sits, by element names (the body already parsed once, so this is safe)."""
+def envelope_path(raw: bytes, field: str = "sender") -> str:
+    """Where an envelope field sits, by element names (the body already parsed once, so this is safe)."""
     from hub.canonical import element_path, parse_tree
 
     root = parse_tree(raw).getroot()
-    node = root.find("{urn:xianjie:canonical:v1}envelope/{urn:xianjie:canonical:v1}sender")
-    return element_path(node) if node is not None else "/*/x:envelope/x:sender"
+    node = root.find(f"{{urn:xianjie:canonical:v1}}envelope/{{urn:xianjie:canonical:v1}}{field}")
+    return element_path(node) if node is not None else f"/*/x:envelope/x:{field}"
 
 
 def _jsonable(value: Any) -> Any:

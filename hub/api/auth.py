@@ -1,23 +1,158 @@
-"""Agency authentication: ``Authorization: Bearer <key>`` or ``X-Api-Key``; keys are compared by hash."""
+"""Agency authentication: an API key (``Authorization: Bearer <key>`` or ``X-Api-Key``), a verified TLS client
+certificate whose fingerprint the registry names, or both, as the agency's ``client_auth`` says (key, cert,
+cert+key). Keys are compared by hash (hub.api_keys); every failure is logged on ``xianjie.auth`` with the client's
+address, the key's public id when there is one, and the reason (never the key), and too many failures from one
+address block it (429, hub.auth_limit). See docs/security-keys.md.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+import datetime as dt
+import logging
+from collections.abc import Callable
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hub import audit
+from hub.api import tls
+from hub.api.common import error_body
+from hub.api_keys import KeyStore
+from hub.auth_limit import FailureLimiter, TooManyAttempts, configure
 from hub.core.model import Agency, Directory
 from hub.errors import Unauthorised
-from hub.registry import key_hash
+from hub.service import Hub
+from hub.settings import Settings
+from hub.store.db import utcnow
+
+log = logging.getLogger("xianjie.auth")
+REALM = "api"
+
+
+class _Refusal(Exception):
+    """Why a request's credentials are refused: ``reason`` for the log, ``message`` for the client; ``counts``
+    towards the address's block (a request without any credential does not)."""
+
+    def __init__(self, reason: str, message: str, *, key_id: str | None = None, counts: bool = True) -> None:
+        super().__init__(reason)
+        self.reason, self.message, self.key_id, self.counts = reason, message, key_id, counts
+
+
+class AgencyAuth:
+    """Who an API request comes from, for one app: its key store, failure limiter, settings and clock."""
+
+    def __init__(self, *, keys: KeyStore, limiter: FailureLimiter, settings: Settings,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.keys = keys
+        self.limiter = limiter
+        self.settings = settings
+        self.clock = clock
+
+    def authenticate(self, request: Request, directory: Directory) -> Agency:
+        """The agency the request's credentials identify. TooManyAttempts while the client's address is blocked
+        (a correct key too: otherwise the block would not slow down guessing); Unauthorised otherwise."""
+        client = tls.client_host(request)
+        wait = self.limiter.blocked_for(REALM, client)
+        if wait:
+            log.warning("agency authentication refused: client=%s blocked for %ds more after repeated failures",
+                        client, wait)
+            raise TooManyAttempts(wait, f"too many failed authentications from {client}; try again in {wait} s")
+        key = request.headers.get("x-api-key")
+        header = request.headers.get("authorization", "")
+        if not key and header.lower().startswith("bearer "):
+            key = header[7:].strip()
+        now = self.clock()
+        try:
+            agency, key_id = self._identify(request, directory, key or None, now)
+        except _Refusal as r:
+            self._failed(request, client, r)
+            raise Unauthorised(r.message) from None
+        if key and key_id is not None:
+            self.keys.touch(key_id, agency=agency, key=key, now=now)
+        return agency
+
+    def _identify(self, request: Request, directory: Directory, key: str | None,
+                  now: dt.datetime) -> tuple[Agency, str | None]:
+        fingerprint, problem = tls.client_certificate(request, self.settings)
+        if problem is not None:
+            raise _Refusal(problem, problem)
+        by_cert: Agency | None = None
+        if fingerprint is not None:
+            by_cert = directory.by_cert_fingerprint(fingerprint)
+            if by_cert is None:
+                raise _Refusal(f"unknown client certificate sha256={fingerprint}",
+                               "the client certificate is not registered for any agency")
+        if key is None:
+            if by_cert is None:
+                raise _Refusal("no credentials", "no API key: send 'Authorization: Bearer <key>'", counts=False)
+            if by_cert.client_auth != "cert":
+                raise _Refusal(f"certificate of {by_cert.code} without its API key",
+                               f"agency {by_cert.code} authenticates with its API key as well as its certificate",
+                               counts=False)
+            return by_cert, None
+        found = self.keys.check(key, directory=directory, now=now)
+        if found.agency is None:
+            raise _Refusal(found.reason or "unknown key",
+                           "unknown API key" if found.reason == "unknown key" else f"API key refused: {found.reason}",
+                           key_id=found.key_id)
+        agency = found.agency
+        if by_cert is not None and by_cert.code != agency.code:
+            raise _Refusal(f"key of {agency.code} with the certificate of {by_cert.code}",
+                           "the API key and the client certificate belong to different agencies", key_id=found.key_id)
+        if by_cert is None and agency.client_auth != "key":
+            raise _Refusal(f"key of {agency.code} without its client certificate",
+                           f"agency {agency.code} must present its TLS client certificate", key_id=found.key_id)
+        return agency, found.key_id
+
+    def _failed(self, request: Request, client: str, r: _Refusal) -> None:
+        log.log(logging.WARNING if r.counts else logging.INFO,
+                "agency authentication failed: client=%s key_id=%s reason=%s path=%s",
+                client, r.key_id or "-", r.reason, request.url.path)
+        if not r.counts:
+            return
+        block = self.limiter.failed(REALM, client)
+        if not block:
+            return
+        log.warning("agency authentication: client=%s blocked for %ds after %d failures within %gs",
+                    client, block, self.limiter.max_failures, self.limiter.window)
+
+        def write() -> None:
+            try:
+                with self.keys.engine.begin() as conn:
+                    audit.record(conn, at=utcnow(), actor="hub:auth", action="auth_block", target=f"client:{client}",
+                                 detail={"realm": REALM, "failures": self.limiter.max_failures,
+                                         "window_seconds": self.limiter.window, "block_seconds": block,
+                                         "last_reason": r.reason, "key_id": r.key_id})
+            except Exception as e:  # the block holds whether or not its entry could be written; the log says so
+                log.error("could not audit the block of client %s: %s", client, type(e).__name__)
+
+        self.keys.background(write)
 
 
 def authenticate(request: Request, directory: Directory) -> Agency:
-    """The agency whose key the request carries; Unauthorised if none or unknown."""
-    key = request.headers.get("x-api-key")
-    auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    if not key:
-        raise Unauthorised("no API key: send 'Authorization: Bearer <key>'")
-    agency = directory.by_key_hash(key_hash(key))
-    if agency is None:
-        raise Unauthorised("unknown API key")
-    return agency
+    """The agency whose credentials the request carries (see ``AgencyAuth.authenticate``)."""
+    guard: AgencyAuth = request.app.state.agency_auth
+    return guard.authenticate(request, directory)
+
+
+def _too_many(_r: Request, e: Exception) -> JSONResponse:
+    assert isinstance(e, TooManyAttempts)
+    return JSONResponse(error_body("too_many_attempts", str(e), []), status_code=429,
+                        headers={"Retry-After": str(e.retry_after)})
+
+
+def setup_auth(app: FastAPI, *, hub: Hub, settings: Settings) -> AgencyAuth:
+    """Give ``app`` its agency authentication (``app.state.agency_auth``; keys expire by ``app.state.clock``) and
+    the 429 answer of a blocked address."""
+
+    def clock() -> dt.datetime:
+        now: dt.datetime = getattr(app.state, "clock", utcnow)()
+        return now
+
+    guard = AgencyAuth(keys=KeyStore(hub.engine, cache_seconds=settings.api_key_cache_seconds),
+                       limiter=configure(hub.engine, max_failures=settings.auth_max_failures,
+                                         window=settings.auth_window_seconds, block=settings.auth_block_seconds),
+                       settings=settings, clock=clock)
+    app.state.agency_auth = guard
+    app.add_exception_handler(TooManyAttempts, _too_many)
+    return guard

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub import casework
+from hub import authz, casework
 from hub.api import ops_cases
 from hub.api.common import error, plain
+from hub.api.guard import caller
 from hub.api.operator_auth import operator_check
 from hub.console import cases_data
 from hub.core.facts import legal_day
-from hub.core.model import Agency, OrganType
+from hub.core.model import Agency
 from hub.service import Hub
 from hub.store.db import utcnow
 
@@ -45,17 +46,14 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         """Everything about one person in order: each message about them and what became of it (routed,
         delivered, acknowledged), what the ledger made of it, and each obligation with its status. ``ref``: an
         ID number, a person key or a case number."""
-        if ops_cases.by_session(request):  # without a key, a console session in its agency's scope
-            _, scope = await run_in_threadpool(operator, request, "view")
-        else:
-            agency = who(request)
-            scope = None if agency.organ_type is OrganType.HUB else agency.code
+        asks = caller(request)  # an agency's key, or a console session in its agency's scope
         try:
             day = _today(request, today)
         except ValueError as e:
             return error("invalid", str(e), 400, "today")
-        found = await run_in_threadpool(lambda: cases_data.timeline_in_scope(hub.engine, ref, scope=scope, today=day))
-        if found is None:
+        found = await run_in_threadpool(lambda: cases_data.timeline_in_scope(hub.engine, ref, scope=None, today=day))
+        if found is None or not authz.decide(asks, "timeline", [authz.Rel.CORRESPONDENT]
+                                             if asks.code in found["parties"] else []):
             return error("not_found", "no such person for this agency", 404)
         return JSONResponse(plain(found))
 
@@ -67,15 +65,13 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         met, met_late, waived, calendar_missing, or open), ``agency`` (owes or is owed), ``county``, ``rule``;
         page with ``after`` = the ``next_after`` of the previous page. Without a key, a console session: its
         agency's obligations, or every agency's for an operator who sees them all."""
-        if ops_cases.by_session(request):
-            _, mine = await run_in_threadpool(operator, request, "view")
-        else:
-            caller = who(request)
-            mine = None if caller.organ_type is OrganType.HUB else caller.code
+        asks = caller(request)
+        mine = asks.scope
         if mine is not None:
-            if agency not in (None, "", mine):
-                return error("forbidden", f"agency {mine} sees only the obligations it owes or is owed", 403,
-                             "agency")
+            named = authz.decide(asks, "obligations", [authz.Rel.PARTY] if agency in (None, "", mine) else [])
+            if not named:
+                return error("forbidden", f"agency {mine} sees only the obligations it owes or is owed "
+                             f"({named.reason})", 403, "agency")
             agency = mine
         try:
             day = _today(request, today)
@@ -92,11 +88,9 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         """Set an open obligation aside: {"reason", "by"}; hub operators only; audited. 200 with the obligation,
         404 unknown, 409 already met or waived (or the ledger is being rebuilt), 422 without a reason or a name.
         Without a key, a console session whose role may waive: {"reason"} (hub.api.ops_cases.waive_by_session)."""
-        if ops_cases.by_session(request):
+        asks = caller(request)  # the hub's key, or a console session whose role may waive (hub.authz_routes)
+        if not asks.by_key:
             return await ops_cases.waive_by_session(hub, operator, obligation_id, request)
-        caller = who(request)
-        if caller.organ_type is not OrganType.HUB:
-            return error("forbidden", "only the hub's operators waive obligations", 403)
         try:
             body = await request.json()
         except ValueError:
@@ -108,7 +102,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
             day = legal_day(getattr(request.app.state, "clock", utcnow)())
             done = await run_in_threadpool(lambda: casework.waive(
                 hub.engine, obligation_id, reason=str(body.get("reason") or ""),
-                by=f"{caller.code}:{by}" if by else "", today=day))
+                by=f"{asks.code}:{by}" if by else "", today=day))
         except (casework.ObligationClosed, casework.LedgerRebuilding) as e:
             return error("conflict", str(e), 409)
         except LookupError as e:

@@ -11,14 +11,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub import identity_store
+from hub import authz, identity_store
 from hub.api.common import error
-from hub.core.model import Agency, OrganType
+from hub.api.guard import caller
+from hub.core.model import Agency
 from hub.service import Hub
 
 STATUSES = ("open", "decided", "withdrawn", "all")
-
-
 
 
 def _decision(body: Any) -> tuple[bool, str, str]:
@@ -43,12 +42,9 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                            offset: int = Query(0, ge=0)) -> JSONResponse:
         """Possible matches waiting for a reviewer (or decided, withdrawn, all), highest score first, each pair
         with both records and the reasons in Chinese and English."""
-        agency = who(request)
         if status not in STATUSES:
             return error("invalid", f"status: one of {', '.join(STATUSES)}, not {status!r}", 400, "status")
-        if agency.organ_type not in (OrganType.HUB, OrganType.BUREAU):
-            return error("forbidden", "the identity review queue is for the hub's operators and bureaus", 403)
-        own = None if agency.organ_type is OrganType.HUB else agency.code
+        own = caller(request).scope  # a bureau's own records' items (hub.authz.ACCESS["identity_reviews"])
         items = await run_in_threadpool(lambda: identity_store.reviews(
             engine, status=None if status == "all" else status, agency=own, limit=limit, offset=offset))
         return JSONResponse({"status": status, "reviews": items})
@@ -57,9 +53,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     async def decide(review_id: str, request: Request) -> JSONResponse:
         """A reviewer's decision on the pair: {"same": true|false, "by": "<name>", "reason": "<why>"}; kept for
         ever (a later decision supersedes it), audited; the records are relinked at once."""
-        agency = who(request)
-        if agency.organ_type is not OrganType.HUB:
-            return error("forbidden", "only the hub's operators decide whether records are the same person", 403)
+        agency = caller(request)  # the hub's key only (hub.authz.ACCESS["identity_decision"])
         try:
             body = await request.json()
         except ValueError:
@@ -81,10 +75,10 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     async def person_records(ref: str, request: Request) -> JSONResponse:
         """Every agency's record of the person behind ``ref`` (a resident ID number, a ``ref|<person reference>``
         key, ``<agency>:<record id>``, or a person id), linked across agencies, with how each was linked."""
-        agency = who(request)
+        asks = caller(request)
         persons = await run_in_threadpool(identity_store.person_of, engine, ref)
-        if agency.organ_type is not OrganType.HUB:
-            persons = [p for p in persons if any(r["agency"] == agency.code for r in p["records"])]
+        persons = [p for p in persons if authz.decide(asks, "person_records", [authz.Rel.OWNER] if any(
+            r["agency"] == asks.code for r in p["records"]) else [])]
         if not persons:
             return error("not_found", f"no person {ref!r} for this agency", 404)
         return JSONResponse({"ref": ref, "persons": persons})

@@ -4,9 +4,9 @@ session (the console's pages call the same functions, ``hub.console.cases_data``
 ``GET``/``POST /api/v1/obligations/{id}/notes`` take the hub's API key or a console session. ``POST
 /api/v1/obligations/{id}/waive`` and ``POST /api/v1/pursuit-drafts/{id}/confirm|dismiss`` are the case ledger's
 and the alarms' own endpoints (``hub.api.cases``, ``hub.api.alarms``): with an agency's API key they answer as
-they always have; a request without a key that carries a console session is handed to ``waive_by_session`` and
-``decide_by_session`` here, which hold it to the session's role, CSRF token and agency, and name the operator in
-the audit log."""
+they always have; a request without a key that carries a console session (held by ``hub.api.guard`` to the
+session's role and CSRF token) is handed to ``waive_by_session`` and ``decide_by_session`` here, which hold it to
+the session's agency and name the operator in the audit log."""
 
 from __future__ import annotations
 
@@ -20,20 +20,14 @@ from starlette.concurrency import run_in_threadpool
 
 from hub import casework, pursuits
 from hub.api.common import error, plain
+from hub.api.guard import caller
 from hub.console import cases_data
-from hub.console import session as console_session
 from hub.core.facts import legal_day
 from hub.errors import Forbidden
 from hub.service import Hub
 from hub.store.db import utcnow
 
 Check = Callable[[Request, str], tuple[str, str | None]]
-
-
-def by_session(request: Request) -> bool:
-    """Whether the request comes with a console session and no API key (a key always takes precedence)."""
-    keyed = request.headers.get("x-api-key") or request.headers.get("authorization")
-    return not keyed and console_session.COOKIE in request.cookies
 
 
 async def _body(request: Request, fields: str) -> dict[str, Any] | JSONResponse:
@@ -125,9 +119,7 @@ async def decide_by_session(hub: Hub, operator: Check, draft_id: str, request: R
     bureau's; 409 already decided or withdrawn, or its obligation closed meanwhile; 422 dismissed without a
     reason."""
     by, scope = operator(request, "confirm_pursuit")
-    session = await run_in_threadpool(console_session.current, request, hub.engine)
-    if session is None:  # ended between the two reads
-        return error("unauthorised", "sign in to the console first", 401)
+    operator_agency = caller(request).code  # the session's agency, as the guard identified it
     reason = ""
     if action == "dismiss":
         body = await _body(request, '{"reason"}')
@@ -140,7 +132,7 @@ async def decide_by_session(hub: Hub, operator: Check, draft_id: str, request: R
     now = _clock(request)
 
     def run() -> dict[str, Any]:
-        agency = cases_data.acting_agency(hub.directory, operator_agency=session.operator.agency, scope=scope)
+        agency = cases_data.acting_agency(hub.directory, operator_agency=operator_agency, scope=scope)
         if action == "confirm":
             return cases_data.confirm_draft(hub, draft_id, by=by, agency=agency, scope=scope, now=now)
         return cases_data.dismiss_draft(hub, draft_id, by=by, reason=reason, agency=agency, scope=scope)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from hub import payload_views as pv
 from hub import transfer_actions as ta
 from hub.api.common import error, plain
 from hub.console.pages_failed import read_form
@@ -58,10 +59,23 @@ def router(hub: Hub, operator: Check) -> APIRouter:
                                                 actor=by, scope=scope), 201)
 
     @api.get("/api/v1/failed-transfers/{ft_id}/edits")
-    async def list_edits(ft_id: str, request: Request) -> Response:
-        """The failed transfer's edits, newest first, each with its payload and a unified diff."""
-        _, scope = await check(request, "view")
-        return await run(lambda: {"items": ta.list_edits(hub.engine, ft_id, scope=scope)})
+    async def list_edits(ft_id: str, request: Request, reason: str | None = None) -> Response:
+        """The failed transfer's edits, newest first, each with its payload and a unified diff: payloads, shown for
+        a stated ``reason`` (a preset — check_failure, correct_data, supervision — or your own words; 422 without
+        it) and audited as ``view_payload`` with the reason and each edit shown."""
+        by, scope = await check(request, "view_payload")
+        why = _reason(reason)
+        if isinstance(why, Response):
+            return why
+
+        def read() -> dict[str, Any]:
+            items = ta.list_edits(hub.engine, ft_id, scope=scope)
+            if items:
+                shown = [pv.part("edit", e["payload"], edit_id=e["id"]) for e in items]
+                ta.record_payload_view(hub.engine, ft_id, actor=by, reason=why, shown=shown, channel="api")
+            return {"items": items}
+
+        return await run(read)
 
     @api.post("/api/v1/failed-transfer-edits/{edit_id}/approve")
     async def approve_edit(edit_id: str, request: Request) -> Response:
@@ -111,16 +125,29 @@ def router(hub: Hub, operator: Check) -> APIRouter:
                                                     actor=by, scope=scope, file=scan))
 
     @api.get("/api/v1/operator-files/{file_id}")
-    async def operator_file(file_id: str, request: Request) -> Response:
-        """A file an operator attached, whole (the view is audited)."""
+    async def operator_file(file_id: str, request: Request, reason: str | None = None) -> Response:
+        """A file an operator attached, whole, for a stated ``reason`` (422 without it); the view is audited with
+        the reason and the file's SHA-256."""
         by, scope = await check(request, "view_payload")
+        why = _reason(reason)
+        if isinstance(why, Response):
+            return why
         try:
-            f = await run_in_threadpool(lambda: ta.get_file(hub.engine, file_id, actor=by, scope=scope))
+            f = await run_in_threadpool(lambda: ta.get_file(hub.engine, file_id, actor=by, scope=scope, reason=why,
+                                                            channel="api"))
         except ta.NotFound as e:
             return error("not_found", str(e), 404)
         return Response(f["content"], media_type=f["content_type"], headers=ta.download_headers(f))
 
     return api
+
+
+def _reason(value: str | None) -> pv.Reason | Response:
+    """The stated reason for a payload view, or the 422 that names ``reason`` and says what it may be."""
+    try:
+        return pv.from_api(value)
+    except pv.ReasonRefused as e:
+        return error(e.code_, e.message, e.status, problems=e.problems)
 
 
 async def _json(request: Request, *, required: tuple[str, ...], optional: bool = False) -> dict[str, Any] | Response:

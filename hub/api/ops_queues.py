@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub import identity_store, register_items
+from hub import identity_store, payload_views, register_items
 from hub.api.common import error, plain
 from hub.console import queues_data as qd
 from hub.errors import InvalidMessage, Problem
@@ -127,16 +127,22 @@ def router(hub: Hub, operator: Check) -> APIRouter:
         return JSONResponse(plain(done), status_code=201)
 
     @api.get("/api/v1/quarantine/{qid}/corrections", tags=["quarantine"])
-    async def list_corrections(qid: str, request: Request) -> JSONResponse:
-        """The input's corrections, newest first, each with its payload and a diff against the raw input (a view
-        of payloads: audited as ``view_payload``)."""
+    async def list_corrections(qid: str, request: Request, reason: str | None = None) -> JSONResponse:
+        """The input's corrections, newest first, each with its payload and a diff against the raw input: payloads,
+        shown for a stated ``reason`` (a preset — check_failure, correct_data, supervision — or your own words;
+        422 without it) and audited as ``view_payload`` with the reason and each correction shown."""
         by, scope = await run_in_threadpool(operator, request, "view_payload")
+        try:
+            why = payload_views.from_api(reason)
+        except payload_views.ReasonRefused as e:
+            return error(e.code_, e.message, e.status, problems=e.problems)
         q = await entry(qid, scope)
         if q is None:
             return not_found()
         items = await run_in_threadpool(qd.corrections_of, engine, qid, q["raw"])
-        await run_in_threadpool(lambda: qd.audit(engine, by=by, action="view_payload", target=f"quarantine:{qid}",
-                                                 code=q["code"], page="api"))
+        shown = [payload_views.part("correction", c["payload"], correction_id=c["id"]) for c in items]
+        await run_in_threadpool(lambda: payload_views.record(
+            engine, actor=by, target=f"quarantine:{qid}", reason=why, shown=shown, channel="api", code=q["code"]))
         return JSONResponse(plain({"items": items}))
 
     async def decide(request: Request, action: str, call: Callable[[str, str | None, dict[str, Any]], Any],

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from hub import payload_views
 from hub import transfer_actions as ta
 from hub.api.common import error, plain
 from hub.console import cases_data, data
@@ -60,21 +61,39 @@ def router(hub: Hub, operator: Check) -> APIRouter:
         return JSONResponse(plain(found))
 
     @api.get("/api/v1/failed-transfers/{ft_id}")
-    async def failed_transfer(ft_id: str, request: Request) -> JSONResponse:
-        """One failed transfer as its page shows it: the transfer and its message (with the canonical and the raw
-        payload), every ``attempts`` of its delivery, the message's ``deliveries``, the ``edits`` (newest first,
-        each with its diff), the ``files`` attached to its resolution and the person's ``timeline``. Showing the
-        payloads is audited (``view_payload``, target ``failed_transfer:<id>``); 404 outside the caller's scope."""
+    async def failed_transfer(ft_id: str, request: Request, reason: str | None = None) -> JSONResponse:
+        """One failed transfer as its page shows it: the transfer and its message, every ``attempts`` of its
+        delivery, the message's ``deliveries``, the ``edits`` (newest first), the ``files`` attached to its
+        resolution and the person's ``timeline``. The payloads — ``canonical``, ``raw``, each edit's ``payload``
+        and ``diff`` — are shown only for a stated ``reason`` (a preset — check_failure, correct_data,
+        supervision — or your own words; 422 if it says too little), and that view is audited (``view_payload``,
+        target ``failed_transfer:<id>``, with the reason and each part shown); without one, ``payloads`` says
+        how to ask. 404 outside the caller's scope."""
         by, scope = await check(request, "view")
         now = _now(request)
+        why = None
+        if reason is not None:
+            try:
+                why = payload_views.from_api(reason)
+            except payload_views.ReasonRefused as e:
+                return error(e.code_, e.message, e.status, problems=e.problems)
 
         def read() -> dict[str, Any] | None:
             ft = data.failed_one(hub.engine, ft_id, scope=scope, now=now)
             if ft is None:
                 return None
-            ta.record_payload_view(hub.engine, ft_id, actor=by)
+            edits = ta.list_edits(hub.engine, ft_id, scope=scope)
+            if why is None:
+                ft = {k: v for k, v in ft.items() if k not in ("canonical", "raw")} | {
+                    "payloads": "withheld: ask again with ?reason= (check_failure, correct_data, supervision or "
+                                "your own words) to see the canonical and raw payloads and the edits' texts"}
+                edits = [{k: v for k, v in e.items() if k not in ("payload", "diff")} for e in edits]
+            else:
+                ta.record_payload_view(hub.engine, ft_id, actor=by, reason=why, channel="api",
+                                       shown=ta.payload_parts(ft, edits))
+                ft = ft | {"payloads": "shown", "reason": why.text}
             files = [f | {"url": f"/api/v1/operator-files/{f['id']}"} for f in ta.files_of(hub.engine, ft_id)]
-            return ft | {"edits": ta.list_edits(hub.engine, ft_id, scope=scope), "files": files,
+            return ft | {"edits": edits, "files": files,
                          "timeline": cases_data.transfer_timeline(hub.engine, ft, scope=scope, today=legal_day(now))}
 
         try:

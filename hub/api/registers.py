@@ -14,10 +14,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from hub import register_store
+from hub import authz, register_store
 from hub.api.common import error
+from hub.api.guard import caller, caller_agency
 from hub.core.facts import legal_day
-from hub.core.model import Agency, OrganType
+from hub.core.model import Agency
 from hub.core.reconcile import Category, RegisterKind
 from hub.errors import Problem
 from hub.service import Hub
@@ -25,8 +26,6 @@ from hub.store.db import utcnow
 
 MAX_REGISTER_BYTES = 256 * 1024 * 1024  # a province's register of 700,000 rows is about 100 MiB as CSV
 STATUSES = ("open", "resolved")
-
-
 
 
 def _date(text: str | None, name: str) -> dt.date | None:
@@ -82,7 +81,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         201 with the snapshot's report (each rejected row's problems at its cell) and the items the
         reconciliation opened, reopened or resolved; 400 when the file as a whole cannot be read, 422 when no row
         can, 403 when the agency does not keep this kind of register. The file is kept in every case."""
-        agency = who(request)
+        agency = caller_agency(request, hub.directory)
         ctype = request.headers.get("content-type")
         raw, size = await _body(request, MAX_REGISTER_BYTES)
         if kind not in {k.value for k in RegisterKind}:
@@ -98,6 +97,10 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
             return await run_in_threadpool(refuse, raw, agency, 400, "invalid", str(e), str(e).split(":")[0], size,
                                            ctype)
         name, today = filename or request.headers.get("x-filename"), _today(request)
+        if name is not None and "\x00" in name:  # a text column (PostgreSQL's) cannot hold it
+            return await run_in_threadpool(refuse, raw, agency, 400, "bad_filename", (
+                f"the file name has a NUL character at position {name.index(chr(0)) + 1}: name the file without it"),
+                "filename", size, ctype)
         res = await run_in_threadpool(lambda: register_store.upload(
             engine, kind, raw, agency=agency.code, filename=name, as_of=day, period_start=start,
             actor=agency.code, today=today))
@@ -111,9 +114,9 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     @api.get("/api/v1/registers/snapshots/{snapshot_id}", name="get_register_snapshot")
     async def get_register_snapshot(snapshot_id: str, request: Request) -> JSONResponse:
         """A snapshot's report, for the agency that uploaded it and for the operators."""
-        agency = who(request)
+        asks = caller(request)
         found = await run_in_threadpool(register_store.get_snapshot, engine, snapshot_id)
-        if found is None or (agency.organ_type is not OrganType.HUB and found["agency"] != agency.code):
+        if found is None or not authz.decide(asks, "register_snapshot", authz.owned(asks.code, found["agency"])):
             return _refuse("not_found", "no such register snapshot for this agency", 404)
         return JSONResponse(found)
 
@@ -124,29 +127,29 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
                                  ) -> JSONResponse:
         """Items by county, category and person: an agency's own (to act on or confirm); the operators' all.
         ``agency`` narrows to those one agency must act on or confirm."""
-        caller = who(request)
+        mine = caller(request).scope  # the items it must act on or confirm (hub.authz.ACCESS["discrepancies"])
         if status and status not in STATUSES:
             message = f"status: one of {', '.join(STATUSES)}"
             return _refuse("invalid", message, 400, [Problem(message, path="status")])
         if category and category not in {c.value for c in Category}:
             message = f"category: one of {', '.join(c.value for c in Category)}"
             return _refuse("invalid", message, 400, [Problem(message, path="category")])
-        mine = None if caller.organ_type is OrganType.HUB else caller.code
         items = await run_in_threadpool(lambda: register_store.list_items(
             engine, status=status, category=category, agency=agency, county=county, visible_to=mine, limit=limit,
             offset=offset))
         return JSONResponse({"items": items, "count": len(items), "limit": limit, "offset": offset})
 
-    async def visible(item_id: str, caller: Agency) -> dict[str, Any] | None:
+    async def visible(item_id: str, asks: authz.Principal) -> dict[str, Any] | None:
         item = await run_in_threadpool(register_store.get_item, engine, item_id)
-        if item is None or caller.organ_type is OrganType.HUB:
-            return item
-        return item if caller.code in (item["acting_agency"], item["confirming_agency"]) else None
+        if item is None:
+            return None
+        party = asks.code in (item["acting_agency"], item["confirming_agency"])
+        return item if authz.decide(asks, "discrepancies", [authz.Rel.PARTY] if party else []) else None
 
     @api.get("/api/v1/discrepancies/{item_id}")
     async def get_discrepancy(item_id: str, request: Request) -> JSONResponse:
         """One item, for the agencies it names and the operators."""
-        item = await visible(item_id, who(request))
+        item = await visible(item_id, caller(request))
         if item is None:
             return _refuse("not_found", "no such discrepancy for this agency", 404)
         return JSONResponse(item)
@@ -154,13 +157,15 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     @api.post("/api/v1/discrepancies/{item_id}/resolve")
     async def resolve_discrepancy(item_id: str, request: Request) -> JSONResponse:
         """Close an open item by hand, body {"by", "note"}: the acting agency or an operator (audited)."""
-        caller = who(request)
-        item = await visible(item_id, caller)
+        asks = caller(request)
+        item = await visible(item_id, asks)
         if item is None:
             return _refuse("not_found", "no such discrepancy for this agency", 404)
-        if caller.organ_type is not OrganType.HUB and caller.code != item["acting_agency"]:
+        acting = authz.decide(asks, "discrepancy_resolution", [authz.Rel.ACTING]
+                              if asks.code == item["acting_agency"] else [])
+        if not acting:
             return _refuse("forbidden", f"only the acting agency {item['acting_agency']} or the hub's operators "
-                                       "resolve this item", 403)
+                                       f"resolve this item ({acting.reason})", 403)
         try:
             body = await request.json()
         except ValueError:
@@ -170,7 +175,7 @@ def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
         by = str(body.get("by") or "").strip()
         try:
             done = await run_in_threadpool(lambda: register_store.resolve(
-                engine, item_id, by=f"{caller.code}:{by}" if by else "", note=str(body.get("note") or "")))
+                engine, item_id, by=f"{asks.code}:{by}" if by else "", note=str(body.get("note") or "")))
         except KeyError:
             return _refuse("not_found", "no such discrepancy for this agency", 404)
         except register_store.AlreadyResolved as e:

@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hub import audit as audit_log_entry
-from hub.api import ops_cases
+from hub import authz
 from hub.api.common import error, plain
-from hub.api.operator_auth import operator_check
+from hub.api.guard import caller
 from hub.core.facts import legal_day
-from hub.core.model import Agency, Directory, OrganType
+from hub.core.model import Agency, Directory
 from hub.report import build
 from hub.report.model import Report
 from hub.report.render_json import figure_json
@@ -32,18 +32,15 @@ from hub.store.db import utcnow
 
 def may_read(directory: Directory, reader: str | None, division: str) -> bool:
     """Whether ``reader`` (an agency code; None for those who see every agency) may read the report of
-    ``division``: an agency of the area (the county, or any county of the city), or of the city above it."""
+    ``division``: an agency of the area (the county, or any county of the city), or of the city above it
+    (``hub.authz.ACCESS["report"]``, ``hub.authz.in_area``)."""
     if reader is None:
         return True
     agency = directory.agencies.get(reader)
     if agency is None:
         return False
-    if agency.organ_type is OrganType.HUB:
-        return True
-    mine = agency.division
-    if division.endswith("00"):  # a city's report: the city's own agencies
-        return mine == division
-    return mine == division or (mine.endswith("00") and mine[:4] == division[:4])
+    return authz.decide(authz.Principal(reader, agency.organ_type), "report",
+                        authz.in_area(directory, reader, division)).allowed
 
 
 def audit(hub: Hub | Engine, *, actor: str, action: str, target: str, detail: dict[str, object]) -> None:
@@ -73,27 +70,21 @@ def report_day(text: str | None, field: str) -> dt.date:
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:
     """GET /api/v1/reports/joint-meeting and GET /api/v1/reports/joint-meeting/figures/{figure_id}."""
     api = APIRouter(tags=["reports"])
-    operator = operator_check(hub.engine, hub.directory, who)
-
-    async def reader(request: Request) -> tuple[str, str | None]:
-        """Who reads (as the audit log names them) and the agency they read as (None: every agency)."""
-        if ops_cases.by_session(request):
-            return await run_in_threadpool(operator, request, "view")
-        caller = who(request)
-        return caller.code, None if caller.organ_type is OrganType.HUB else caller.code
 
     async def made(request: Request, division: str | None, date_from: str | None, date_to: str | None,
                    today: str | None) -> tuple[str, Report] | JSONResponse:
-        by, agency = await reader(request)
+        asks = caller(request)  # an agency's key, or a console session (who reads as the audit log names them)
+        by, agency = asks.actor, asks.scope
         clock: Callable[[], dt.datetime] = getattr(request.app.state, "clock", utcnow)
         now = clock()
         try:
             start, end = report_day(date_from, "from"), report_day(date_to, "to")
             day = report_day(today, "today") if today else legal_day(now)
             build.area(hub.directory, division or "")  # a division that does not fit is named before the reader
-            if not may_read(hub.directory, agency, division or ""):
-                return error("forbidden", f"{agency} does not take part in the joint meeting of {division}", 403,
-                             "division")
+            allowed = authz.decide(asks, "report", authz.in_area(hub.directory, asks.code, division or ""))
+            if not allowed:
+                return error("forbidden", f"{agency} does not take part in the joint meeting of {division} "
+                             f"({allowed.reason})", 403, "division")
             report = await run_in_threadpool(lambda: build.joint_meeting(
                 hub.engine, hub.directory, division=division or "", period_from=start, period_to=end, today=day,
                 now=now))

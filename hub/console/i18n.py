@@ -104,7 +104,37 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "err.forbidden": ("您的角色不能执行此操作。", "Your role may not do this."),
     "err.not_found": ("没有找到。", "Not found."),
     "err.csrf": ("表单已失效，请刷新页面后重试。", "The form has expired; reload the page and try again."),
+    "err.throttled": ("登录失败次数过多，请稍后再试。", "Too many failed sign-ins from this address; try again later."),
     "err.reason_required": ("请填写说明。", "A reason is required."),
+    # viewing a payload: only for a stated reason, each view in the audit log (hub.payload_views)
+    "pv.title": ("电文内容", "Payload"),
+    "pv.help": ("电文内容含有个人信息，须说明查看理由后方可显示；每次查看连同理由记入审计日志。",
+                "The payload holds personal data: it is shown once you state why, and each view is written to the "
+                "audit log with your reason."),
+    "pv.reason": ("查看理由", "Reason for viewing"),
+    "pv.choose": ("请选择", "choose"),
+    "pv.reason.check_failure": ("核对转递失败原因", "Checking why a transfer failed"),
+    "pv.reason.correct_data": ("更正数据", "Correcting the data"),
+    "pv.reason.supervision": ("监督检查", "Supervision and inspection"),
+    "pv.reason.other": ("其他（请在右侧说明）", "Other (say what beside)"),
+    "pv.note": ("补充说明（选“其他”时必填，至少 {n} 个字）", "In your own words (required for “other”, at least {n} "
+                "characters)"),
+    "pv.show": ("说明理由并查看", "State the reason and view"),
+    "pv.open_editor": ("说明理由并打开编辑", "State the reason and edit"),
+    "pv.shown": ("已按理由“{reason}”显示电文内容，本次查看已记入审计日志。",
+                 "Shown for the reason “{reason}”; this view is in the audit log."),
+    "pv.diff_hidden": ("差异内容属于电文内容：请先说明查看理由。", "The difference is part of the payload: state a "
+                       "reason to see it."),
+    "pv.approve_hidden": ("审批前请先说明查看理由，查看修改差异。", "To decide on the edit, state a reason and read "
+                          "its difference first."),
+    "pv.edit_first": ("编辑会显示电文内容：请先说明查看理由（已预选“更正数据”）。",
+                      "Editing shows the payload: state why first (“correcting the data” is chosen)."),
+    "pv.correct_first": ("提交更正须先查看原始输入：请先说明查看理由。",
+                         "A correction starts from the raw input: state why you view it first."),
+    "pv.err.reason_required": ("请选择查看理由，或填写您自己的理由。", "Choose a reason, or write your own."),
+    "pv.err.reason_too_short": ("自填理由至少 {n} 个字。", "A reason in your own words has at least {n} characters."),
+    "pv.err.reason_too_long": ("理由过长。", "The reason is too long."),
+    "pv.err.reason_unknown": ("没有这个理由选项。", "No such reason."),
 }
 
 

@@ -14,9 +14,11 @@ from lxml import etree
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from hub import payload_views as pv
 from hub import transfer_actions as ta
 from hub.canonical import NS, parse_tree
 from hub.console import cases_data, data
+from hub.console.permissions import may
 from hub.console.session import actor
 from hub.console.ui import Console, diff_rows
 from hub.core.facts import legal_day
@@ -150,10 +152,16 @@ def register(api: APIRouter, ui: Console) -> None:
         return await read_form(request), None
 
     async def detail(request: Request, session: Session, ft: dict[str, Any], *, status: int = 200, done: str = "",
-                     refusal: Exception | None = None, form: dict[str, str] | None = None) -> HTMLResponse:
-        extra = await run_in_threadpool(_extras, ui, ft, ui.scope(session), actor(session))
+                     refusal: Exception | None = None, form: dict[str, str] | None = None,
+                     reveal: pv.Reason | None = None, reason_refused: str = "") -> HTMLResponse:
+        """The transfer's page; its payloads (canonical, raw, the edits' differences, the files) only with
+        ``reveal``, the operator's stated reason, and that view is on the record before the page is sent."""
+        extra = await run_in_threadpool(_extras, ui, ft, ui.scope(session), actor(session), reveal)
+        if reveal is None:  # not even in the template's hands
+            ft = {k: v for k, v in ft.items() if k not in ("canonical", "raw")}
         return ui.page(request, session, "failed_detail.html", status=status, ft=ft,
-                       done=done if done in DONE else "", refusal=_refusal(refusal), form=form or {}, **extra)
+                       done=done if done in DONE else "", refusal=_refusal(refusal), form=form or {}, reveal=reveal,
+                       reason_refused=reason_refused, **_reason_form_words(), **extra)
 
     def after(ft_id: str, done: str) -> Response:
         return RedirectResponse(f"/console/failed/{ft_id}?done={done}", status_code=303)
@@ -214,8 +222,39 @@ def register(api: APIRouter, ui: Console) -> None:
         if ft["status"] == "resolved":
             return await detail(request, session, ft, status=409, refusal=ta.Refused(
                 "already_resolved", f"failed transfer {ft_id} is already resolved"))
+        # the editor shows the payload: it opens once the operator has said why (failed_payload, then=edit)
+        return ui.page(request, session, "failed_edit.html", ft=ft, text=None, reason="", refusal=None, lines=[],
+                       reason_refused="", **_reason_form_words())
+
+    @api.post("/failed/{ft_id}/payload", response_class=HTMLResponse)
+    async def failed_payload(request: Request, ft_id: str, csrf: str = Form(""), reason_code: str = Form(""),
+                             reason_note: str = Form(""), then: str = Form("")) -> Response:
+        """The transfer's page with its payloads (or, with ``then=edit``, the editor filled with the canonical
+        message), once the operator has stated why; the view is audited with the reason and what was shown."""
+        editing = then == "edit"
+        found = await one_failed(request, ft_id, "edit_submit" if editing else "view_payload", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        if not may(session.operator, "view_payload"):
+            return ui.refused(request, session, "err.forbidden", 403)
+        try:
+            why = pv.stated(reason_code, reason_note)
+        except pv.ReasonRefused as e:
+            if editing:
+                return ui.page(request, session, "failed_edit.html", status=422, ft=ft, text=None, reason="",
+                               refusal=None, lines=[], reason_refused=e.code_, **_reason_form_words())
+            return await detail(request, session, ft, status=422, reason_refused=e.code_)
+        if not editing:
+            return await detail(request, session, ft, reveal=why)
+        if ft["status"] == "resolved":
+            return await detail(request, session, ft, status=409, refusal=ta.Refused(
+                "already_resolved", f"failed transfer {ft_id} is already resolved"))
+        await run_in_threadpool(lambda: ta.record_payload_view(
+            ui.engine, ft_id, actor=actor(session), reason=why, channel="console",
+            shown=ta.payload_parts(ft, [], raw=False)))
         return ui.page(request, session, "failed_edit.html", ft=ft, text=ft["canonical"], reason="", refusal=None,
-                       lines=[])
+                       lines=[], reason_refused="", reveal=why, **_reason_form_words())
 
     @api.post("/failed/{ft_id}/edit")
     async def failed_edit(request: Request, ft_id: str) -> Response:
@@ -232,9 +271,10 @@ def register(api: APIRouter, ui: Console) -> None:
                                                            actor=actor(session), scope=ui.scope(session)))
         except ta.NotFound:
             return ui.refused(request, session, "err.not_found", 404)
-        except ta.Refused as e:
+        except ta.Refused as e:  # the operator's own text shown back to them: no new view of what is stored
             return ui.page(request, session, "failed_edit.html", status=e.status, ft=ft, text=text, reason=reason,
-                           refusal=_refusal(e), lines=_numbered(text, e.problems))
+                           refusal=_refusal(e), lines=_numbered(text, e.problems), reason_refused="",
+                           **_reason_form_words())
         return after(ft_id, "edit_submitted")
 
     @api.post("/failed/{ft_id}/edits/{edit_id}/approve")
@@ -286,14 +326,27 @@ def register(api: APIRouter, ui: Console) -> None:
             {"resolve_reason": reason})
 
     @api.get("/failed/{ft_id}/files/{file_id}")
-    async def failed_file(request: Request, ft_id: str, file_id: str) -> Response:
+    async def failed_file_link(request: Request, ft_id: str, file_id: str) -> Response:
+        """A file is downloaded for a stated reason (the form on the transfer's page): a bare link leads there."""
         found = await one_failed(request, ft_id, "view_payload")
         if not isinstance(found, tuple):
             return found
-        session, _ = found
+        return RedirectResponse(f"/console/failed/{ft_id}#payload-reason", status_code=303)
+
+    @api.post("/failed/{ft_id}/files/{file_id}")
+    async def failed_file(request: Request, ft_id: str, file_id: str, csrf: str = Form(""),
+                          reason_code: str = Form(""), reason_note: str = Form("")) -> Response:
+        found = await one_failed(request, ft_id, "view_payload", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, ft = found
+        try:
+            why = pv.stated(reason_code, reason_note)
+        except pv.ReasonRefused as e:
+            return await detail(request, session, ft, status=422, reason_refused=e.code_)
         try:
             f = await run_in_threadpool(lambda: ta.get_file(ui.engine, file_id, actor=actor(session),
-                                                            scope=ui.scope(session)))
+                                                            scope=ui.scope(session), reason=why, channel="console"))
         except ta.NotFound:
             return ui.refused(request, session, "err.not_found", 404)
         if f["target"] != f"failed_transfer:{ft_id}":
@@ -352,10 +405,21 @@ def _line_of_path(text: str, path: str | None) -> int | None:
     return node.sourceline if isinstance(node, etree._Element) and isinstance(node.sourceline, int) else None
 
 
-def _extras(ui: Console, ft: dict[str, Any], scope: str | None, me: str) -> dict[str, Any]:
-    """What the detail page shows beside the transfer itself; the view of its payloads goes on the record."""
-    ta.record_payload_view(ui.engine, ft["id"], actor=me)
-    edits = [e | {"diff_rows": diff_rows(e["diff"])} for e in ta.list_edits(ui.engine, ft["id"], scope=scope)]
+def _reason_form_words() -> dict[str, Any]:
+    """What the form asking why a payload is viewed offers: the preset reasons, and the least of one's own words."""
+    return {"pv_codes": list(pv.REASONS), "pv_min": pv.MIN_NOTE}
+
+
+def _extras(ui: Console, ft: dict[str, Any], scope: str | None, me: str,
+            reveal: pv.Reason | None) -> dict[str, Any]:
+    """What the detail page shows beside the transfer itself. With ``reveal`` the edits' differences are shown
+    too, and the view of the payloads goes on the record first; without it, only what the edits are about."""
+    edits = ta.list_edits(ui.engine, ft["id"], scope=scope)
+    if reveal is not None:
+        ta.record_payload_view(ui.engine, ft["id"], actor=me, reason=reveal, channel="console",
+                               shown=ta.payload_parts(ft, edits, raw=ft["raw"] != ft["canonical"]))
+    edits = [{k: v for k, v in e.items() if k not in ("payload", "diff")}
+             | {"diff_rows": diff_rows(e["diff"]) if reveal is not None else []} for e in edits]
     have = {d["recipient"] for d in ft["deliveries"]}
     choices = [a for code, a in sorted(ui.directory.agencies.items())
                if a.organ_type is not OrganType.HUB and code not in have and code != ft["recipient"]]

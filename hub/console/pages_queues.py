@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from hub import identity_store, register_items
+from hub import identity_store, payload_views, register_items
 from hub.console import queues_data as qd
 from hub.console.permissions import may
 from hub.console.session import actor
@@ -191,21 +191,35 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
         return session, q
 
     async def show(request: Request, session: Session, q: dict[str, Any], *, status: int = 200,
-                   **context: Any) -> Response:
-        """The entry's page; showing its raw input is a payload view, audited."""
+                   reveal: payload_views.Reason | None = None, **context: Any) -> Response:
+        """The entry's page. Its raw input, the corrections' payloads and differences, and the correction form
+        filled with the input are shown only with ``reveal``, the operator's stated reason; that view is on the
+        record (who, why, each part by size and SHA-256) before the page is sent."""
         view = None
-        if may(session.operator, "view_payload"):
-            view = await run_in_threadpool(qd.raw_view, q["raw"], q["problems"])
-            await run_in_threadpool(lambda: qd.audit(engine, by=actor(session), action="view_payload",
-                                                     target=f"quarantine:{q['id']}", code=q["code"], page="console"))
-        corrections = [c | {"diff_rows": diff_rows(c["diff"])}
-                       for c in await run_in_threadpool(qd.corrections_of, engine, q["id"], q["raw"])]
+        corrections = await run_in_threadpool(qd.corrections_of, engine, q["id"], q["raw"])
         pending = next((c for c in corrections if c["status"] == "pending"), None)
-        context.setdefault("payload_text", pending["payload"] if pending else view.editable if view else None)
+        if reveal is not None and may(session.operator, "view_payload"):
+            why = reveal
+            view = await run_in_threadpool(qd.raw_view, q["raw"], q["problems"])
+            shown = [payload_views.part("raw", q["raw"])] + [
+                payload_views.part("correction", c["payload"], correction_id=c["id"]) for c in corrections]
+            await run_in_threadpool(lambda: payload_views.record(
+                engine, actor=actor(session), target=f"quarantine:{q['id']}", reason=why, shown=shown,
+                channel="console", code=q["code"]))
+            context.setdefault("payload_text", pending["payload"] if pending else view.editable)
+        else:  # the reasons stay, without the values they quote from the input
+            reveal = None
+            q = {k: v for k, v in q.items() if k != "raw"} | {
+                "message": payload_views.without_values(q["message"] or ""), "problems": [
+                    p | {"reason": payload_views.without_values(str(p.get("reason") or ""))} for p in q["problems"]]}
+        corrections = [{k: v for k, v in c.items() if k not in ("payload", "diff")}
+                       | {"diff_rows": diff_rows(c["diff"]) if reveal is not None else []} for c in corrections]
+        pending = next((c for c in corrections if c["status"] == "pending"), None)
         agency = ui.directory.agencies.get(q["agency"] or "")
         return ui.page(request, session, "quarantine_detail.html", status=status, q=q, view=view,
                        resubmittable=agency is not None, corrections=corrections, pending=pending,
-                       me=actor(session), **context)
+                       me=actor(session), reveal=reveal, pv_codes=list(payload_views.REASONS),
+                       pv_min=payload_views.MIN_NOTE, **context)
 
     @api.get("/quarantine/{qid}", response_class=HTMLResponse)
     async def quarantine_detail(request: Request, qid: str, done: str = "") -> Response:
@@ -213,6 +227,20 @@ def _quarantine(api: APIRouter, ui: Console) -> None:
         if not isinstance(found, tuple):
             return found
         return await show(request, *found, done=done)
+
+    @api.post("/quarantine/{qid}/payload", response_class=HTMLResponse)
+    async def quarantine_payload(request: Request, qid: str, csrf: str = Form(""), reason_code: str = Form(""),
+                                 reason_note: str = Form("")) -> Response:
+        """The entry's page with its raw input and corrections shown, once the operator has stated why."""
+        found = await one(request, qid, "view_payload", csrf)
+        if not isinstance(found, tuple):
+            return found
+        session, q = found
+        try:
+            why = payload_views.stated(reason_code, reason_note)
+        except payload_views.ReasonRefused as e:
+            return await show(request, session, q, status=422, reason_refused=e.code_)
+        return await show(request, session, q, reveal=why)
 
     @api.post("/quarantine/{qid}/dismiss")
     async def quarantine_dismiss(request: Request, qid: str, csrf: str = Form(""), reason: str = Form("")) -> Response:

@@ -22,7 +22,7 @@ from hub.core.facts import legal_day
 from hub.operators import Session
 from hub.report import build
 from hub.report.model import Figure, Report
-from hub.report.render_html import html, report_css
+from hub.report.render_html import html, masked_id_number, report_css
 
 WORDS: dict[str, tuple[str, str]] = {
     "nav.reports": ("联席会议报告", "Joint-meeting report"),
@@ -170,6 +170,8 @@ def register(api: APIRouter, ui: Console) -> None:
 
 
 def _members(figure: Figure) -> list[dict[str, Any]]:
-    return [{"person_key": m.person_key, "name": m.name, "id_number": m.id_number or "", "case": m.case_key or "",
+    # the ID number masked as the printed report shows it; the person's own page (linked by key) is where it is whole
+    return [{"person_key": m.person_key, "name": m.name, "id_number": masked_id_number(m.id_number),
+             "case": m.case_key or "",
              "agency": m.agency or "", "on": m.on, "note": m.note, "imported": m.imported,
              "messages": m.message_ids} for m in figure.members]

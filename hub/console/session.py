@@ -9,7 +9,8 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from hub import operators
-from hub.console.permissions import may, sees_every_agency
+from hub.authz import may_operate
+from hub.console.permissions import sees_every_agency
 from hub.core.model import Directory
 from hub.errors import Forbidden, Unauthorised
 from hub.operators import Session
@@ -40,8 +41,9 @@ def require(request: Request, engine: Engine, action: str, *, csrf: str | None =
         raise Unauthorised("sign in to the console first")
     if request.method not in SAFE_METHODS and not csrf_ok(session, csrf or request.headers.get(CSRF_HEADER)):
         raise Forbidden("missing or wrong CSRF token")
-    if not may(session.operator, action):
-        raise Forbidden(f"the role {session.operator.role!r} may not {action.replace('_', ' ')}")
+    decision = may_operate(session.operator.role, action)
+    if not decision:
+        raise Forbidden(decision.reason)
     return session
 
 

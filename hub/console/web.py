@@ -82,6 +82,10 @@ def router(hub: Hub, *, clock: Callable[[], dt.datetime]) -> APIRouter:
         try:
             token, _ = await run_in_threadpool(operators.sign_in, engine, username.strip(), password, lang=lang,
                                                client=client)
+        except operators.SignInThrottled as e:
+            throttled = refused(request, None, "err.throttled", 429)
+            throttled.headers["Retry-After"] = str(e.retry_after)
+            return throttled
         except operators.SignInRefused:
             return RedirectResponse(f"/console/signin?{urlencode({'next': _safe_next(next), 'failed': 1})}",
                                     status_code=303)

@@ -40,6 +40,11 @@ class Agency:
     also_accepts: tuple[str, ...] = ()
     # a bureau's choice: drafted pursuit requests (提请协查/追逃) go to the police at once, unconfirmed
     auto_pursuit: bool = False
+    # SHA-256 fingerprints (lowercase hex of the DER) of the agency's TLS client certificates (hub.api.auth)
+    client_cert_sha256: tuple[str, ...] = ()
+    # how the agency proves who it is: "key" (an API key), "cert" (a registered client certificate is enough) or
+    # "cert+key" (both)
+    client_auth: str = "key"
 
     @property
     def inbound_systems(self) -> tuple[str, ...]:
@@ -76,6 +81,13 @@ class Directory:
     def by_key_hash(self, digest: str) -> Agency | None:
         for a in self.agencies.values():
             if a.api_key_sha256 is not None and a.api_key_sha256 == digest:
+                return a
+        return None
+
+    def by_cert_fingerprint(self, fingerprint: str) -> Agency | None:
+        """The agency that registered this client certificate (SHA-256 of its DER, lowercase hex), if any."""
+        for a in self.agencies.values():
+            if fingerprint in a.client_cert_sha256:
                 return a
         return None
 

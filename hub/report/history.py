@@ -128,7 +128,7 @@ def import_history(engine: Engine, directory: Directory, data: bytes, *, agency:
     except ValueError as e:
         error = _error("invalid", str(e), [Problem(str(e), path=str(e).split(":")[0])])
     except Exception as e:  # the reader's own defect must not lose the file
-        log.exception("reading a historical register of %s failed", agency)
+        log.exception("reading a historical register of %s failed", agency, extra={"exc_personal": True})
         error = _error("reader_failed", f"the register could not be read ({type(e).__name__}); it is kept for the "
                                         "operators", [Problem(f"{type(e).__name__}: {e}")])
     if error is None and not accepted and rejected:

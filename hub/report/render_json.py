@@ -7,9 +7,11 @@ and the flat ``figures`` object gives each figure once with where it is printed 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from hub.report.model import Chart, Figure, Member, Report, Section, Table, Value
+from hub.report.render_html import masked_id_number
 from hub.report.words import beijing, report_title
 
 
@@ -30,11 +32,21 @@ def value_text(figure: Figure) -> str:
     return "—" if json_value(figure.value) is None else figure.as_text()
 
 
+_ID_SHAPED = re.compile(r"[0-9]{17}[0-9Xx]|[0-9]{15}")
+
+
+def masked_person_key(key: str) -> str:
+    """A person key as a report shows it: the ID number that keys a person who has one masked as the ID column is
+    (``530502********0311``, as the PDF and HTML print it); a sender's own reference (``ref|…``) as it is."""
+    return masked_id_number(key) if _ID_SHAPED.fullmatch(key) else key
+
+
 def member_json(member: Member) -> dict[str, Any]:
+    """One person behind a figure; the ID number (and a person key that is one) masked as the printed report does."""
     return {
-        "person_key": member.person_key,
+        "person_key": masked_person_key(member.person_key),
         "name": member.name,
-        "id_number": member.id_number,
+        "id_number": masked_id_number(member.id_number) or None,
         "case_key": member.case_key,
         "agency": member.agency,
         "message_ids": list(member.message_ids),

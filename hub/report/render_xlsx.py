@@ -25,7 +25,8 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from hub.report.model import Chart, Figure, Member, Report, Section, Table, Value
-from hub.report.render_json import json_value
+from hub.report.render_html import masked_id_number
+from hub.report.render_json import json_value, masked_person_key
 from hub.report.words import beijing, chinese_numeral, report_title
 
 COVER = "封面"
@@ -321,7 +322,7 @@ def _member_cells(ws: WriteOnlyWorksheet, figure: Figure, member: Member, place:
         day = WriteOnlyCell(ws)
         day.value = member.on
         day.number_format = "yyyy-mm-dd"
-    texts = (member.name, member.id_number or "", member.person_key, member.case_key or "", member.agency or "")
+    texts = _member_texts(member)
     return [_plain(ws, figure.id), _plain(ws, figure.label), _value_cell(ws, figure.value, figure.unit),
             _plain(ws, figure.unit), *(_plain(ws, t) for t in texts), day, _plain(ws, member.note),
             "是" if member.imported else "否", _plain(ws, " ".join(member.message_ids)), _plain(ws, place)]
@@ -362,10 +363,17 @@ _CELL_STYLE = re.compile(r'<c r="([A-Z]+)2"[^>]*?\bs="(\d+)"')
 def _member_values(figure: Figure, member: Member, place: str) -> list[str | int | float | dt.date | None]:
     """The appendix row of a figure and one of its persons, as values (texts escaped as every text cell is)."""
     number = json_value(figure.value)
-    texts = (member.name, member.id_number or "", member.person_key, member.case_key or "", member.agency or "")
+    texts = _member_texts(member)
     return [escape_text(figure.id), escape_text(figure.label), NONE_TEXT if number is None else number,
             escape_text(figure.unit), *(escape_text(t) for t in texts), member.on, escape_text(member.note),
             "是" if member.imported else "否", escape_text(" ".join(member.message_ids)), escape_text(place)]
+
+
+def _member_texts(member: Member) -> tuple[str, str, str, str, str]:
+    """A person's text cells in the appendix; the ID number (and a person key that is one) masked as the PDF and
+    HTML print it."""
+    return (member.name, masked_id_number(member.id_number), masked_person_key(member.person_key),
+            member.case_key or "", member.agency or "")
 
 
 def _xml_text(text: str) -> str:

@@ -35,6 +35,7 @@ alarm_notices = Table(
 )
 Index("ix_alarm_notices_recipient", alarm_notices.c.recipient, alarm_notices.c.seq)
 Index("ix_alarm_notices_message", alarm_notices.c.message_id)
+Index("ix_alarm_notices_case", alarm_notices.c.case_key)  # the retention sweep finds a case's notices (0021)
 
 # The clock's bookmark of each obligation it has looked at: the due date it saw, the first legal day on which the
 # obligation can need another notice (9999-12-31: never, it has climbed the ladder), and whether a notice about

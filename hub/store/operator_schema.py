@@ -124,6 +124,7 @@ obligation_notes = Table(
 )
 Index("ix_obligation_notes_obligation", obligation_notes.c.obligation_id)
 Index("ix_obligation_notes_person", obligation_notes.c.person_key)
+Index("ix_obligation_notes_case", obligation_notes.c.case_key)  # the retention sweep finds a case's notes (0021)
 
 # A corrected payload for a quarantined input, proposed by one operator and sent as the original agency's message
 # only once a second operator approves it; at most one waits at a time for an input.

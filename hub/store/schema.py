@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -196,6 +197,8 @@ attachment_messages = Table(
 )
 Index("ix_attachment_messages_message", attachment_messages.c.message_id)
 
+# The audit log is a hash chain (hub.audit, docs/security-audit.md): entry n carries the hash of entry n - 1, and
+# triggers (migration 0019) refuse UPDATE and DELETE. Entries are written by hub.audit.record only.
 audit_log = Table(
     "audit_log",
     metadata,
@@ -205,8 +208,24 @@ audit_log = Table(
     Column("action", String(40), nullable=False),
     Column("target", String(80), nullable=False),
     Column("detail", Text),
+    Column("seq", BigInteger, nullable=False),  # 1, 2, 3 … without a gap: the chain's order
+    Column("prev_hash", String(64), nullable=False),  # the hash of entry seq - 1 (64 zeros for the first)
+    Column("hash", String(64), nullable=False),  # SHA-256 of this entry's canonical form (hub.core.audit_chain)
 )
 Index("ix_audit_log_target", audit_log.c.target)  # the operator actions of a person's timeline
+Index("ix_audit_log_seq", audit_log.c.seq, unique=True)
+
+# The chain's head, one row (id 1): the last seq and its hash. record() advances it first, which takes its lock, so
+# audited transactions append one after another; ``chain`` is the chain's id, which anchors carry.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("chain", String(32), nullable=False),
+    CheckConstraint("id = 1", name="ck_audit_head_one_row"),
+)
 
 
 # Deadline rules as administrators changed them, in the order they did: the rules in force are the shipped
@@ -239,9 +258,11 @@ calendar_years = Table(
 # their own modules
 from hub.store import (  # noqa: E402, F401
     alarm_schema,
+    api_key_schema,
     history_schema,
     identity_schema,
     ledger_schema,
     operator_schema,
     register_schema,
+    retention_schema,
 )

@@ -59,7 +59,8 @@ class Casework:
             try:
                 read = self.step()
             except Exception:
-                log.exception("ledger step failed; trying again in %.1f s", self.settings.ledger_poll)
+                log.exception("ledger step failed; trying again in %.1f s", self.settings.ledger_poll,
+                              extra={"exc_personal": True})
                 stop.wait(self.settings.ledger_poll)
                 continue
             if not read:

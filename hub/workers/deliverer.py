@@ -159,7 +159,7 @@ class Deliverer:
                 kind, detail, status = send(c, agency, client=self.client, policy=self.policy)
                 outcome = Outcome(c.delivery_id, c.attempt, kind, detail, status)
         except Exception as e:
-            log.exception("send of %s failed unexpectedly", c.delivery_id)
+            log.exception("send of %s failed unexpectedly", c.delivery_id, extra={"exc_personal": True})
             outcome = Outcome(c.delivery_id, c.attempt, "transient", f"internal error: {e!r}")
         self.writer.put(outcome)
         took = time.monotonic() - started

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine
 
-from hub import bulk_tasks
+from hub import audit, bulk_tasks
 from hub.bus.kombu_bus import Bus, DatabaseQueue
 from hub.canonical import load_schema
 from hub.core.model import Directory
@@ -69,7 +69,14 @@ class Workers:
             self._plan.append(("consumer", consume))
             self._plan.append(("writer", lambda: self.writer.run(self.stop_event)))
         if sweeper:
+            self.audit_anchor = audit.DailyAnchor(audit.anchor_directory(settings))  # the chain head, once a day
             self._plan.append(("sweeper", self._sweep_loop))
+            from hub.workers.retention import daily_sweep
+
+            daily = daily_sweep(settings, engine, self.clock)  # None unless the retention policy asks for it
+            if daily is not None:
+                retain = daily.run
+                self._plan.append(("retention", lambda: retain(self.stop_event)))
         if folders and settings.inbound_root is not None:
             from hub.workers.dropfolder import DropFolders
 
@@ -107,7 +114,7 @@ class Workers:
                     target()
                     return
                 except Exception:
-                    log.exception("%s loop crashed; restarting it", name)
+                    log.exception("%s loop crashed; restarting it", name, extra={"exc_personal": True})
                     self.stop_event.wait(1.0)
         return run
 
@@ -184,6 +191,7 @@ class Workers:
                     self.wake.set()
             except Exception:
                 log.exception("sweep failed; will try again")
+            self.audit_anchor.tick(self.engine, now=self.clock())
             self.stop_event.wait(self.settings.sweep_interval)
 
     def stop(self, timeout: float = 30.0) -> None:

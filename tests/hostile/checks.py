@@ -22,7 +22,7 @@ def good_goes_through(c: httpx.Client) -> None:
 
 
 def kept_in_quarantine(c: httpx.Client, qid: str, raw: bytes | None) -> dict[str, Any]:
-    r = c.get(f"/api/v1/quarantine/{qid}", headers=auth(HUB))
+    r = c.get(f"/api/v1/quarantine/{qid}", headers=auth(HUB), params={"reason": "supervision"})
     assert r.status_code == 200, r.text
     q = dict(r.json())
     assert q["problems"] and q["code"], q

@@ -42,7 +42,7 @@ class Case:
 
     id: str
     kind: str
-    entry: str  # messages | inbound/<system> | registers/<kind>
+    entry: str  # messages | inbound/<system> | registers/<kind> | reports/history
     agency: str
     body: Callable[[str], bytes]  # canary URL -> bytes
     params: dict[str, str] = field(default_factory=dict)
@@ -229,15 +229,21 @@ def police_payloads(doc: bytes) -> dict[str, tuple[bytes, bool]]:
         "json-proto-pollution": (big.replace(b'"header": {', b'"__proto__": {"admin": true}, "constructor": '
                                              b'{"prototype": {}}, "header": {', 1), True),
         "json-records-1e5-empty": (json.dumps({"header": data["header"], "records": [{}] * 100_000}).encode(), False),
+        "json-records-1001-empty": (json.dumps({"header": data["header"] | {"jls": 1001},
+                                                "records": [{}] * 1001}).encode(), False),
+        "json-records-1000-empty": (json.dumps({"header": data["header"] | {"jls": 1000},
+                                                "records": [{}] * 1000}).encode(), False),
         "json-long-string": (big.replace(b'"1.0"', b'"' + b"x" * 2_000_000 + b'"', 1), False),
         "json-control-in-key": (big.replace(b'"bbh"', b'"b\\u001bh"', 1), False),
     }
 
 
 @functools.lru_cache(maxsize=16)
-def bomb_xlsx(sheet_xml_size: int, *, part: str = "xl/worksheets/sheet1.xml", declared_small: bool = False) -> bytes:
+def bomb_xlsx(sheet_xml_size: int, *, part: str = "xl/worksheets/sheet1.xml", declared_small: bool = False,
+              declared_part: bool = False) -> bytes:
     """A real workbook whose ``part`` is replaced by a highly compressible one of ``sheet_xml_size`` bytes,
-    written a piece at a time so that the inflated part never sits in memory."""
+    written a piece at a time so that the inflated part never sits in memory. With ``declared_part`` the part is
+    also named in ``[Content_Types].xml`` (as Excel names its shared strings), so that a reader does read it."""
     base = ledger_xlsx([ledger_row("警告", 900, 日期="2026-07-03", 情况说明="予以警告。")])
     src = zipfile.ZipFile(io.BytesIO(base))
     out = io.BytesIO()
@@ -245,9 +251,18 @@ def bomb_xlsx(sheet_xml_size: int, *, part: str = "xl/worksheets/sheet1.xml", de
         for info in src.infolist():
             if info.filename == part:
                 continue
-            dest.writestr(info, src.read(info.filename))
+            content = src.read(info.filename)
+            if declared_part and info.filename == "[Content_Types].xml":
+                content = content.replace(b"</Types>", b'<Override PartName="/' + part.encode() + b'" ContentType="'
+                                          + CONTENT_TYPES.get(part, b"application/xml") + b'"/></Types>')
+            dest.writestr(info, content)
         ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-        if part.endswith("sharedStrings.xml"):
+        if part.endswith("styles.xml"):
+            one = b'<numFmt numFmtId="200" formatCode="yyyy-mm-dd"/>'
+            n = sheet_xml_size // len(one)
+            head = b'<?xml version="1.0" encoding="UTF-8"?><styleSheet %s><numFmts count="%d">' % (ns, n)
+            tail = b"</numFmts></styleSheet>"
+        elif part.endswith("sharedStrings.xml"):
             one = b"<si><t>AAAAAAAAAAAAAAAA</t></si>"
             n = sheet_xml_size // len(one)
             head = b'<?xml version="1.0" encoding="UTF-8"?><sst %s count="%d" uniqueCount="%d">' % (ns, n, n)
@@ -270,6 +285,37 @@ def bomb_xlsx(sheet_xml_size: int, *, part: str = "xl/worksheets/sheet1.xml", de
     if declared_small:
         data = _lie_about_sizes(data)
     return data
+
+
+CONTENT_TYPES = {
+    "xl/sharedStrings.xml": b"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"}
+
+
+def ledger_sheet(rows: bytes, *, header: bytes | None = None) -> bytes:
+    """A ledger workbook whose sheet is the ledger's header row followed by ``rows`` (sheet XML row elements)."""
+    base = ledger_xlsx([ledger_row("警告", 902, 日期="2026-07-03", 情况说明="予以警告。")])
+    sheet = zipfile.ZipFile(io.BytesIO(base)).read("xl/worksheets/sheet1.xml")
+    start = sheet.index(b"<row ")
+    first_end = sheet.index(b"</row>", start) + len(b"</row>")
+    end = sheet.rindex(b"</row>") + len(b"</row>")
+    head = header if header is not None else sheet[start:first_end]
+    return xlsx_with_part("xl/worksheets/sheet1.xml", sheet[:start].replace(b'<dimension ref="A1:J2"/>', b"")
+                          + head + rows + sheet[end:])
+
+
+def ledger_rows_xml(n: int, cells: bytes = b'<c t="inlineStr"><is><t>x</t></is></c>') -> bytes:
+    return (b"<row>" + cells + b"</row>") * n
+
+
+def many_sheets_xlsx(n: int) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for i in range(n - 1):
+        wb.create_sheet(f"S{i}")
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 def _lie_about_sizes(data: bytes) -> bytes:
@@ -389,7 +435,7 @@ def native_xml_cases() -> list[Case]:
 def police_cases() -> list[Case]:
     doc = sample("police")
     return [Case(f"police-{name}", "json", "inbound/police", SENDERS["police"],
-                 lambda c, n=name: police_payloads(doc)[n][0], may_accept=ok)
+                 lambda c, n=name: police_payloads(doc)[n][0], may_accept=ok, rows=name == "json-records-1000-empty")
             for name, (_, ok) in police_payloads(doc).items()]
 
 
@@ -437,7 +483,39 @@ def ledger_cases() -> list[Case]:
         cases.append(Case(f"ledger-{name}", "zip-bomb/xlsx", "inbound/ledger", "530521SF", fn,
                           params={"filename": "台账.xlsx"}, rows=True,
                           may_accept=name in ("xlsx-bomb-shared-strings-300m", "xlsx-external-link")))
+    header_row = b'<row r="1">'
+    limits = {
+        # the shared-string table named in [Content_Types].xml, so that it is read: 1,310,720 strings in 40 MiB
+        "xlsx-bomb-shared-strings-declared-40m": lambda c: bomb_xlsx(40 * 1024 * 1024, part="xl/sharedStrings.xml",
+                                                                     declared_part=True),
+        "xlsx-bomb-styles-40m": lambda c: bomb_xlsx(40 * 1024 * 1024, part="xl/styles.xml"),
+        "xlsx-sheets-101": lambda c: many_sheets_xlsx(101),
+        "xlsx-rows-250k": lambda c: ledger_sheet(ledger_rows_xml(250_000)),
+        "xlsx-cell-in-column-xfd": lambda c: ledger_sheet(ledger_rows_xml(
+            1, b'<c r="A2" t="inlineStr"><is><t>x</t></is></c><c r="XFD2" t="inlineStr"><is><t>x</t></is></c>')),
+        "xlsx-row-beyond-excel": lambda c: ledger_sheet(
+            b'<row r="1048577"><c t="inlineStr"><is><t>x</t></is></c></row>'),
+        "xlsx-rows-out-of-order": lambda c: ledger_sheet(b'<row r="5"><c t="inlineStr"><is><t>x</t></is></c></row>'
+                                                         b'<row r="3"><c t="inlineStr"><is><t>x</t></is></c></row>'),
+        "xlsx-long-text-node": lambda c: ledger_sheet(ledger_rows_xml(
+            1, b'<c t="inlineStr"><is><t>' + b"x>" * 6_000_000 + b"</t></is></c>")),
+        "xlsx-deep-nesting-in-row": lambda c: ledger_sheet(b"<row>" + b"<c>" * 300 + b"</c>" * 300 + b"</row>"),
+        # every cell in column A: within the columns, but one row holding 160,000 elements
+        "xlsx-one-row-40k-cells": lambda c: ledger_sheet(
+            b"<row>" + b'<c r="A2" t="inlineStr"><is><t>x</t></is></c>' * 40_000 + b"</row>"),
+        "xlsx-no-header-bytes": lambda c: ledger_sheet(b"", header=header_row + b"</row>"),
+    }
+    for name, fn in limits.items():
+        cases.append(Case(f"ledger-{name}", "xlsx-limits", "inbound/ledger", "530521SF", fn,
+                          params={"filename": "台账.xlsx"}, rows=True))
+    # a declared table under the limits, read whole (103,125 strings)
+    cases.append(Case("ledger-xlsx-shared-strings-declared-3m", "xlsx-limits", "inbound/ledger", "530521SF",
+                      lambda c: bomb_xlsx(3_300_000, part="xl/sharedStrings.xml", declared_part=True),
+                      params={"filename": "台账.xlsx"}, rows=True, may_accept=True))
     csv_bad = {
+        "csv-rows-over-limit": lambda c: "事项,文书编号\r\n".encode() + b"x,y\r\n" * 200_001,
+        "csv-1500-bad-rows": lambda c: ledger_csv([ledger_row("警告", 10_000 + i, 日期="2026-07-03", 性别="X")
+                                                   for i in range(1_500)]),
         "csv-invalid-utf8": lambda c: ledger_csv([ledger_row("警告", 1, 日期="2026-07-03")]) + b"\xff\xfe\xc0\xaf\r\n",
         "csv-utf16": lambda c: ledger_csv([ledger_row("警告", 2, 日期="2026-07-03")]).decode().encode("utf-16"),
         "csv-nul": lambda c: ledger_csv([ledger_row("警告", 3, 日期="2026-07-03")]).replace(b"\r\n", b"\x00\r\n", 1),
@@ -561,28 +639,23 @@ def filename_cases() -> list[Case]:
     return cases
 
 
+HISTORY = ("姓名,身份证号码,矫正类别,矫正起始日期,矫正终止日期,状态\n"
+           "张三,530581198001010011,缓刑,2015-01-01,2016-12-31,解矫\n")
+
+
+def history_cases() -> list[Case]:
+    """A NUL character in what a historical register's import stores as text (PostgreSQL refuses it)."""
+    return [Case(f"history-{name}-nul", "path-traversal", "reports/history", "530581SF",
+                 lambda c: HISTORY.encode(), params={"as_of": "2016-12-31", "filename": "名册.csv"} | {name: "a\x00b"})
+            for name in ("filename", "by")]
+
+
 def _bureau_batch() -> bytes:
     from tests.test_inbound import bureau_batch
 
     return bureau_batch(1)
 
 
-MEMORY_BUGS = {
-    "ledger-xlsx-bomb-sheet-300m": "a 3.6 MB XLSX whose sheet XML inflates to 300 MB (under the 1 GiB MAX_UNZIPPED "
-                                   "check) grows the server's RSS by about 550 MB on POST /api/v1/inbound/ledger",
-    "register-xlsx-bomb-300m": "a 3.6 MB XLSX whose sheet XML inflates to 300 MB grows the server's RSS by about "
-                               "560 MB on POST /api/v1/registers/bureau_register",
-}
-BUGS = {
-    "police-json-records-1e5-empty": "a 1.5 MB police JSON batch of 100,000 empty records ({}) is answered 422 with "
-                                     "100,000 rejected records, each quarantined, and the server's RSS peaks about "
-                                     "250 MB above its start (about 170 bytes of memory per byte of input, so a "
-                                     "payload at the 64 MiB native limit would need gigabytes)",
-    "ledger-csv-many-columns": "a CSV ledger whose header row has 100,000 columns makes the ledger adapter raise "
-                               "ValueError('Invalid column index 18279'): 500 adapter_failed instead of a 400",
-}
-
-
 def all_cases() -> list[Case]:
     return [*canonical_cases(), *native_xml_cases(), *police_cases(), *ledger_cases(), *register_cases(),
-            *filename_cases()]
+            *filename_cases(), *history_cases()]

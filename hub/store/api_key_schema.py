@@ -1,0 +1,30 @@
+"""The agencies' API keys (hub.api_keys): the SHA-256 of each key, never the key itself."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, String, Table, Text
+
+from hub.store.schema import TS, metadata
+
+# One row per key. ``id`` is public: it is printed in the key itself (``xjk_<id>_<secret>``), so logs and the audit
+# log can name a key without revealing it. ``source`` is ``issued`` for a key made by ``xianjie keys issue``, or
+# ``registry`` for the agency registry's bootstrap key (``api_key_sha256``), whose row (id ``reg-<agency>``) is
+# written the first time the key is used or revoked. Keys are revoked, never deleted: the audit log names them.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("agency", String(12), nullable=False),
+    Column("source", String(10), nullable=False),  # issued | registry
+    Column("key_sha256", String(64), nullable=False),  # hex digest of the whole key text
+    Column("label", String(200)),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("expires_at", TS),  # always set for an issued key; a registry key ends when revoked or edited out
+    Column("revoked_at", TS),
+    Column("revoked_by", String(100)),
+    Column("revoke_reason", Text),
+    Column("last_used_at", TS),  # written at most once a minute per key and process
+)
+Index("ux_api_keys_key_sha256", api_keys.c.key_sha256, unique=True)
+Index("ix_api_keys_agency", api_keys.c.agency)

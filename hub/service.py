@@ -260,7 +260,10 @@ class Hub:
 
     def _retry(self, conn: Connection, ft_id: str, *, actor: str, reason: str | None) -> dict[str, Any] | None:
         now = utcnow()
-        ft = conn.execute(select(failed_transfers).where(failed_transfers.c.id == ft_id)).mappings().first()
+        # the failed transfer's row is locked before the audit log's head, in the order every other action on a
+        # failed transfer takes them (hub.transfer_actions), so that two of them never wait on each other
+        ft = conn.execute(select(failed_transfers).where(failed_transfers.c.id == ft_id).with_for_update()
+                          ).mappings().first()
         if ft is None:
             return None
         if ft["status"] == "resolved":

@@ -400,7 +400,7 @@ def test_each_organ_type_sends_each_message_type_exactly_as_the_matrix_says(worl
         # And nothing was stored, and the input is kept in quarantine as it came, for the sender and the operators
         assert c.get(f"/api/v1/messages/{mid}", headers=auth(HUB)).status_code == 404
         for reader in (sender, HUB):
-            q = c.get(f"/api/v1/quarantine/{body['quarantine_id']}", headers=auth(reader))
+            q = c.get(f"/api/v1/quarantine/{body['quarantine_id']}", headers=auth(reader), params=WHY)
             assert q.status_code == 200
             assert (q.json()["code"], q.json()["status_code"]) == ("sender_not_authorised", 403)
             assert base64.b64decode(q.json()["raw_base64"]) == xml

@@ -91,6 +91,8 @@ WORDS: dict[str, tuple[str, str]] = {
                           "is, retry."),
     "fta.err.type_changed": ("不能改变电文类型。", "The message type may not change."),
     "fta.err.sender_changed": ("不能改变发件机关。", "The sender may not change."),
+    "fta.err.sender_not_authorised": ("修改后的电文不属于发件机关可以发送的种类。",
+                                      "The edited message is not one its sender may send."),
     "fta.err.no_recipient": ("修改后的电文仍找不到新的收件机关。", "The edited message still finds no new "
                              "recipient."),
     "fta.err.not_the_sender": ("只有发文机关或中心操作员可以改投或修改此电文。", "Only the sender or the hub's "

@@ -96,12 +96,13 @@ def canary() -> Iterator[Canary]:
 @contextmanager
 def hostile_hub(tmp: Path, canary: Canary, *, database_url: str, broker_url: str = "database://",
                 queue_prefix: str = "") -> Iterator[HostileHub]:
-    """A hub for the corpus on the given database and broker, with small body limits and quick drop folders."""
+    """A hub for the corpus on the given database and broker, with body limits large enough for every /messages case to
+    reach the parser (2 MiB; the oversize cases go far past it) and quick drop folders."""
     recipients = Recipients().start()
     registry = write_registry(tmp / "registry.toml", recipients_url=recipients.url, drop_root=tmp / "out",
                               adapters=ADAPTERS, accepts={"530521SF": ["ledger"]})
     settings = hub_settings(database_url=database_url, broker_url=broker_url, queue_prefix=queue_prefix,
-                            registry_path=registry, max_body_bytes=64 * 1024, max_native_bytes=8 * 1024 * 1024,
+                            registry_path=registry, max_body_bytes=2 * 1024 * 1024, max_native_bytes=8 * 1024 * 1024,
                             inbound_root=tmp / "inbound", inbound_settle_seconds=0.2, inbound_poll_interval=0.1)
     hub = InProcessHub(settings).start()
     try:

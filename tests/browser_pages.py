@@ -12,8 +12,9 @@ from lxml import etree
 from hub import pursuits
 from hub.core.calendar import Calendar, CalendarMissing
 from hub.store.db import utcnow
+from tests.clock import today
 from tests.harness import N, auth, make_id, notice, states, wait_until
-from tests.test_console_cases import TODAY, Env, late
+from tests.test_console_cases import Env, late
 from tests.test_console_queues import discrepancies, possible_match
 
 HUB, COURT, BUREAU = "530500ZX", "530502FY", "530581SF"
@@ -37,7 +38,7 @@ def reported_soon() -> int | None:
     calendar = Calendar.seeded()
     for ahead in (1, 2, 3):
         try:
-            if calendar.is_working_day(TODAY + dt.timedelta(days=ahead)):
+            if calendar.is_working_day(today() + dt.timedelta(days=ahead)):
                 return 10 - ahead
         except CalendarMissing:
             return None
@@ -85,7 +86,7 @@ def seed(env: Env) -> list[Stop]:
     overdue, soon = late(21), reported_soon()
     mids = [env.post(c) for c in (overdue, *([late(22, days=soon)] if soon else []))]
     env.projected()
-    assert pursuits.refresh_drafts(env.hub, today=TODAY, now=utcnow()) >= 1
+    assert pursuits.refresh_drafts(env.hub, today=today(), now=utcnow()) >= 1
     task = bulk_retried(env, mids)
     return [
         Stop("dashboard", "/console/dashboard", "总览", "Dashboard"),

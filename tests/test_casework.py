@@ -34,6 +34,7 @@ from hub.store.db import make_engine
 from hub.store.ingest import store_message
 from hub.store.ledger_schema import case_events, cases, ledger_cursor, obligations
 from hub.store.schema import audit_log, messages
+from tests.clock import today
 from tests.conftest import Stack
 from tests.core.case_feed import C, Feed, lost, revoked, supervised
 from tests.core.case_feed import mid as feed_mid
@@ -42,12 +43,10 @@ from tests.harness import Recipients, auth, wait_until, write_registry
 from tests.hubserver import InProcessHub, hub_settings
 from tests.services import fresh_postgres
 
-TODAY = legal_day(dt.datetime.now(dt.UTC))
-
 
 def case(n: int, *, division: str = "530581", effective: dt.date | None = None) -> Case:
     """Person ``n`` sentenced by 隆阳区法院 to probation, living in ``division``, in effect from yesterday."""
-    eff = effective or TODAY - dt.timedelta(days=1)
+    eff = effective or today() - dt.timedelta(days=1)
     birth = dt.date(1980, 1, 1) + dt.timedelta(days=97 * n)
     return Case(f"（2026）云0502刑初{7000 + n}号", "530502FY", "PROBATION", division, f"杨{'国春玉明建丽'[n % 6]}{n}",
                 id_number(division, birth, 11 + 2 * n), True, birth, eff - dt.timedelta(days=10), eff,
@@ -155,7 +154,7 @@ def tables(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 
 
 def obligation(engine: Engine, c: Case, rule: str) -> dict[str, Any]:
-    found = casework.list_obligations(engine, today=TODAY, rule=rule, limit=1000)["items"]
+    found = casework.list_obligations(engine, today=today(), rule=rule, limit=1000)["items"]
     (one,) = [o for o in found if o["case_number"] == c.number]
     return one
 
@@ -327,7 +326,7 @@ def police_without_id(c: Case, mid_: str, *, number: str, division: str, ref: st
     """A custody notice from the police of ``division`` about ``c``'s person in another case, without an ID number,
     under the police's own person reference."""
     other = dataclasses.replace(c, number=number, division=division)
-    root = etree.fromstring(other.custody(mid_, now(), started=TODAY - dt.timedelta(days=3)))
+    root = etree.fromstring(other.custody(mid_, now(), started=today() - dt.timedelta(days=3)))
     person = root.find(q("person"))
     person.remove(person.find(q("idNumber")))
     root.find(f"{q('envelope')}/{q('personRef')}").text = ref
@@ -390,7 +389,7 @@ def test_obligations_are_filtered_by_status_agency_county_and_rule(make_ledger: 
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     ledger = make_ledger()
     fresh = case(7)  # in effect since yesterday, in 腾冲
-    late = case(8, division="530521", effective=TODAY - dt.timedelta(days=40))  # 施甸: papers 40 days late
+    late = case(8, division="530521", effective=today() - dt.timedelta(days=40))  # 施甸: papers 40 days late
     with ledger.client() as client:
         ledger.post(client, fresh.decision(mid(fresh, "decision"), now()), fresh.court)
         ledger.post(client, late.decision(mid(late, "decision"), now()), late.court)
@@ -430,7 +429,7 @@ def test_obligations_are_filtered_by_status_agency_county_and_rule(make_ledger: 
         assert r.status_code == 422 and "state" in r.json()["error"]["message"]
     # And the command line gives the same answer
     db = ["--database-url", ledger.hub.settings.database_url]
-    assert main([*db, "obligations", "--state", "overdue", "--today", TODAY.isoformat(), "--json"]) == 0
+    assert main([*db, "obligations", "--state", "overdue", "--today", today().isoformat(), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [(o["rule_id"], o["person_name"]) for o in out["items"]] == [("report", late.name)]
     assert main([*db, "obligations", "--county", "530521", "--rule", "report"]) == 0
@@ -440,7 +439,7 @@ def test_obligations_are_filtered_by_status_agency_county_and_rule(make_ledger: 
 def test_operators_waive_an_obligation_with_a_reason_and_it_is_audited(make_ledger: Callable[..., Ledger],
                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     ledger = make_ledger()
-    c = case(9, effective=TODAY - dt.timedelta(days=40))
+    c = case(9, effective=today() - dt.timedelta(days=40))
     with ledger.client() as client:
         ledger.post(client, c.decision(mid(c, "decision"), now()), c.court)
         ledger.projected()
@@ -485,10 +484,10 @@ def test_the_injectable_clock_moves_an_obligation_from_pending_to_overdue(make_l
         receipt = obligation(ledger.engine, c, "receipt")
         due = receipt["due_date"]
         ledger.clock.observe = lambda t: obligation_status(ledger.engine, receipt["id"], legal_day(t))
-        start = dt.datetime.combine(TODAY, dt.time(9), tzinfo=CST)
+        start = dt.datetime.combine(today(), dt.time(9), tzinfo=CST)
         seen: dict[dt.date, str] = {}
         # When the clock moves on one day at a time, then half a year
-        for step in [*range((due - TODAY).days + 3), 182]:
+        for step in [*range((due - today()).days + 3), 182]:
             moment = start + dt.timedelta(days=step)
             ledger.clock.now = moment
             wait_until(lambda m=moment: any(t == m for t, _ in ledger.clock.runs), 10, what=f"the clock at {moment}")
@@ -512,7 +511,7 @@ def obligation_status(engine: Engine, obligation_id: str, today: dt.date) -> str
 def test_a_rebuild_gives_the_same_tables_as_the_projection_as_it_went(make_ledger: Callable[..., Ledger],
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     ledger = make_ledger()
-    a, b, d = case(11), case(12, division="530523"), case(13, effective=TODAY - dt.timedelta(days=30))
+    a, b, d = case(11), case(12, division="530523"), case(13, effective=today() - dt.timedelta(days=30))
     with ledger.client() as client:
         # a whole history; a receipt before its judgment; a person who lost contact, was held, then released
         ledger.post(client, a.decision(mid(a, "decision"), now()), a.court)
@@ -522,7 +521,7 @@ def test_a_rebuild_gives_the_same_tables_as_the_projection_as_it_went(make_ledge
         ledger.post(client, a.reporting(mid(a, "report"), now()), a.bureau)
         ledger.post(client, d.decision(mid(d, "decision"), now()), d.court)
         ledger.post(client, d.event(mid(d, "lost"), now(), kind="LOST_CONTACT"), d.bureau)
-        ledger.post(client, d.custody(mid(d, "custody"), now(), started=TODAY), d.police)
+        ledger.post(client, d.custody(mid(d, "custody"), now(), started=today()), d.police)
         ledger.projected()
         # and an operator's waiver in between
         report = obligation(ledger.engine, b, "report")

@@ -24,7 +24,6 @@ from sqlalchemy import Engine, select
 from hub import case_actions, casework, pursuits
 from hub.canonical import load_schema
 from hub.console import cases_data, i18n, pages_cases
-from hub.core.facts import legal_day
 from hub.core.obligations import ObligationStatus
 from hub.registry import load_registry
 from hub.service import Hub
@@ -32,13 +31,13 @@ from hub.store.alarm_schema import pursuit_drafts
 from hub.store.db import make_engine, utcnow
 from hub.store.operator_schema import obligation_notes
 from hub.store.schema import audit_log
+from tests.clock import today
 from tests.conftest import Stack
 from tests.console_harness import console_hub, sign_in
 from tests.core.case_messages import CST, Case, id_number, message_id
 from tests.harness import Recipients, auth, states, wait_until
 from tests.hubserver import InProcessHub
 
-TODAY = legal_day(dt.datetime.now(dt.UTC))
 DAY = dt.timedelta(days=1)
 ACCOUNTS = [("zhang", "operator", "530500ZX"), ("boss", "supervisor", "530500ZX"), ("shen", "auditor", "530500ZX"),
             ("tc", "operator", "530581SF"), ("tcboss", "supervisor", "530581SF"), ("ly", "operator", "530502SF"),
@@ -69,7 +68,7 @@ class Env:
         wait_until(done, 30, what="the ledger to catch up")
 
     def obligation(self, c: Case, rule: str) -> dict[str, Any]:
-        found = casework.list_obligations(self.engine, today=TODAY, rule=rule, limit=1000)["items"]
+        found = casework.list_obligations(self.engine, today=today(), rule=rule, limit=1000)["items"]
         (one,) = [o for o in found if o["case_number"] == c.number]
         return one
 
@@ -100,7 +99,7 @@ def late(n: int, *, days: int = 40, division: str = "530581") -> Case:
     """Person ``n`` on probation by 隆阳区's court, living in ``division``, the judgment in effect ``days`` ago and
     sent to the hub only now: the person's report (due 10 days after) is overdue, owed by the county's bureau to
     the court."""
-    effective = TODAY - days * DAY
+    effective = today() - days * DAY
     birth = dt.date(1979, 5, 1) + dt.timedelta(days=83 * n)
     return Case(f"（2026）云0502刑初{8200 + n}号", "530502FY", "PROBATION", division, f"赵{'国春玉明建丽'[n % 6]}{n}",
                 id_number(division, birth, 41 + 2 * n), True, birth, effective - 10 * DAY, effective,
@@ -133,7 +132,7 @@ def test_an_overdue_obligation_is_listed_for_the_agencies_it_concerns_most_urgen
         # what was met late; each row says how many days overdue
         assert report_old["id"] in shown and report_new["id"] in shown and served_late["id"] not in shown
         assert shown.index(report_old["id"]) < shown.index(report_new["id"])
-        days = (TODAY - dt.date.fromisoformat(str(report_old["due_date"]))).days
+        days = (today() - dt.date.fromisoformat(str(report_old["due_date"]))).days
         row = page.text.split(f'id="ob-{report_old["id"]}"')[1].split("</tr>")[0]
         assert f"<td>{days}</td>" in row and older.number in row and "报到" in row
         # And the filters narrow it: by status, rule, county and agency (owed by or owed to)
@@ -276,11 +275,11 @@ def test_a_drafted_pursuit_request_is_confirmed_through_the_console_and_sent_as_
     for c in (c1, c2, c3):
         env.post(c)
     env.projected()
-    assert pursuits.refresh_drafts(env.hub, today=TODAY, now=utcnow()) == 3
+    assert pursuits.refresh_drafts(env.hub, today=today(), now=utcnow()) == 3
     first, second, third = (next(d for d in drafts(env) if d["person_name"] == c.name) for c in (c1, c2, c3))
     # (the third person's report is then waived: its draft waits to be withdrawn by the clock's next run)
     casework.waive(env.engine, env.obligation(c3, "report")["id"], reason="本人已被羁押", by="530500ZX:李",
-                   today=TODAY)
+                   today=today())
     assert (first["status"], first["kind"], first["bureau"], first["police"]) == (
         "drafted", "ASSIST_SEARCH", "530581SF", "530581GA")
     url = f"/console/pursuits/{first['id']}"

@@ -25,11 +25,12 @@ from hub.core.facts import legal_day
 from hub.store.db import utcnow
 from hub.store.operator_schema import operator_sessions
 from hub.store.schema import audit_log
+from tests.clock import today
 from tests.conftest import Stack
 from tests.console_harness import sign_in
 from tests.harness import Recipients, auth, notice, states, wait_until
 from tests.test_console import PERSON, failed_transfer
-from tests.test_console_cases import TODAY, Env, late, ledger_env
+from tests.test_console_cases import Env, late, ledger_env
 
 ACCOUNTS = [("zhang", "operator", "530500ZX"), ("shen", "auditor", "530500ZX"), ("root", "administrator", "530500ZX"),
             ("tc", "operator", "530581SF"), ("ly", "operator", "530502SF"), ("court", "operator", "530502FY"),
@@ -210,7 +211,7 @@ def test_a_person_s_timeline_is_seen_by_one_rule_on_the_person_s_page_and_a_fail
                    and states(c, mid) == {"530581SF": "failed", "530581GA": "delivered", "530581JC": "available"},
                    what="both messages where they end")
     env.projected()
-    rule = cases_data.timeline_in_scope(env.engine, PERSON, scope="530581SF", today=TODAY)
+    rule = cases_data.timeline_in_scope(env.engine, PERSON, scope="530581SF", today=today())
     assert rule is not None
     whole = {x["message_id"] for x in rule["timeline"]}
     assert {mid, custody} <= whole
@@ -232,9 +233,9 @@ def test_a_person_s_timeline_is_seen_by_one_rule_on_the_person_s_page_and_a_fail
     with session(env, "sd") as c:
         # 施甸's bureau, no party at all: neither
         assert c.get(f"/console/persons/{PERSON}").status_code == 404
-    assert cases_data.timeline_in_scope(env.engine, PERSON, scope="530521SF", today=TODAY) is None
+    assert cases_data.timeline_in_scope(env.engine, PERSON, scope="530521SF", today=today()) is None
     assert cases_data.transfer_timeline(env.engine, {"id_number": PERSON, "person_key": None, "message_id": mid},
-                                        scope="530521SF", today=TODAY) == []
+                                        scope="530521SF", today=today()) == []
 
 
 # ---- obligations and pursuit drafts with a session ----------------------------------------------------------------
@@ -251,7 +252,7 @@ def test_obligations_and_pursuit_drafts_are_listed_with_a_console_session_in_its
     env.projected()
     report = env.obligation(c1, "report")
     assert (report["obligor"], report["obligee"], report["status"]) == ("530581SF", "530502FY", "overdue")
-    assert pursuits.refresh_drafts(env.hub, today=TODAY, now=utcnow()) == 1
+    assert pursuits.refresh_drafts(env.hub, today=today(), now=utcnow()) == 1
     (draft,) = pursuits.list_drafts(env.hub)
     assert draft["bureau"] == "530581SF"
     with env.client() as c:
@@ -266,7 +267,7 @@ def test_obligations_and_pursuit_drafts_are_listed_with_a_console_session_in_its
             seen[agency] = ids(r, "items")
             assert all(agency in (x["obligor"], x["obligee"]) for x in r.json()["items"])
             assert ids(r, "items") == {x["id"] for x in cases_data.obligation_list(
-                env.engine, cases_data.ObligationFilter(state="open"), scope=agency, today=TODAY,
+                env.engine, cases_data.ObligationFilter(state="open"), scope=agency, today=today(),
                 limit=1000)["items"]}
             r = c.get("/api/v1/obligations", params={"agency": "530502SF"})
             assert r.status_code == 403 and r.json()["error"]["details"][0]["path"] == "agency"
@@ -351,7 +352,7 @@ def test_a_scoped_operator_s_dashboard_counts_the_obligations_their_list_lists(e
                 on_dashboard = sum(per[state] for per in figures.values())
                 assert on_dashboard == len(listed), (name, state, figures, [x["id"] for x in listed])
                 assert on_dashboard == cases_data.obligation_list(
-                    env.engine, cases_data.ObligationFilter(state=state), scope=scope, today=TODAY)["total"]
+                    env.engine, cases_data.ObligationFilter(state=state), scope=scope, today=today())["total"]
     # the court, owed the reports, sees them under the bureau that owes them
     assert counted["court"].get("530581SF", {}).get("overdue", 0) >= 1
     assert counted["tc"]["530581SF"]["overdue"] == counted["court"]["530581SF"]["overdue"]

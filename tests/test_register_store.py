@@ -34,11 +34,11 @@ from hub.store.ledger_schema import ledger_cursor
 from hub.store.register_schema import register_snapshots
 from hub.store.schema import audit_log
 from tests import hubserver
+from tests.clock import today
 from tests.conftest import Stack
 from tests.harness import N, auth, make_id, notice, write_registry
 from tests.hubserver import InProcessHub, hub_settings
 
-TODAY = register_store.beijing_today()
 COUNTY, BUREAU, POLICE, COURT = "530581", "530581SF", "530581GA", "530502FY"
 TYPE_ZH = {"PROBATION": "缓刑", "CONTROL": "管制"}
 DECISION_ZH = {"PROBATION": "宣告缓刑", "CONTROL": "判处管制"}
@@ -85,7 +85,7 @@ class Person:
                 self.end.isoformat(), COUNTY]
 
     def custody_row(self, until: dt.date | None = None) -> list[str]:
-        return [self.name, self.id_number, "刑事拘留", "530581KS", (TODAY - dt.timedelta(days=5)).isoformat(),
+        return [self.name, self.id_number, "刑事拘留", "530581KS", (today() - dt.timedelta(days=5)).isoformat(),
                 until.isoformat() if until else ""]
 
 
@@ -115,14 +115,14 @@ def bureau_register(*, corrected: bool = False) -> bytes:
 
 
 def custody_list(*, corrected: bool = False) -> bytes:
-    held = HELD.custody_row(until=TODAY - dt.timedelta(days=2) if corrected else None)
+    held = HELD.custody_row(until=today() - dt.timedelta(days=2) if corrected else None)
     return as_csv(CUSTODY_HEADER, [held, OUTSIDER.custody_row()])
 
 
 def as_xml(kind: str, agency: str, header: list[str], rows: list[list[str]]) -> bytes:
     """A register in its XML form (register.xsd), which names its own kind, keeper and day."""
     spec = load_spec(RegisterKind(kind))
-    root = etree.Element(f"{{{RNS}}}register", {"kind": kind, "agency": agency, "asOf": TODAY.isoformat()},
+    root = etree.Element(f"{{{RNS}}}register", {"kind": kind, "agency": agency, "asOf": today().isoformat()},
                          nsmap={None: RNS})  # type: ignore[dict-item]
     for values in rows:
         row = etree.SubElement(root, f"{{{RNS}}}row")
@@ -162,20 +162,20 @@ def test_items_are_resolved_only_by_a_run_over_the_registers_they_came_from(engi
     # Given a ledger of the county's decisions and the bureau's register, which lacks one of them
     people = ledger_of(*DECIDED)
     first = register_store.upload(engine, "bureau_register", as_csv(BUREAU_HEADER, [
-        p.bureau_row() for p in DECIDED if p is not MISSING]), agency=BUREAU, as_of=TODAY, people=people)
+        p.bureau_row() for p in DECIDED if p is not MISSING]), agency=BUREAU, as_of=today(), people=people)
     assert first.run is not None
     assert found(first.run.opened) == {("decided_not_in_register", MISSING.id_number, BUREAU, None)}
     (item,) = first.run.opened
     # When the police upload their list, the item is found again: touched, not opened twice
     second = register_store.upload(engine, "police_custody", as_csv(CUSTODY_HEADER, [OUTSIDER.custody_row()]),
-                                   agency=POLICE, as_of=TODAY, people=people)
+                                   agency=POLICE, as_of=today(), people=people)
     assert second.run is not None and (second.run.opened, second.run.resolved, second.run.still_open) == ([], [], 1)
     # When a run compares only registers as of yesterday (none), the item is not judged: it stays open
-    earlier = register_store.reconcile_now(engine, as_of=TODAY - dt.timedelta(days=1), people=people)
+    earlier = register_store.reconcile_now(engine, as_of=today() - dt.timedelta(days=1), people=people)
     assert (earlier.snapshots, earlier.resolved, earlier.still_open) == ([], [], 1)
     # When the bureau uploads its register with the person added
     third = register_store.upload(engine, "bureau_register", as_csv(BUREAU_HEADER, [p.bureau_row() for p in DECIDED]),
-                                  agency=BUREAU, as_of=TODAY, people=people)
+                                  agency=BUREAU, as_of=today(), people=people)
     # Then the item is resolved automatically, and stays on record
     assert third.run is not None and [i["id"] for i in third.run.resolved] == [item["id"]]
     (after,) = register_store.list_items(engine)
@@ -192,7 +192,7 @@ def test_an_item_resolved_by_hand_stays_resolved_until_a_newer_register_shows_it
     # Given an open item: the register's correction type differs from the ledger's
     people = ledger_of(*DECIDED)
     register = bureau_register(corrected=True).replace("缓刑".encode(), "管制".encode(), 1)
-    res = register_store.upload(engine, "bureau_register", register, agency=BUREAU, as_of=TODAY, people=people)
+    res = register_store.upload(engine, "bureau_register", register, agency=BUREAU, as_of=today(), people=people)
     assert res.run is not None
     (item,) = res.run.opened
     assert (item["category"], item["id_number"]) == ("type_or_period_mismatch", CLEAN.id_number)
@@ -204,11 +204,11 @@ def test_an_item_resolved_by_hand_stays_resolved_until_a_newer_register_shows_it
     with pytest.raises(register_store.AlreadyResolved):
         register_store.resolve(engine, item["id"], by="530500ZX:李", note="again")
     # Then a run over the same registers leaves it resolved
-    register_store.upload(engine, "police_custody", as_csv(CUSTODY_HEADER, []), agency=POLICE, as_of=TODAY,
+    register_store.upload(engine, "police_custody", as_csv(CUSTODY_HEADER, []), agency=POLICE, as_of=today(),
                           people=people)
     assert register_store.get_item(engine, item["id"])["status"] == "resolved"  # type: ignore[index]
     # But the same register uploaded again still shows it, and it reopens
-    again = register_store.upload(engine, "bureau_register", register, agency=BUREAU, as_of=TODAY, people=people)
+    again = register_store.upload(engine, "bureau_register", register, agency=BUREAU, as_of=today(), people=people)
     assert again.run is not None and [i["id"] for i in again.run.reopened] == [item["id"]]
     reopened = register_store.get_item(engine, item["id"])
     assert reopened is not None and (reopened["status"], reopened["reopened"]) == ("open", 1)
@@ -223,7 +223,7 @@ def test_nothing_is_compared_while_the_ledger_is_rebuilt(engine: Engine) -> None
         casework.cursor(conn)
         conn.execute(update(ledger_cursor).values(rebuild_target=10))
     # When the bureau uploads its register
-    res = register_store.upload(engine, "bureau_register", bureau_register(), agency=BUREAU, as_of=TODAY)
+    res = register_store.upload(engine, "bureau_register", bureau_register(), agency=BUREAU, as_of=today())
     # Then the register is kept, but no item is opened from a half-built ledger
     assert res.error is None and res.run is not None and res.run.skipped and res.run.opened == []
     assert register_store.list_items(engine) == []
@@ -243,7 +243,7 @@ def test_a_bureau_opens_no_item_in_a_county_it_does_not_cover(engine: Engine, ke
     rows = [[*p.bureau_row()[:8], county, *p.bureau_row()[9:]] for p, county in ((NO_BASIS, own), (CLEAN, foreign))]
     # When the bureau uploads it
     res = register_store.upload(engine, "bureau_register", as_csv(BUREAU_HEADER, rows), agency=keeper,
-                                as_of=TODAY, people=ledger_of())
+                                as_of=today(), people=ledger_of())
     # Then the row outside is rejected alone, the reason at its 执行地 cell; the other is compared
     assert res.error is None and res.run is not None
     assert (res.snapshot["rows"], res.snapshot["rejected"]) == (1, 1)
@@ -254,20 +254,21 @@ def test_a_bureau_opens_no_item_in_a_county_it_does_not_cover(engine: Engine, ke
 
 
 @pytest.mark.parametrize(("kind", "agency", "data", "as_of", "code", "status"), [
-    ("bureau_register", BUREAU, "姓名,罪名\n张三,盗窃\n".encode(), TODAY, "bad_header", 400),
-    ("bureau_register", BUREAU, b"PK\x03\x04 not a workbook", TODAY, "corrupt", 400),
-    ("bureau_register", COURT, bureau_register(), TODAY, "wrong_agency", 403),
+    ("bureau_register", BUREAU, "姓名,罪名\n张三,盗窃\n".encode(), 0, "bad_header", 400),
+    ("bureau_register", BUREAU, b"PK\x03\x04 not a workbook", 0, "corrupt", 400),
+    ("bureau_register", COURT, bureau_register(), 0, "wrong_agency", 403),
     ("bureau_register", BUREAU, bureau_register(), None, "invalid", 400),
-    ("bureau_register", BUREAU, bureau_register(), TODAY + dt.timedelta(days=1), "invalid", 400),
-    ("police_custody", POLICE, as_csv(CUSTODY_HEADER, [["张三", "", "刑拘", "X", "2026-02-30", ""]]), TODAY,
+    ("bureau_register", BUREAU, bureau_register(), 1, "invalid", 400),
+    ("police_custody", POLICE, as_csv(CUSTODY_HEADER, [["张三", "", "刑拘", "X", "2026-02-30", ""]]), 0,
      "no_valid_rows", 422),
 ])
 def test_a_file_that_cannot_be_compared_is_kept_with_its_reason(engine: Engine, kind: str, agency: str, data: bytes,
-                                                                as_of: dt.date | None, code: str, status: int
+                                                                as_of: int | None, code: str, status: int
                                                                 ) -> None:
     # Given a file refused whole, from the wrong agency, without or with a future day, or with no readable row
     # When uploaded
-    res = register_store.upload(engine, kind, data, agency=agency, filename="r.csv", as_of=as_of,
+    day = None if as_of is None else today() + dt.timedelta(days=as_of)  # days from today; parameters are made early
+    res = register_store.upload(engine, kind, data, agency=agency, filename="r.csv", as_of=day,
                                 people=ledger_of(*DECIDED))
     # Then it is refused with its reason, nothing is reconciled, and the bytes are kept with the report
     assert res.error is not None and (res.error.code, res.error.status) == (code, status), res.error
@@ -319,7 +320,7 @@ def hub(tmp_path: Path, stack: Stack) -> Iterator[tuple[InProcessHub, Path]]:
 
 def post_register(client: httpx.Client, kind: str, data: bytes, agency: str, **params: str) -> httpx.Response:
     return client.post(f"/api/v1/registers/{kind}", content=data, headers=auth(agency),
-                       params={"as_of": TODAY.isoformat(), "filename": "register.csv", **params})
+                       params={"as_of": today().isoformat(), "filename": "register.csv", **params})
 
 
 def items_seen_by(client: httpx.Client, caller: str, **params: str) -> list[dict[str, Any]]:
@@ -404,7 +405,7 @@ def test_planted_discrepancies_are_found_once_each_and_resolved_by_corrected_reg
         # And when the police list (in its XML form, naming its own day) shows the custody over, the last item is
         # resolved too
         xml = as_xml("police_custody", POLICE, CUSTODY_HEADER, [
-            HELD.custody_row(until=TODAY - dt.timedelta(days=2)), OUTSIDER.custody_row()])
+            HELD.custody_row(until=today() - dt.timedelta(days=2)), OUTSIDER.custody_row()])
         r = post_register(client, "police_custody", xml, POLICE, as_of="", filename="custody.xml")
         assert r.status_code == 201 and r.json()["snapshot"]["format"] == "xml", r.text
         assert [i["id_number"] for i in r.json()["reconciliation"]["resolved"]] == [HELD.id_number]
@@ -461,7 +462,7 @@ def test_the_cli_uploads_runs_lists_and_resolves(tmp_path: Path, capsys: pytest.
     (tmp_path / "register.csv").write_bytes(bureau_register())
     # Given an empty ledger, the bureau's register is uploaded: every person on its books lacks a legal basis
     assert main([*db, "reconcile", "upload", "bureau_register", str(tmp_path / "register.csv"), "--agency", BUREAU,
-                 "--as-of", TODAY.isoformat(), "--by", "王科员"]) == 0
+                 "--as-of", today().isoformat(), "--by", "王科员"]) == 0
     assert "opened 5" in capsys.readouterr().out
     assert main([*db, "reconcile", "list", "--status", "open", "--json"]) == 0
     items = json.loads(capsys.readouterr().out)
@@ -480,5 +481,5 @@ def test_the_cli_uploads_runs_lists_and_resolves(tmp_path: Path, capsys: pytest.
     # a file that is no register is refused with exit code 2 and kept
     (tmp_path / "bad.csv").write_bytes("姓名,罪名\n张三,盗窃\n".encode())
     assert main([*db, "reconcile", "upload", "bureau_register", str(tmp_path / "bad.csv"), "--agency", BUREAU,
-                 "--as-of", TODAY.isoformat()]) == 2
+                 "--as-of", today().isoformat()]) == 2
     assert "bad_header" in capsys.readouterr().err

@@ -29,13 +29,13 @@ from sqlalchemy import Engine, func, inspect, select
 
 from hub import casework, identity_store, operators, pursuits
 from hub.canonical import load_schema
-from hub.core.facts import legal_day
 from hub.registry import load_registry
 from hub.service import Hub
 from hub.store.alarm_schema import pursuit_drafts
 from hub.store.db import make_engine, utcnow
 from hub.store.operator_schema import obligation_notes, quarantine_reviews
 from hub.store.schema import audit_log, messages, quarantine
+from tests.clock import today
 from tests.conftest import Stack
 from tests.console_harness import PASSWORD, sign_in
 from tests.core.case_messages import CST, Case, id_number
@@ -59,7 +59,6 @@ PAYLOADS = [
     "{% print 7*7 %}#{7*7}",
     "\u202eexe.txt\u202c",
 ]
-TODAY = legal_day(dt.datetime.now(dt.UTC))
 DAY = dt.timedelta(days=1)
 ACCOUNTS = [("boss", "supervisor", HUB), ("shen", "auditor", HUB), ("zhang", "operator", HUB),
             ("tc", "operator", BUREAU), ("tcboss", "supervisor", BUREAU)]
@@ -68,7 +67,7 @@ ACCOUNTS = [("boss", "supervisor", HUB), ("shen", "auditor", HUB), ("zhang", "op
 def person(i: int, payload: str) -> Case:
     """A person on probation whose name carries ``payload``; the judgment in effect 40 days ago and sent only now,
     so that the person's report is overdue and a pursuit request is drafted."""
-    effective = TODAY - 40 * DAY
+    effective = today() - 40 * DAY
     birth = dt.date(1980, 1, 1) + dt.timedelta(days=97 * i)
     return Case(f"（2026）云0502刑初{9400 + i}号", COURT, "PROBATION", "530581", f"赵{i}{payload}"[:100],
                 id_number("530581", birth, 41 + 2 * i), True, birth, effective - 10 * DAY, effective,
@@ -181,7 +180,7 @@ def _notices(w: World, c: httpx.Client) -> None:
 
     wait_until(projected, 60, what="the ledger to catch up")
     wait_until(lambda: len(_failed(c)) >= 6, 60, what="six failed transfers")
-    assert pursuits.refresh_drafts(w.hub, today=TODAY, now=utcnow()) >= 1
+    assert pursuits.refresh_drafts(w.hub, today=today(), now=utcnow()) >= 1
 
 
 def _failed(c: httpx.Client) -> list[dict[str, Any]]:
@@ -219,7 +218,7 @@ def _register(w: World, c: httpx.Client) -> None:
         writer.writerow([str(n), f"钱{n}{p}", id_number("530581", dt.date(1970, 1, 1) + dt.timedelta(days=n), 11 + n),
                          f"（2025）云0502刑初{700 + n}号", COURT, "缓刑", "2026-01-01", "2027-12-31", "530581", "在册"])
     r = c.post("/api/v1/registers/bureau_register", content=out.getvalue().encode(),
-               params={"as_of": TODAY.isoformat(), "filename": PAYLOADS[3] + "名册.csv"}, headers=auth(BUREAU))
+               params={"as_of": today().isoformat(), "filename": PAYLOADS[3] + "名册.csv"}, headers=auth(BUREAU))
     assert r.status_code == 201, r.text
 
 
@@ -260,7 +259,7 @@ def _operators(w: World) -> None:
     """What operators type: notes, reasons, decisions, through the console's forms."""
     with w.server.client() as c:
         csrf = sign_in(c, "boss")
-        obligations = casework.list_obligations(w.engine, today=TODAY, limit=1000)["items"]
+        obligations = casework.list_obligations(w.engine, today=today(), limit=1000)["items"]
         mine = [o for o in obligations if o["case_number"] in {k.number for k in w.cases}]
         assert len(mine) >= len(PAYLOADS)
         for o, p in zip(mine, PAYLOADS, strict=False):
@@ -321,7 +320,7 @@ def _operators(w: World) -> None:
         "/console/discrepancies": "discrepancies", "/console/discrepancies?status=resolved": "resolved discrepancies",
         "/console/identity": "identity reviews", "/console/identity?status=decided": "decided reviews",
         "/console/persons?q=" + PAYLOADS[0]: "person search",
-        f"/console/reports/view?division=530581&from={TODAY.year}-01-01&to={TODAY.isoformat()}": "report",
+        f"/console/reports/view?division=530581&from={today().year}-01-01&to={today().isoformat()}": "report",
     })
 
 
@@ -384,7 +383,7 @@ def test_every_page_with_a_payload_shows_it_as_text(world: World) -> None:
 
 def test_the_joint_meeting_report_holds_the_names_as_text(world: World) -> None:
     with world.server.client() as c:
-        params = {"division": "530581", "from": f"{TODAY.year}-01-01", "to": TODAY.isoformat()}
+        params = {"division": "530581", "from": f"{today().year}-01-01", "to": today().isoformat()}
         r = c.get("/api/v1/reports/joint-meeting", params=params | {"format": "html"}, headers=auth(HUB))
         assert r.status_code == 200, r.text[:500]
         _inert(r.text, "the report (HTML)")

@@ -141,8 +141,9 @@ def list_keys(engine: Engine, *, directory: Directory, agency: str | None = None
             continue
         row = rows.get(REGISTRY + a.code)
         # a row for another key than the registry's names a bootstrap key the registry has replaced since
-        out.append(_info(row) if row is not None and row.key_sha256 == a.api_key_sha256 else KeyInfo(
-            REGISTRY + a.code, a.code, "registry", "registry bootstrap key", None, None, None, None, None, None, None))
+        info = _info(row) if row is not None and row.key_sha256 == a.api_key_sha256 else KeyInfo(
+            REGISTRY + a.code, a.code, "registry", "registry bootstrap key", None, None, None, None, None, None, None)
+        out.append(dataclasses.replace(info, expires_at=a.api_key_expires))  # the registry says when it expires
     first = dt.datetime.min.replace(tzinfo=dt.UTC)
     return sorted(out, key=lambda k: (k.agency, k.source != "registry", k.created_at or first, k.id))
 
@@ -278,6 +279,8 @@ class KeyStore:
         if agency is not None:
             if row is not None and row.revoked_at is not None:
                 return KeyCheck(None, row.id, "revoked key")
+            if agency.api_key_expires is not None and agency.api_key_expires <= now:
+                return KeyCheck(None, REGISTRY + agency.code, f"key expired at {agency.api_key_expires.isoformat()}")
             return KeyCheck(agency, REGISTRY + agency.code)
         return KeyCheck(None, public_id(key), "unknown key")
 

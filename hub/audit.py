@@ -49,6 +49,16 @@ def detail_text(detail: Mapping[str, Any] | str | None) -> str | None:
     return json.dumps(dict(detail), ensure_ascii=False, default=str)
 
 
+def command_line_actor() -> str:
+    """Who a command-line action is recorded as when it names nobody with ``--by``: the operating-system account
+    that ran it (``cli:root``), never an anonymous ``cli``."""
+    try:
+        import getpass
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no name for this uid (a container's bare uid)
+        return f"cli:uid{os.getuid()}"
+
+
 def record(conn: Connection, *, at: dt.datetime, actor: str, action: str, target: str,
            detail: Mapping[str, Any] | str | None = None) -> None:
     """Append one entry in the caller's transaction: it is written if and only if the action it records is, as the

@@ -1,7 +1,8 @@
 """``xianjie audit``: check the audit log's hash chain (``verify``), export its head (``anchor``).
 
-``verify`` exits 0 when the chain is intact (and agrees with every anchor given), 1 otherwise, naming the first
-entry altered, removed or inserted (docs/security-audit.md)."""
+``verify`` exits 0 when the chain is intact (and agrees with every anchor given) and its guard triggers are in
+place, 1 when it is broken, naming the first entry altered, removed or inserted, and 2 when it is intact but the
+triggers that refuse changes to entries are missing (docs/security-audit.md)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def cmd_verify(args: argparse.Namespace, engine: Engine) -> int:
         return 1
     if args.json:
         print(json.dumps(verdict.plain(), ensure_ascii=False, indent=2))
-        return 0 if verdict.ok else 1
+        return _status(verdict)
     head = verdict.head
     print(f"entries read: {verdict.entries}")
     print("head: missing" if head is None else f"head: seq {head.seq}, hash {head.hash}, chain {head.chain}")
@@ -43,9 +44,17 @@ def cmd_verify(args: argparse.Namespace, engine: Engine) -> int:
         last = head.seq if head is not None else 0
         print(f"INTACT: entries seq 1 to {last} each fit the one before, and the head"
               + (" and every anchor" if args.anchors else ""))
-        return 0
+        if not verdict.guards:
+            print("UNGUARDED: the triggers that refuse changes to entries are gone; find out who removed them and "
+                  "create them again (their statements are in hub/migrations/versions/0019_audit_chain.py)")
+        return _status(verdict)
     print(f"BROKEN, the first problem: {verdict.first_break.text()}")
     return 1
+
+
+def _status(verdict: Any) -> int:
+    """0 intact and guarded, 1 broken, 2 intact without its guard triggers."""
+    return 1 if not verdict.ok else 0 if verdict.guards else 2
 
 
 def cmd_anchor(args: argparse.Namespace, engine: Engine) -> int:

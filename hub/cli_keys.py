@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hub import audit
 from hub.store.db import utcnow
 
 _SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -95,7 +96,8 @@ def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> Non
     p.add_argument("agency", help="the agency's registry code, e.g. 530581SF")
     p.add_argument("--expires-in-days", type=int, help="lifetime (default XIANJIE_API_KEY_DAYS, 365)")
     p.add_argument("--label", help="what the key is for, e.g. the agency system or server that holds it")
-    p.add_argument("--by", default="cli", help="who issues it (audited)")
+    p.add_argument("--by", default=audit.command_line_actor(),
+                   help="who issues it (audited; default: cli:<the account running the command>)")
     bind(p, cmd_issue)
     p = ksub.add_parser("list", help="keys (of one agency) and their state; never the keys themselves")
     p.add_argument("agency", nargs="?")
@@ -104,5 +106,6 @@ def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> Non
     p = ksub.add_parser("revoke", help="revoke a key for good (an issued one, or reg-<agency>: the registry's key)")
     p.add_argument("key_id")
     p.add_argument("--reason", required=True, help="why (audited)")
-    p.add_argument("--by", default="cli", help="who revokes it (audited)")
+    p.add_argument("--by", default=audit.command_line_actor(),
+                   help="who revokes it (audited; default: cli:<the account running the command>)")
     bind(p, cmd_revoke)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hub import audit
 from hub.core.facts import SHANGHAI
 
 
@@ -135,7 +136,8 @@ def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> Non
     bind(p, cmd_plan)
     p = rsub.add_parser("apply", help="delete what is past its period and not held (audited, batch by batch)")
     classes(p)
-    p.add_argument("--by", default="cli", help="who runs the sweep (audited)")
+    p.add_argument("--by", default=audit.command_line_actor(),
+                   help="who runs the sweep (audited; default: cli:<the account running the command>)")
     p.add_argument("--batch", type=int, help="units per transaction (default: the policy's [sweep] batch)")
     bind(p, cmd_apply)
     p = rsub.add_parser("policy", help="the policy in force, checked")

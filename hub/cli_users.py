@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from hub import audit
 from hub.operators import ROLE_LABELS, ROLES
 
 
@@ -106,7 +107,8 @@ def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> Non
     def account(name: str, help_: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = usub.add_parser(name, help=help_)
         p.add_argument("username")
-        p.add_argument("--by", default="cli", help="who makes the change (audited)")
+        p.add_argument("--by", default=audit.command_line_actor(),
+                       help="who makes the change (audited; default: cli:<the account running the command>)")
         return p
 
     p = account("add", "a new account; the password is asked for twice")

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 
 from hub import audit, authz, payload_views
 from hub.canonical import NS, element_path, parse, parse_tree
-from hub.core.model import Canonical, OrganType, Route
-from hub.core.routing import route
+from hub.core.model import Canonical, Directory, OrganType, Route
+from hub.core.routing import organs_for, route
 from hub.errors import InvalidMessage, PermanentError, Problem
 from hub.service import Hub
 from hub.store.db import aware, utcnow
@@ -78,6 +78,12 @@ def reroute(hub: Hub, ft_id: str, *, agency: str, reason: str, actor: str, scope
         if code == row["recipient"]:
             raise Refused("same_recipient", f"{code} is the recipient that did not get it; choose another agency",
                           [Problem(f"{code} is the failed transfer's recipient", "agency")])
+        allowed, meant = receivers(hub.directory, row["recipient"], row["canonical"])
+        if target.organ_type not in allowed:
+            kinds = "、".join(sorted(o.value for o in allowed)) or "none"
+            raise Refused("may_not_receive", f"{code} is a {target.organ_type.value}; this {row['message_type']} "
+                          f"was meant for {meant}, so only a {kinds} may receive it instead",
+                          [Problem(f"organ type {target.organ_type.value} is not one of {kinds}", "agency")])
         had = conn.execute(select(deliveries.c.state).where(deliveries.c.message_id == row["message_id"],
                                                             deliveries.c.recipient == code)).scalar()
         if had is not None:
@@ -100,6 +106,22 @@ def reroute(hub: Hub, ft_id: str, *, agency: str, reason: str, actor: str, scope
     hub.on_commit()
     return {"id": ft_id, "status": "resolved", "agency": code, "message_id": row["message_id"],
             "delivery_id": delivery_id}
+
+
+def receivers(directory: Directory, recipient: str | None, canonical: bytes | str) -> tuple[frozenset[OrganType], str]:
+    """The organ types that may receive a failed transfer's message instead, and what it was meant for: the organ
+    type of the recipient that did not get it (a bureau's notice goes to another bureau, never to the police
+    instead); for a message no agency was found for, the organ types of the targets its routing could not fill."""
+    had = directory.get(recipient) if recipient else None
+    if had is not None:
+        return frozenset({had.organ_type}), f"{had.name} ({had.code}, {had.organ_type.value})"
+    raw = canonical.encode() if isinstance(canonical, str) else bytes(canonical)
+    message = parse(raw).canonical  # stored only once it had passed this very parse
+    missing = [r.why for r in route(message, directory) if r.agency is None]
+    if not missing:
+        return frozenset(), "recipients its routing now finds, every one (retry it instead)"
+    return (frozenset().union(*(organs_for(why) for why in missing)),
+            "the targets its routing finds no agency for: " + "、".join(missing))
 
 
 # ---- edit, approve, reject -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ revocation seen by another hub process, 429 after repeated failures (API and con
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import logging
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from hub import api_keys, auth_limit, operators
 from hub.cli import main
@@ -21,7 +22,7 @@ from hub.migrate import upgrade
 from hub.registry import key_hash, load_registry
 from hub.store.api_key_schema import api_keys as api_keys_table
 from hub.store.db import aware, make_engine, utcnow
-from hub.store.schema import audit_log, metadata
+from hub.store.schema import audit_log, metadata, quarantine
 from tests.conftest import Stack
 from tests.console_harness import PASSWORD, hidden
 from tests.harness import api_key, auth, wait_until, write_registry
@@ -56,6 +57,15 @@ def audit(engine: Engine) -> list[tuple[str, str, str, dict[str, object]]]:
     with engine.connect() as conn:
         return [(r.actor, r.action, r.target, json.loads(r.detail or "{}"))
                 for r in conn.execute(select(audit_log).order_by(audit_log.c.id))]
+
+
+def quarantined(stack: Stack) -> int:
+    engine = make_engine(stack.database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(quarantine)).scalar_one())
+    finally:
+        engine.dispose()
 
 
 class Ticks:
@@ -133,6 +143,37 @@ def test_a_key_expires_by_the_clock_it_is_checked_with(db: tuple[str, Engine], r
     assert refused.agency is None and refused.reason == f"key expired at {end.isoformat()}"
     [k] = [k for k in api_keys.list_keys(engine, directory=directory, agency=GA) if k.source == "issued"]
     assert k.state(end - dt.timedelta(seconds=1)) == "active" and k.state(end) == "expired"
+
+
+def test_the_registry_can_give_a_bootstrap_key_an_expiry(db: tuple[str, Engine], tmp_path: Path) -> None:
+    _, engine = db
+    # Given a registry whose court key expires on a day, and whose police key expires at an hour with its offset
+    path = write_registry(tmp_path / "agencies.toml", recipients_url="http://127.0.0.1:9", drop_root=tmp_path / "d")
+    text = path.read_text(encoding="utf-8")
+    for code, when in ((FY, "2026-12-01"), (GA, "2026-11-30T18:00:00+08:00")):
+        text = text.replace(f'code = "{code}"', f'code = "{code}"\napi_key_expires = {when}', 1)
+    path.write_text(text, encoding="utf-8")
+    directory = load_registry(path)
+    store = api_keys.KeyStore(engine, cache_seconds=0)
+    court_ends = dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC)  # 2026-12-01 00:00 in Beijing
+    police_ends = dt.datetime(2026, 11, 30, 10, 0, tzinfo=dt.UTC)
+    # Then each works until then and is refused from then on, naming the expiry; a key without one works on
+    for code, end in ((FY, court_ends), (GA, police_ends)):
+        ok = store.check(api_key(code), directory=directory, now=end - dt.timedelta(seconds=1))
+        assert ok.agency is not None and ok.agency.code == code and ok.key_id == f"reg-{code}"
+        refused = store.check(api_key(code), directory=directory, now=end)
+        assert (refused.agency, refused.key_id, refused.reason) == (None, f"reg-{code}",
+                                                                    f"key expired at {end.isoformat()}")
+    assert store.check(api_key(HUB), directory=directory, now=T0 + dt.timedelta(days=3650)).agency is not None
+    # And the list shows the expiry and the state it gives
+    listed = {k.id: k for k in api_keys.list_keys(engine, directory=directory)}
+    assert listed[f"reg-{FY}"].expires_at == court_ends and listed[f"reg-{FY}"].state(court_ends) == "expired"
+    assert listed[f"reg-{HUB}"].expires_at is None and listed[f"reg-{HUB}"].state(T0) == "active"
+    # And an expiry without its offset, or not a date, is refused when the registry is read
+    for bad, says in (("2026-12-01T00:00:00", "needs its offset"), ('"soon"', "is a date")):
+        path.write_text(text.replace("api_key_expires = 2026-12-01", f"api_key_expires = {bad}"), encoding="utf-8")
+        with pytest.raises(ValueError, match=says):
+            load_registry(path)
 
 
 def test_rotation_keeps_both_keys_valid_until_the_old_one_is_revoked(db: tuple[str, Engine],
@@ -364,9 +405,10 @@ def test_keys_issued_rotated_and_revoked_on_the_command_line_work_at_once_in_the
     engine = make_engine(stack.database_url, pool_size=1)
     entries = audit(engine)
     engine.dispose()
+    me = f"cli:{getpass.getuser()}"
     assert [(a, act) for a, act, _, _ in entries] == [
-        ("ops:zhang", "api_key_issue"), ("cli", "api_key_issue"), ("ops:zhang", "api_key_revoke"),
-        ("cli", "api_key_revoke")]
+        ("ops:zhang", "api_key_issue"), (me, "api_key_issue"), ("ops:zhang", "api_key_revoke"),
+        (me, "api_key_revoke")]  # without --by, the account that ran the command
     assert all(first not in json.dumps(d) and second not in json.dumps(d) for _, _, _, d in entries)
 
 
@@ -420,24 +462,31 @@ def test_repeated_failures_from_one_address_are_logged_blocked_and_audited_once(
                      queue_prefix=stack.queue_prefix, auth_max_failures=3, auth_window_seconds=600.0,
                      auth_block_seconds=900.0)
     h = InProcessHub(s, workers=False).start()
-    wrong = ["xjk_deadbeef_" + "A" * 43, "guess-530502FY", "demo-530502FY"]
+    wrong = ["xjk_deadbeef_" + "A" * 43, "guess-530502FY"]
     caplog.set_level(logging.INFO, logger="xianjie.auth")
     try:
         with h.client() as c:
-            # Given a request without any key (not counted) and three wrong keys from one address
+            # Given a request without any key and two wrong keys from one address
             assert c.get("/api/v1/inbox").status_code == 401
             for k in wrong:
                 r = c.get("/api/v1/inbox", headers={"Authorization": f"Bearer {k}"})
                 assert r.status_code == 401 and r.json()["error"]["message"] == "unknown API key"
-            # Then that address is blocked: 429 with Retry-After, for a correct key as well
-            for headers in (auth(FY), {"Authorization": f"Bearer {wrong[0]}"}):
+            # Then that address's failing requests are blocked: 429 with Retry-After, keyless ones too, and an
+            # anonymous body is neither read nor kept
+            before = quarantined(stack)
+            for headers in ({"Authorization": f"Bearer {wrong[0]}"}, {}):
                 r = c.post("/api/v1/messages", content=b"<x/>", headers=headers)
                 assert r.status_code == 429, r.text
                 assert r.json()["error"]["code"] == "too_many_attempts"
                 assert 0 < int(r.headers["retry-after"]) <= 900
-            assert c.get("/api/v1/inbox", headers=auth(FY)).status_code == 429
+            assert c.get("/api/v1/inbox", headers={"X-Api-Key": "demo-530502FY"}).status_code == 429
+            assert quarantined(stack) == before
+            # But a correct key from the same address is served: one client behind a shared address cannot shut
+            # the agencies behind it out
+            assert c.get("/api/v1/inbox", headers=auth(FY)).status_code == 200
             # And a client behind the trusted proxy (loopback) is counted by the address it forwards: not blocked
-            assert c.get("/api/v1/inbox", headers={**auth(FY), "X-Forwarded-For": "10.9.8.7"}).status_code == 200
+            r = c.get("/api/v1/inbox", headers={"Authorization": f"Bearer {wrong[1]}", "X-Forwarded-For": "10.9.8.7"})
+            assert r.status_code == 401
     finally:
         h.stop()
     lines = [r.getMessage() for r in caplog.records if r.name == "xianjie.auth"]
@@ -445,9 +494,11 @@ def test_repeated_failures_from_one_address_are_logged_blocked_and_audited_once(
     assert len(failed) == 4, lines
     assert "client=127.0.0.1" in failed[0] and "reason=no credentials" in failed[0]
     assert "key_id=deadbeef" in failed[1] and "reason=unknown key" in failed[1]
-    assert all("client=127.0.0.1" in m and "reason=unknown key" in m for m in failed[1:])
+    assert all("client=127.0.0.1" in m and "reason=unknown key" in m for m in failed[1:3])
+    assert "client=10.9.8.7" in failed[3]
     assert len([m for m in lines if "blocked for 900s after 3 failures" in m]) == 1
-    assert len([m for m in lines if m.startswith("agency authentication refused: client=127.0.0.1 blocked")]) == 3
+    refused = [m for m in lines if m.startswith("agency authentication refused: client=127.0.0.1 blocked")]
+    assert len(refused) == 3 and "reason=no credentials" in refused[1], refused
     for record in caplog.records:
         assert not any(k in record.getMessage() for k in [*wrong, api_key(FY)])
     engine = make_engine(stack.database_url, pool_size=1)

@@ -394,7 +394,7 @@ def test_anchors_of_no_chain_of_this_database_fail(db: Db, tmp_path: Path, capsy
 
 # ---- the triggers ------------------------------------------------------------------------------------------
 
-def test_the_triggers_refuse_update_and_delete(db: Db) -> None:
+def test_the_triggers_refuse_update_and_delete(db: Db, capsys: pytest.CaptureFixture[str]) -> None:
     write(db.engine, 3)
     refused = [update(audit_log).where(audit_log.c.seq == 2).values(detail="x"), audit_log.delete(),
                audit_head.delete(), update(audit_head).values(seq=1), update(audit_head).values(chain="0" * 32)]
@@ -409,6 +409,9 @@ def test_the_triggers_refuse_update_and_delete(db: Db) -> None:
         pass
     v = audit.verify(db.engine)
     assert v.ok and not v.guards
+    # And the command says so and exits 2, so that a scheduled check cannot read it as all well
+    code, out = cli(db, "verify", capsys=capsys)
+    assert code == 2 and "INTACT" in out and "guard triggers: MISSING" in out and "UNGUARDED" in out, out
 
 
 # ---- transactions --------------------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from lxml import etree
 from sqlalchemy import select
 
 from hub.store.db import make_engine
@@ -33,11 +34,13 @@ def hub(stack: Stack, registry: Path) -> Iterator[InProcessHub]:
         yield h
 
 
-def failed_transfer(c: httpx.Client, recipients: Recipients) -> tuple[str, str]:
-    """A judgment about PERSON that 腾冲's bureau rejects: (message id, failed transfer id)."""
+def failed_transfer(c: httpx.Client, recipients: Recipients, *, sender: str = "530502FY",
+                    edit: Callable[[etree._Element], None] | None = None) -> tuple[str, str]:
+    """A judgment about PERSON (from ``sender``, changed by ``edit``) that 腾冲's bureau rejects: (message id, failed
+    transfer id)."""
     recipients.modes["530581SF"] = "reject"
-    mid, xml = notice("SentencingDecision", sender="530502FY", execution_division="530581", id_number=PERSON)
-    assert c.post("/api/v1/messages", content=xml, headers=auth("530502FY")).status_code == 202
+    mid, xml = notice("SentencingDecision", sender=sender, execution_division="530581", id_number=PERSON, edit=edit)
+    assert c.post("/api/v1/messages", content=xml, headers=auth(sender)).status_code == 202
     wait_until(lambda: states(c, mid).get("530581SF") == "failed", what="failed transfer")
     fts = c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["items"]
     return mid, next(f["id"] for f in fts if f["message_id"] == mid)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 from sqlalchemy import Engine, select
 
 from hub.store.db import make_engine
@@ -250,13 +251,8 @@ def test_an_edit_may_not_turn_a_notice_into_one_its_sender_may_not_send(
     def parole(root: Any) -> None:
         root.find("x:case/x:correctionType", N).text = "PAROLE"
 
-    mid, xml = notice("SentencingDecision", sender="530502JY", execution_division="530581", id_number=PERSON,
-                      edit=parole)
     with hub.client() as c:
-        assert c.post("/api/v1/messages", content=xml, headers=auth("530502JY")).status_code == 202
-        wait_until(lambda: states(c, mid).get("530581SF") == "failed", what="failed transfer")
-        ft = next(f["id"] for f in c.get("/api/v1/failed-transfers", headers=auth("530500ZX")).json()["items"]
-                  if f["message_id"] == mid)
+        mid, ft = failed_transfer(c, recipients, sender="530502JY", edit=parole)
         csrf = sign_in(c, "zhang")
         # When an operator's edit makes it a probation judgment, which only a court decides
         edited = original_xml(db, mid).replace("<correctionType>PAROLE</correctionType>",
@@ -310,6 +306,27 @@ def test_an_edit_of_a_notice_no_agency_could_receive_goes_where_the_corrected_on
             assert conn.execute(select(failed_transfers.c.id).where(failed_transfers.c.message_id == new)).all() == []
 
 
+def test_a_reroute_to_an_agency_that_already_has_the_message_is_refused(
+        hub: InProcessHub, recipients: Recipients) -> None:
+    # Given a judgment the court copies to 隆阳's bureau as well, which 腾冲's bureau rejects
+    def copy_to_longyang(root: etree._Element) -> None:
+        env = root.find("x:envelope", N)
+        cc = etree.Element(f"{{{N['x']}}}cc")
+        cc.text = "530502SF"
+        env.find("x:sender", N).addnext(cc)
+
+    with hub.client() as c:
+        _, ft = failed_transfer(c, recipients, edit=copy_to_longyang)
+        # When its reroute names that bureau, which may receive a judgment but has this one already
+        r = c.post(f"/api/v1/failed-transfers/{ft}/reroute", json={"agency": "530502SF", "reason": "x"},
+                   headers=auth("530500ZX"))
+        # Then it is refused with the delivery it has, and the page does not offer it
+        assert r.status_code == 409 and r.json()["error"]["code"] == "already_recipient", r.text
+        sign_in(c, "li")
+        choices = re.search(r'<select name="agency".*?</select>', c.get(f"/console/failed/{ft}").text, re.S)
+        assert choices and 'value="530502SF"' not in choices.group(0) and 'value="530521SF"' in choices.group(0)
+
+
 def test_a_supervisor_reroutes_a_failed_transfer_to_another_agency(
         hub: InProcessHub, recipients: Recipients, db: Engine) -> None:
     with hub.client() as c, hub.client() as clerk:
@@ -337,9 +354,15 @@ def test_a_supervisor_reroutes_a_failed_transfer_to_another_agency(
                    headers={"x-csrf-token": csrf})
         assert r.status_code == 422 and r.json()["error"]["details"] == [
             {"reason": "no agency 530599SF in the registry", "path": "agency"}]
-        r = c.post(f"/api/v1/failed-transfers/{ft}/reroute", json={"agency": "530581GA", "reason": "x"},
-                   headers={"x-csrf-token": csrf})
-        assert r.status_code == 409 and r.json()["error"]["code"] == "already_recipient"  # it has the message
+        # a bureau's notice goes to another bureau, never to the police or a court instead
+        for other in ("530581GA", "530502FY", "530581JC"):
+            assert f'value="{other}"' not in choices.group(0)
+            r = c.post(f"/api/v1/failed-transfers/{ft}/reroute", json={"agency": other, "reason": "x"},
+                       headers={"x-csrf-token": csrf})
+            assert r.status_code == 422 and r.json()["error"]["code"] == "may_not_receive", r.text
+            assert "only a BUREAU may receive it" in r.json()["error"]["message"]
+        r = c.post(f"/console/failed/{ft}/reroute", data={"csrf": csrf, "agency": "530581GA", "reason": "x"})
+        assert r.status_code == 422 and 'data-code="may_not_receive"' in r.text and "不能改投" in r.text
         # another agency's supervisor finds nothing
         with hub.client() as far:
             far_csrf = sign_in(far, "lysup")

@@ -44,6 +44,7 @@ from hub.workers.groupcommit import GroupCommit
 from hub.workers.runtime import Workers
 
 log = logging.getLogger("xianjie.api")
+UNAUTHENTICATED_KEEP = 65536  # bytes of a body without credentials kept in quarantine (its size is noted)
 
 
 def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = None,
@@ -102,7 +103,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         app.include_router(area.router(hub, who))
 
     async def read_body(request: Request, limit: int) -> tuple[bytes, bool, int]:
-        """The body, read as it streams; stops at ``limit`` (returns what was read, and True if over)."""
+        """The body, read as it streams; stops at ``limit`` (returns what was read, at most 64 KiB of it when over,
+        True if over, and the size read or declared)."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             head = b""
@@ -151,15 +153,18 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
     async def post_message(request: Request) -> Response:
         """Accept one canonical notice: 202 once stored, 200 for a resubmission, 4xx with details otherwise."""
         ctype = request.headers.get("content-type")
-        raw, over, size = await read_body(request, settings.max_body_bytes)
+        # who sends is known from the headers before the body is read; a blocked address's refusal (429) reads
+        # none of it, and an anonymous body is kept up to its first UNAUTHENTICATED_KEEP bytes, with its size
         try:
             agency = who(request)
         except Unauthorised as e:
+            raw, over, size = await read_body(request, UNAUTHENTICATED_KEEP)
             qid = await run_in_threadpool(hub.quarantine, raw, agency=None, channel="api", status=401,
                                           code="unauthorised", message=str(e), problems=[Problem(str(e))],
                                           content_type=ctype, size=size, truncated=over)
             return JSONResponse(error_body("unauthorised", str(e), [Problem(str(e))], quarantine_id=qid),
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        raw, over, size = await read_body(request, settings.max_body_bytes)
         if not (admitted := admit_input(request, agency)):
             qid = await run_in_threadpool(hub.quarantine, raw, agency=agency.code, channel="api", status=403,
                                           code="forbidden", message=admitted.reason,
@@ -199,8 +204,8 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
         the payload as a whole is unreadable. The body lists each record's outcome; rejected records name
         each problem at its native place (element path, JSON pointer, sheet row and column)."""
         ctype = request.headers.get("content-type")
+        agency = who(request)  # from the headers: a refused caller's body is not read
         raw, over, size = await read_body(request, settings.max_native_bytes)
-        agency = who(request)
         own = authz.may_send_system(code=agency.code, systems=agency.inbound_systems, system=system)
         if own and not (admitted := admit_input(request, agency)):
             own = admitted

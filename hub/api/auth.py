@@ -1,8 +1,10 @@
 """Agency authentication: an API key (``Authorization: Bearer <key>`` or ``X-Api-Key``), a verified TLS client
 certificate whose fingerprint the registry names, or both, as the agency's ``client_auth`` says (key, cert,
 cert+key). Keys are compared by hash (hub.api_keys); every failure is logged on ``xianjie.auth`` with the client's
-address, the key's public id when there is one, and the reason (never the key), and too many failures from one
-address block it (429, hub.auth_limit). See docs/security-keys.md.
+address, the key's public id when there is one, and the reason (never the key). Too many failures from one
+address block that address's failing requests (429 without a look at their body, hub.auth_limit); correct
+credentials still pass, so that one client behind a shared NAT or proxy cannot shut the others out. See
+docs/security-keys.md.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ REALM = "api"
 
 
 class _Refusal(Exception):
-    """Why a request's credentials are refused: ``reason`` for the log, ``message`` for the client; ``counts``
-    towards the address's block (a request without any credential does not)."""
+    """Why a request's credentials are refused: ``reason`` for the log, ``message`` for the client. Every refusal
+    counts towards the address's block, a request without any credential too (each such request to an input is
+    kept in quarantine, so an unlimited stream of them would fill it)."""
 
-    def __init__(self, reason: str, message: str, *, key_id: str | None = None, counts: bool = True) -> None:
+    def __init__(self, reason: str, message: str, *, key_id: str | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.message, self.key_id, self.counts = reason, message, key_id, counts
+        self.reason, self.message, self.key_id = reason, message, key_id
 
 
 class AgencyAuth:
@@ -49,14 +52,15 @@ class AgencyAuth:
         self.clock = clock
 
     def authenticate(self, request: Request, directory: Directory) -> Agency:
-        """The agency the request's credentials identify. TooManyAttempts while the client's address is blocked
-        (a correct key too: otherwise the block would not slow down guessing); Unauthorised otherwise."""
+        """The agency the request's credentials identify; Unauthorised if they identify none, TooManyAttempts
+        instead while the client's address is blocked. Only headers are read: an endpoint calls this before it
+        reads a body.
+
+        A blocked address is refused only its failing requests. Keys are 256-bit random values, which no number
+        of guesses finds, so the block is there to stop a flood of refusals (each logged, and kept in quarantine
+        on an input), not to slow guessing; refusing correct keys as well would let one client behind a shared
+        NAT, or a proxy not listed as trusted, shut every agency behind it out."""
         client = tls.client_host(request)
-        wait = self.limiter.blocked_for(REALM, client)
-        if wait:
-            log.warning("agency authentication refused: client=%s blocked for %ds more after repeated failures",
-                        client, wait)
-            raise TooManyAttempts(wait, f"too many failed authentications from {client}; try again in {wait} s")
         key = request.headers.get("x-api-key")
         header = request.headers.get("authorization", "")
         if not key and header.lower().startswith("bearer "):
@@ -65,6 +69,12 @@ class AgencyAuth:
         try:
             agency, key_id = self._identify(request, directory, key or None, now)
         except _Refusal as r:
+            wait = self.limiter.blocked_for(REALM, client)
+            if wait:
+                log.warning("agency authentication refused: client=%s blocked for %ds more after repeated failures "
+                            "(reason=%s)", client, wait, r.reason)
+                raise TooManyAttempts(wait, f"too many failed authentications from {client}; try again in {wait} s "
+                                            f"(this one: {r.message})") from None
             self._failed(request, client, r)
             raise Unauthorised(r.message) from None
         if key and key_id is not None:
@@ -84,11 +94,10 @@ class AgencyAuth:
                                "the client certificate is not registered for any agency")
         if key is None:
             if by_cert is None:
-                raise _Refusal("no credentials", "no API key: send 'Authorization: Bearer <key>'", counts=False)
+                raise _Refusal("no credentials", "no API key: send 'Authorization: Bearer <key>'")
             if by_cert.client_auth != "cert":
                 raise _Refusal(f"certificate of {by_cert.code} without its API key",
-                               f"agency {by_cert.code} authenticates with its API key as well as its certificate",
-                               counts=False)
+                               f"agency {by_cert.code} authenticates with its API key as well as its certificate")
             return by_cert, None
         found = self.keys.check(key, directory=directory, now=now)
         if found.agency is None:
@@ -105,11 +114,8 @@ class AgencyAuth:
         return agency, found.key_id
 
     def _failed(self, request: Request, client: str, r: _Refusal) -> None:
-        log.log(logging.WARNING if r.counts else logging.INFO,
-                "agency authentication failed: client=%s key_id=%s reason=%s path=%s",
-                client, r.key_id or "-", r.reason, request.url.path)
-        if not r.counts:
-            return
+        log.warning("agency authentication failed: client=%s key_id=%s reason=%s path=%s",
+                    client, r.key_id or "-", r.reason, request.url.path)
         block = self.limiter.failed(REALM, client)
         if not block:
             return

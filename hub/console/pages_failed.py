@@ -22,7 +22,6 @@ from hub.console.permissions import may
 from hub.console.session import actor
 from hub.console.ui import Console, diff_rows
 from hub.core.facts import legal_day
-from hub.core.model import OrganType
 from hub.core.routing import MESSAGE_TYPES
 from hub.operators import Session
 
@@ -79,6 +78,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "fta.err.same_recipient": ("这就是投递失败的收件机关，请选择其他机关。",
                                "That is the recipient that failed; choose another."),
     "fta.err.already_recipient": ("该机关已收到本电文。", "That agency already has this message."),
+    "fta.err.may_not_receive": ("该机关不是本电文应送达的机关类别，不能改投。",
+                                "That kind of agency may not receive this message instead."),
     "fta.err.already_resolved": ("本条投递失败已处理。", "This failed transfer is already resolved."),
     "fta.err.delivery_in_flight": ("正在投递中，请稍后再试。", "A delivery attempt is in progress; try again in a "
                                    "moment."),
@@ -423,8 +424,9 @@ def _extras(ui: Console, ft: dict[str, Any], scope: str | None, me: str,
     edits = [{k: v for k, v in e.items() if k not in ("payload", "diff")}
              | {"diff_rows": diff_rows(e["diff"]) if reveal is not None else []} for e in edits]
     have = {d["recipient"] for d in ft["deliveries"]}
+    may, _meant = ta.receivers(ui.directory, ft["recipient"], ft["canonical"])  # the same rule as ta.reroute's
     choices = [a for code, a in sorted(ui.directory.agencies.items())
-               if a.organ_type is not OrganType.HUB and code not in have and code != ft["recipient"]]
+               if a.organ_type in may and code not in have and code != ft["recipient"]]
     return {"edits": edits, "pending_edit": any(e["status"] == "pending" for e in edits), "me": me,
             "files": ta.files_of(ui.engine, ft["id"]), "reroute_choices": choices,
             "timeline": cases_data.transfer_timeline(ui.engine, ft, scope=scope, today=legal_day(ui.clock()))}

@@ -19,10 +19,11 @@ from hub.console.i18n import translate
 from hub.console.session import actor
 from hub.console.ui import Console
 from hub.core.facts import legal_day
+from hub.core.idnumber import masked_id_number
 from hub.operators import Session
 from hub.report import build
 from hub.report.model import Figure, Report
-from hub.report.render_html import html, masked_id_number, report_css
+from hub.report.render_html import html, report_css
 
 WORDS: dict[str, tuple[str, str]] = {
     "nav.reports": ("联席会议报告", "Joint-meeting report"),

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from hub.console.i18n import translate
 from hub.console.permissions import may
 from hub.console.session import csrf_ok, current, scope_of
+from hub.core.idnumber import masked_id_number
 from hub.operators import ROLES, Session
 from hub.service import Hub
 
@@ -34,6 +35,7 @@ def _local(value: dt.datetime | None) -> str:
 
 
 templates.env.filters["local"] = _local
+templates.env.filters["masked_id"] = masked_id_number  # list pages: the person's own page shows the number whole
 
 
 @dataclasses.dataclass

@@ -89,3 +89,13 @@ def normalise_id(raw: str, *, today: dt.date | None = None) -> str | None:
     if len(chk.normalised) == 15:
         return upgrade_legacy(chk.normalised)
     return chk.normalised
+
+
+def masked_id_number(id_number: str | None) -> str:
+    """An ID number as lists and reports print it: the first six digits (the division) and the last four
+    (``530581********0337``); a shorter number keeps its first and last two."""
+    if not id_number:
+        return ""
+    if len(id_number) <= 10:
+        return id_number[:2] + "*" * max(len(id_number) - 4, 0) + id_number[-2:]
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]

@@ -36,6 +36,8 @@ class Agency:
     adapter: str = "canonical"
     endpoint: str | None = None
     api_key_sha256: str | None = None
+    # when the registry's bootstrap key stops working (registry ``api_key_expires``; None: until revoked)
+    api_key_expires: dt.datetime | None = None
     # native formats the agency may also send in (e.g. a bureau's spreadsheet ledger), besides its adapter's
     also_accepts: tuple[str, ...] = ()
     # a bureau's choice: drafted pursuit requests (提请协查/追逃) go to the police at once, unconfirmed

@@ -121,6 +121,27 @@ HUB_MESSAGE_TYPES = frozenset({"DeadlineNotice"})
 AGENCY_MESSAGE_TYPES = MESSAGE_TYPES - HUB_MESSAGE_TYPES
 
 
+# The organ types a fact naming an agency may name (DOMAIN.md §1-2): the organ that decided, commissioned an
+# assessment, or holds the person in custody.
+FACT_ORGANS: dict[str, frozenset[OrganType]] = {
+    "decidingOrgan": frozenset({OrganType.COURT, OrganType.PRISON, OrganType.POLICE}),
+    "commissioningOrgan": frozenset({OrganType.COURT, OrganType.PROCURATORATE, OrganType.POLICE, OrganType.PRISON}),
+    "returnCustody": frozenset({OrganType.PRISON, OrganType.DETENTION}),
+    "originalCustody": frozenset({OrganType.PRISON, OrganType.DETENTION}),
+}
+AGENCY_ORGANS = frozenset(OrganType) - {OrganType.HUB}
+
+
+def organs_for(target: str) -> frozenset[OrganType]:
+    """The organ types that may fill a required target as ``route`` names a missing one (``why``): an organ type
+    in a division (``BUREAU@executionDivision``), a fact naming an agency (``decidingOrgan``), or ``envelope``
+    (any agency's organ type)."""
+    organ, at, _fact = target.partition("@")
+    if at:
+        return frozenset({OrganType(organ)}) if organ in OrganType.__members__ else frozenset()
+    return FACT_ORGANS.get(target, AGENCY_ORGANS if target == "envelope" else frozenset())
+
+
 def route(message: Canonical, directory: Directory) -> list[Route]:
     """Every recipient of ``message``: one Route per agency (``to`` wins over ``cc``), sender excluded.
 

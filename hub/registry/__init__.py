@@ -4,6 +4,7 @@ choice)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import tomllib
@@ -11,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from adapters import module_of
+from hub.core.facts import SHANGHAI
 from hub.core.model import Agency, Directory, OrganType, Transport
 
 
@@ -37,6 +39,20 @@ def _fingerprints(value: object) -> tuple[str, ...]:
         if not _HEX64.fullmatch(fp):
             raise ValueError(f"client_cert_sha256 {fp!r} is not a SHA-256 fingerprint (64 hex digits)")
     return out
+
+
+def _expiry(value: object) -> dt.datetime | None:
+    """``api_key_expires``: a TOML date (the key is refused from 00:00 Beijing time that day) or a date-time with
+    its offset."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError(f"api_key_expires {value.isoformat()} needs its offset (e.g. +08:00)")
+        return value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(0), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    raise ValueError(f"api_key_expires is a date (2027-06-30) or a date-time with its offset, not {value!r}")
 
 
 def load_registry(path: Path) -> Directory:
@@ -68,7 +84,8 @@ def load_registry(path: Path) -> Directory:
                 raise ValueError(f"api_key_sha256 {key_sha!r} is not a SHA-256 hex digest (64 hex digits)")
             client_auth = str(row.get("client_auth", "cert+key" if agency.client_cert_sha256 else "key"))
             agency = replace(agency, client_auth=client_auth,
-                             api_key_sha256=str(key_sha).lower() if key_sha is not None else None)
+                             api_key_sha256=str(key_sha).lower() if key_sha is not None else None,
+                             api_key_expires=_expiry(row.get("api_key_expires")))
         except (KeyError, ValueError) as e:
             raise ValueError(f"{where}: {e!r}") from e
         if agency.client_auth not in CLIENT_AUTH:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
+from hub.core.idnumber import masked_id_number
 from hub.report.model import Chart, Figure, Member, Report, Section, Table
 from hub.report.words import beijing, chinese_date, chinese_numeral, report_title
 
@@ -44,14 +45,6 @@ def figure_text(figure: Figure) -> str:
     if figure.value is not None and figure.unit in UNIT_SHOWN:
         return text + figure.unit
     return text
-
-
-def masked_id_number(id_number: str | None) -> str:
-    if not id_number:
-        return ""
-    if len(id_number) <= 10:
-        return id_number[:2] + "*" * max(len(id_number) - 4, 0) + id_number[-2:]
-    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
 
 
 def _safe_href(url: str | None) -> str | None:

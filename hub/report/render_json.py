@@ -10,8 +10,8 @@ import math
 import re
 from typing import Any
 
+from hub.core.idnumber import masked_id_number
 from hub.report.model import Chart, Figure, Member, Report, Section, Table, Value
-from hub.report.render_html import masked_id_number
 from hub.report.words import beijing, report_title
 
 

@@ -24,8 +24,8 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.hyperlink import Hyperlink
 
+from hub.core.idnumber import masked_id_number
 from hub.report.model import Chart, Figure, Member, Report, Section, Table, Value
-from hub.report.render_html import masked_id_number
 from hub.report.render_json import json_value, masked_person_key
 from hub.report.words import beijing, chinese_numeral, report_title
 

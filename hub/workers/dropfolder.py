@@ -206,7 +206,7 @@ class DropFolders:
                                       size=os.lstat(claimed).st_size)
         except Exception:
             log.exception("could not record a refused entry of %s; it goes back to incoming/", agency.code,
-                          extra={"file_name": name})
+                          extra={"file_name": name, "exc_personal": True})  # a database error quotes its values
             self._put_back(agency.code, claimed)
             return False
         target = _free(self.folder(agency.code, "rejected") / name)
@@ -226,7 +226,8 @@ class DropFolders:
             try:
                 self.poll_once()
             except Exception:
-                log.exception("drop-folder poll failed; will try again")
+                # an OSError names the file, whose name may name a person: where it failed is logged, not its text
+                log.exception("drop-folder poll failed; will try again", extra={"exc_personal": True})
             stop.wait(self.interval)
 
     def poll_once(self) -> int:

@@ -3,19 +3,25 @@ register snapshots, historical registers, the quarantine, refused files, the out
 
 An agency's file is not any one person's record, but none goes while it is still needed for a person: a native
 payload stays while a message it became is kept, a historical register while one of its persons has a case open, a
-register snapshot while it is the latest of its kind or an open discrepancy names it.
+register snapshot while it is the latest of its kind or an open discrepancy names it. A refused input (quarantined,
+or a file of which nothing was accepted) and an older register snapshot stay while any ID number written in them
+is a person's with a case open (``id_numbers_in``: their bytes as sent, read for the numbers).
 """
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import exists, select
 
-from hub.retention_people import CLOSED, _in
+from hub.retention_people import CLOSED, _in, _open_keys
 from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper
 from hub.store.db import aware
 from hub.store.history_schema import history_imports, history_rows
@@ -55,6 +61,48 @@ class _ById(Sweeper):
         return {self.table.name: Doom(self.pk, {getattr(r, self.pk) for r in rows})}
 
 
+_ID18 = re.compile(rb"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+SCAN_BYTES = 16 * 1024 * 1024  # of a ZIP's (an XLSX's) members, at most this much is inflated to be read
+
+
+def id_numbers_in(raw: bytes) -> set[str]:
+    """Every ID number (18-character form) written in a file as it was sent: in its bytes as they are (UTF-8, GBK,
+    GB18030 and every other encoding that writes digits as ASCII), without NUL bytes (UTF-16), and in the members of
+    a ZIP (an XLSX's sheets and shared strings) inflated up to ``SCAN_BYTES`` in all. A number only in a part past
+    that bound, or in a file that cannot be opened, is not found."""
+    texts = [raw]
+    if b"\x00" in raw[:4096]:
+        texts.append(raw.replace(b"\x00", b""))
+    if raw[:4] == b"PK\x03\x04":
+        texts.extend(_inflated(raw))
+    return {m.group().decode().upper() for t in texts for m in _ID18.finditer(t)}
+
+
+def _inflated(raw: bytes) -> Iterator[bytes]:
+    budget = SCAN_BYTES
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            for info in z.infolist():
+                if budget <= 0:
+                    return
+                with z.open(info) as f:
+                    data = f.read(budget)
+                budget -= len(data)
+                yield data
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
+        return  # a damaged or encrypted archive: what its bytes show as they are was read above
+
+
+def _naming_open_cases(c: Ctx, table: Any, ids: Sequence[Any]) -> set[Any]:
+    """Those of ``ids`` (rows of ``table``) whose raw bytes name a person with a case open, read one at a time."""
+    named: dict[Any, set[str]] = {}
+    for i in ids:
+        raw = c.conn.execute(select(table.c.raw).where(table.c.id == i)).scalar()
+        named[i] = id_numbers_in(bytes(raw or b""))
+    open_keys = _open_keys(c, set().union(*named.values())) if named else set()
+    return {i for i, numbers in named.items() if numbers & open_keys}
+
+
 def _judged(rows: Sequence[Any], why: Any) -> tuple[list[Any], Counter[str]]:
     ok, kept = [], Counter[str]()
     for r in rows:
@@ -64,6 +112,14 @@ def _judged(rows: Sequence[Any], why: Any) -> tuple[list[Any], Counter[str]]:
         else:
             kept[reason] += 1
     return ok, kept
+
+
+def _judged_again(ok: list[Any], kept: Counter[str], open_named: set[Any], key: Any) -> tuple[list[Any], Counter[str]]:
+    """Of the rows a judge let go, those whose file names a person with a case open stay after all."""
+    still = [r for r in ok if key(r) not in open_named]
+    if len(still) < len(ok):
+        kept["person_case_open"] += len(ok) - len(still)
+    return still, kept
 
 
 class NativePayloads(_ById):
@@ -121,10 +177,14 @@ class RegisterSnapshots(_ById):
         for r in rows:
             if c.conn.execute(select(d.id).where(d.status == "open", d.snapshot_ids.contains(r.id)).limit(1)).first():
                 named.add(r.id)
-        return _judged(rows, lambda r: "latest_of_its_kind" if superseded[r.id] is None
-                       else "not_due" if superseded[r.id] >= c.cutoff_at
-                       else "legal_hold" if c.holds.ids([r.id])
-                       else "named_by_open_discrepancy" if r.id in named else None)
+        def why(r: Any) -> str | None:
+            return ("latest_of_its_kind" if superseded[r.id] is None
+                    else "not_due" if superseded[r.id] >= c.cutoff_at
+                    else "legal_hold" if c.holds.ids([r.id])
+                    else "named_by_open_discrepancy" if r.id in named else None)
+
+        ok, kept = _judged(rows, why)
+        return _judged_again(ok, kept, _naming_open_cases(c, register_snapshots, [r.id for r in ok]), lambda r: r.id)
 
 
 class HistoryRegisters(_ById):
@@ -167,8 +227,9 @@ class Quarantine(_ById):
         qc = quarantine_corrections.c
         pending = {r.quarantine_id for r in _in(c.conn, select(qc.quarantine_id).where(qc.status == "pending"),
                                                 qc.quarantine_id, {r.id for r in rows})}
-        return _judged(rows, lambda r: "legal_hold" if c.holds.ids([r.id])
-                       else "correction_pending" if r.id in pending else None)
+        ok, kept = _judged(rows, lambda r: "legal_hold" if c.holds.ids([r.id])
+                           else "correction_pending" if r.id in pending else None)
+        return _judged_again(ok, kept, _naming_open_cases(c, quarantine, [r.id for r in ok]), lambda r: r.id)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
         ids = {r.id for r in rows}
@@ -203,7 +264,11 @@ class RefusedFiles(Sweeper):
         return row
 
     def judge(self, c: Ctx, rows: Sequence[Any]) -> tuple[list[Any], Counter[str]]:
-        return _judged(rows, lambda r: "legal_hold" if c.holds.ids([r[1]]) else None)
+        ok, kept = _judged(rows, lambda r: "legal_hold" if c.holds.ids([r[1]]) else None)
+        open_named = set()
+        for i, (table, _clock) in enumerate(self.SOURCES):
+            open_named |= {(i, rid) for rid in _naming_open_cases(c, table, [r[1] for r in ok if r[0] == i])}
+        return _judged_again(ok, kept, open_named, tuple)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
         out: Dooms = {}

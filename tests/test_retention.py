@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 
 from hub import casework, inbound, retention, retention_holds, rulebook
 from hub.canonical import load_schema
@@ -23,7 +25,7 @@ from hub.cli import main
 from hub.core.facts import SHANGHAI
 from hub.migrate import upgrade
 from hub.registry import load_registry
-from hub.retention_files import WAITING
+from hub.retention_files import SCAN_BYTES, WAITING, id_numbers_in
 from hub.retention_sweep import RunReport, _sweepers
 from hub.service import Hub
 from hub.settings import Settings
@@ -307,6 +309,61 @@ def test_a_hold_names_what_the_hub_holds_and_is_released_once(world: World) -> N
         retention_holds.release(w.engine, h["id"], reason="again", by="张敏")
     assert [x["id"] for x in retention_holds.list_holds(w.engine)] == [m["id"]]
     assert len(retention_holds.list_holds(w.engine, include_released=True)) == 2
+
+
+def xlsx_naming(number: str) -> bytes:
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "身份证号码"])
+    book.active.append(["张三", number])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_id_numbers_are_read_from_a_file_as_it_was_sent() -> None:
+    number = P3_NEW.id_number
+    # Given one number written in every way an agency's file may carry it
+    for raw in (f"<idNumber>{number}</idNumber>".encode(), f"张三,{number}\n".encode("gbk"),
+                f"张三,{number.lower()}\n".encode("utf-16"), xlsx_naming(number)):
+        # Then it is found, and only it
+        assert id_numbers_in(raw) == {number}, raw[:40]
+    # And digit runs that are not an ID number (too long, too short, a leading 0) are not
+    assert id_numbers_in(b"1" + number.encode() + b" 12345678901234567 012345678901234567") == set()
+    # And a ZIP that inflates past the bound is read only up to it, and a damaged one as its bytes
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/a.xml", b"0" * (SCAN_BYTES + 1024) + number.encode())
+        z.writestr("xl/b.xml", number.encode())
+    assert id_numbers_in(bomb.getvalue()) == set()
+    assert id_numbers_in(b"PK\x03\x04 broken " + number.encode()) == {number}
+
+
+def test_a_refused_input_naming_a_person_with_a_case_open_is_kept(world: World) -> None:
+    w = world
+    # Given year-old refused inputs: three naming P3, whose case is open (UTF-8, UTF-16, a spreadsheet), one naming
+    # nobody the hub supervises, and a refused spreadsheet and register naming P3
+    for raw in (f"<x><idNumber>{P3_NEW.id_number}</idNumber>".encode(),
+                f"<x><idNumber>{P3_NEW.id_number}</idNumber>".encode("utf-16"), xlsx_naming(P3_NEW.id_number),
+                b"<x><idNumber>110101199003070014</idNumber>"):
+        w.hub.quarantine(raw, agency=BUREAU, channel="api", status=400, code="not_xml", message="not well-formed",
+                         problems=[], content_type="application/xml")
+    with w.engine.begin() as conn:
+        conn.execute(insert(native_payloads).values(
+            id="np-refused", received_at=at(d(2026, 1, 2)).astimezone(dt.UTC), agency=BUREAU, system="ledger",
+            channel="api", filename="台账.xlsx", content_type=None, size=1, sha256="0" * 64, records=1, accepted=0,
+            rejected=1, summary="{}", raw=xlsx_naming(P3_NEW.id_number)))
+    # When the sweep is planned five years on
+    plan = retention.plan(w.engine, retention.policy_in_force(None), now=NOW)
+    # Then the inputs naming P3 stay, and the others (the world's own unreadable input among them) go
+    q = of(plan, "quarantine")
+    assert (q.deleted, dict(q.kept)) == (2, {"person_case_open": 3}), outcome(plan)["quarantine"]
+    assert dict(of(plan, "refused_files").kept) == {"person_case_open": 1}
+    applied = retention.apply(w.engine, retention.policy_in_force(None), by="retention-test", now=NOW)
+    assert outcome(applied) == outcome(plan)
+    assert counts(w.engine)["quarantine"] == 3
+    with w.engine.connect() as conn:
+        assert "np-refused" in set(conn.execute(select(native_payloads.c.id)).scalars())
 
 
 def test_a_native_payload_and_its_attachment_go_with_the_messages_they_became(stack: Stack, tmp_path: Path) -> None:

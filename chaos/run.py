@@ -318,6 +318,14 @@ def run(cfg: Config) -> int:
         enospc = tally.summary["failed_attempts_disk_full"]
         if disk.mounted and enospc == 0:
             problems.append("the full disk never failed a delivery (no 'disk full' attempt recorded)")
+        if not disk.mounted:
+            # without root there is no tmpfs to fill: an unwritable folder stands in, which is not the fault the
+            # suite promises; in CI (root, Debian) that is a failed run, elsewhere a run that says so
+            why = f"the drop folder was not on a full tmpfs ({disk.fallback}): the full-disk fault was not injected"
+            if os.environ.get("CI") == "true":
+                problems.append(why)
+            else:
+                echo(f"   NOTE: {why}; this run does not count as a chaos run with a full disk")
         exhausted = tally.summary["failed_transfers"]["retried_and_delivered"].get(DOWN_AGENCY, 0)
         if exhausted == 0:
             problems.append(f"the outage of {DOWN_AGENCY} never ran its deliveries' retry schedule out (no failed "
@@ -490,7 +498,7 @@ def print_summary(s: dict[str, Any]) -> None:
         f"  notices accepted            {n['accepted']:>7} of {n['planned']} planned  (202: {n['accepted_202']}, "
         f"200 on a resend whose first answer was lost: {n['accepted_200_on_resend']}; refused {n['refused']}, "
         f"never answered {n['gave_up']})",
-        f"  deliveries expected         {d['expected']:>7}  (from routing: one per recipient per notice)",
+        f"  deliveries expected         {d['expected']:>7}  (one per recipient DOMAIN.md names per notice)",
         f"  delivered                   {d['delivered']:>7}  (recipients' own records show "
         f"{d['arrived_per_recipients']}; duplicate arrivals {d['duplicate_arrivals']})",
         f"  acknowledged                {a['total']:>7}  ({', '.join(f'{k} {v}' for k, v in a['how'].items())}; "

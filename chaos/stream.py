@@ -3,8 +3,9 @@ judgment first and the later notices of their case (leave approvals, custody, re
 the canonical samples with the person's own name, ID number, court and case number; plus the 回执 and 报到 outcome
 each bureau sends once a judgment has reached it (posted by the bureau clerk, chaos.clients.Clerk).
 
-Every notice is parsed and routed here with the hub's own parser and routing table against the run's registry, so
-the deliveries each accepted notice must produce are known before the hub sees it."""
+Each notice's recipients are written out here from the exchanges of DOMAIN.md §2 (``Builder.expect``), not taken
+from the hub: the deliveries each accepted notice must produce are known before the hub sees it, and the build
+stops if the hub's own routing table, asked as well, disagrees about any notice."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ class Notice:
     sender: str
     person: int
     xml: bytes
-    recipients: frozenset[str]  # from the hub's routing table
-    unrouted: int  # required roles no agency fills (each a failed transfer no_recipient)
+    recipients: frozenset[str]  # as DOMAIN.md §2 says (Builder.expect), and as the hub's routing agrees
+    unrouted: int  # required roles no agency fills (each a failed transfer no_recipient): 0 in a chaos registry
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,37 @@ class Builder:
             edit(root)
         return root
 
+    @staticmethod
+    def expect(kind: str, p: Person) -> frozenset[str]:
+        """Who must receive a notice of ``kind`` about ``p``, as DOMAIN.md §2 has it (the sender never): a judgment
+        or a revocation goes to the bureau of the place of execution, with copies to its procuratorate and police
+        (a revocation to that police to act on, and to the detention centre that takes the person back, as the
+        sample names it); a 回执 and a 报到 outcome to the deciding court, copied to the procuratorate; a leave
+        approval to the procuratorate; a custody notice to the bureau, copied to the procuratorate; a pursuit
+        request to the police, copied to the procuratorate."""
+        c = p.county
+        return frozenset({
+            "SentencingDecision": {c + "SF", c + "JC", c + "GA"},
+            "DocumentReceipt": {p.court, c + "JC"},
+            "ReportingOutcome": {p.court, c + "JC"},  # the sample's result is REPORTED: no police
+            "SupervisionEvent": {c + "JC"},  # LEAVE_APPROVED: neither police nor court
+            "CustodyNotice": {c + "SF", c + "JC"},
+            "RevocationDecision": {c + "SF", c + "GA", c + "JC", "530502KS"},
+            "PursuitRequest": {c + "GA", c + "JC"},
+        }[kind])
+
     def _notice(self, root: etree._Element, person: Person) -> Notice:
         xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
         msg = parse(xml, schema=self.schema).canonical
+        expected = self.expect(msg.message_type, person)
+        missing = sorted(a for a in expected if self.directory.get(a) is None)
         routes = route(msg, self.directory)
-        return Notice(msg.message_id, msg.message_type, msg.sender, person.index, xml,
-                      frozenset(r.agency for r in routes if r.agency), sum(1 for r in routes if r.agency is None))
+        routed = frozenset(r.agency for r in routes if r.agency)
+        if missing or routed != expected or any(r.agency is None for r in routes):
+            raise AssertionError(f"{msg.message_type} of person {person.index}: DOMAIN.md says {sorted(expected)}"
+                                 f"{f' (not in the registry: {missing})' if missing else ''}, the hub's routing "
+                                 f"{sorted(routed)} and {sum(1 for r in routes if r.agency is None)} unfilled")
+        return Notice(msg.message_id, msg.message_type, msg.sender, person.index, xml, expected, 0)
 
     def judgment(self, p: Person, rng: random.Random) -> Notice:
         def edit(root: etree._Element) -> None:

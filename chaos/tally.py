@@ -4,7 +4,8 @@ Definitions (docs/security-chaos.md):
 
 - **accepted**: notices the client got 202 for, or 200 with the same message id when it resent the same bytes
   because an earlier try got no answer (that try had stored it).
-- **deliveries expected**: for each accepted notice, one per recipient the hub's routing table names.
+- **deliveries expected**: for each accepted notice, one per recipient DOMAIN.md §2 names for it
+  (``chaos.stream.Builder.expect``, written out apart from the hub's routing table, which must agree).
 - **delivered**: expected deliveries the hub records delivered or acknowledged; each must be in the recipient's own
   record (an HTTP endpoint's journal, the drop folder's files, the inbox collector's fetches).
 - **acknowledged**: deliveries the hub records acknowledged (a TechnicalAck in the push answer, an inbox ack, or a

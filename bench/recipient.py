@@ -51,9 +51,13 @@ class State:
                 "complete": len(self.complete), "last_complete": max(self.complete.values(), default=None)}
 
 
-class Http(asyncio.Protocol):
-    def __init__(self, state: State) -> None:
-        self.state = state
+class MiniHttp(asyncio.Protocol):
+    """A bare HTTP/1.1 server connection (keep-alive, Content-Length bodies): each whole request read off the
+    connection goes to ``handle`` (method, path, lower-case headers, body), whose (status, body, content type) is
+    written back. A request cut short is never handled. The chaos suite's recipients are one too."""
+
+
+    def __init__(self) -> None:
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
 
@@ -75,10 +79,26 @@ class Http(asyncio.Protocol):
             size = int(headers.get(b"content-length", b"0"))
             if len(self.buf) < end + 4 + size:
                 return
+            body = bytes(self.buf[end + 4:end + 4 + size])
             del self.buf[:end + 4 + size]
-            self.answer(*self.handle(method, path.decode(), headers))
+            self.answer(*self.handle(method, path.decode(), headers, body))
 
-    def handle(self, method: bytes, path: str, headers: dict[bytes, bytes]) -> tuple[int, bytes, str]:
+    def handle(self, method: bytes, path: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, bytes, str]:
+        raise NotImplementedError
+
+    def answer(self, status: int, body: bytes, ctype: str) -> None:
+        assert self.transport is not None
+        reason = {200: "OK", 202: "Accepted"}.get(status, "Not Found")
+        self.transport.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}"
+                             f"\r\n\r\n".encode() + body)
+
+
+class Http(MiniHttp):
+    def __init__(self, state: State) -> None:
+        super().__init__()
+        self.state = state
+
+    def handle(self, method: bytes, path: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, bytes, str]:
         if method == b"POST" and path.startswith("/agencies/"):
             code = path.split("/")[2]
             mid = headers.get(b"x-xianjie-message-id", b"").decode()
@@ -95,12 +115,6 @@ class Http(asyncio.Protocol):
         if method == b"POST" and path == "/api/v1/messages":  # a null server, for the load generator's ceiling
             return 202, b'{"message_id": "-", "created": true}', "application/json"
         return 404, b"not found", "text/plain"
-
-    def answer(self, status: int, body: bytes, ctype: str) -> None:
-        assert self.transport is not None
-        reason = {200: "OK", 202: "Accepted"}.get(status, "Not Found")
-        self.transport.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}"
-                             f"\r\n\r\n".encode() + body)
 
 
 async def serve(port: int, fanout: int) -> None:

@@ -19,13 +19,7 @@ import os
 import time
 import uuid
 
-ACK = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<TechnicalAck xmlns="urn:xianjie:canonical:v1"><envelope>'
-    "<messageId>{ack}</messageId><messageType>TechnicalAck</messageType><schemaVersion>1.0</schemaVersion>"
-    "<sender>{code}</sender><sentAt>2026-04-02T09:30:00+08:00</sentAt><senderDocumentId>ACK-{ack}"
-    "</senderDocumentId><correlationId>ack</correlationId><causationId>{mid}</causationId></envelope>"
-    "<ack><ackOf>{mid}</ackOf><status>ACCEPTED</status></ack></TechnicalAck>"
-)
+from bench.recipient import ACK, MiniHttp
 
 
 class Journal:
@@ -36,33 +30,10 @@ class Journal:
         os.write(self.fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
 
 
-class Http(asyncio.Protocol):
+class Http(MiniHttp):
     def __init__(self, journal: Journal, acks: frozenset[str]) -> None:
+        super().__init__()
         self.journal, self.acks = journal, acks
-        self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        while True:
-            end = self.buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            lines = bytes(self.buf[:end]).split(b"\r\n")
-            method, path, _ = lines[0].split(b" ", 2)
-            headers = {}
-            for line in lines[1:]:
-                k, _, v = line.partition(b":")
-                headers[k.strip().lower()] = v.strip()
-            size = int(headers.get(b"content-length", b"0"))
-            if len(self.buf) < end + 4 + size:
-                return
-            body = bytes(self.buf[end + 4:end + 4 + size])
-            del self.buf[:end + 4 + size]
-            self.answer(*self.handle(method, path.decode(), headers, body))
 
     def handle(self, method: bytes, path: str, headers: dict[bytes, bytes], body: bytes) -> tuple[int, bytes, str]:
         if method == b"POST" and path.startswith("/agencies/"):
@@ -79,12 +50,6 @@ class Http(asyncio.Protocol):
         if path == "/healthz":
             return 200, b"ok", "text/plain"
         return 404, b"not found", "text/plain"
-
-    def answer(self, status: int, body: bytes, ctype: str) -> None:
-        assert self.transport is not None
-        reason = {200: "OK"}.get(status, "Not Found")
-        self.transport.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}"
-                             f"\r\n\r\n".encode() + body)
 
 
 async def serve(port: int, journal: str, acks: frozenset[str]) -> None:

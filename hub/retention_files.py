@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from hub.retention_people import CLOSED, _in, _open_keys
-from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper
+from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper, judged
 from hub.store.db import aware
 from hub.store.history_schema import history_imports, history_rows
 from hub.store.ledger_schema import cases
@@ -103,17 +103,6 @@ def _naming_open_cases(c: Ctx, table: Any, ids: Sequence[Any]) -> set[Any]:
     return {i for i, numbers in named.items() if numbers & open_keys}
 
 
-def _judged(rows: Sequence[Any], why: Any) -> tuple[list[Any], Counter[str]]:
-    ok, kept = [], Counter[str]()
-    for r in rows:
-        reason = why(r)
-        if reason is None:
-            ok.append(r)
-        else:
-            kept[reason] += 1
-    return ok, kept
-
-
 def _judged_again(ok: list[Any], kept: Counter[str], open_named: set[Any], key: Any) -> tuple[list[Any], Counter[str]]:
     """Of the rows a judge let go, those whose file names a person with a case open stay after all."""
     still = [r for r in ok if key(r) not in open_named]
@@ -141,7 +130,7 @@ class NativePayloads(_ById):
                 o["message_id"] for o in summary.get("outcomes", []) if o.get("message_id")}
         ids = set().union(*(v for v in listed.values() if v))
         kept_ids = {m.id for m in _in(c.conn, select(messages.c.id).where(c.alive(messages.c.id)), messages.c.id, ids)}
-        return _judged(rows, lambda r: "legal_hold" if c.holds.ids([r.id]) or c.holds.ids(listed[r.id] or ())
+        return judged(rows, lambda r: "legal_hold" if c.holds.ids([r.id]) or c.holds.ids(listed[r.id] or ())
                        else "message_list_incomplete" if listed[r.id] is None
                        else "messages_kept" if listed[r.id] & kept_ids else None)  # type: ignore[operator]
 
@@ -183,7 +172,7 @@ class RegisterSnapshots(_ById):
                     else "legal_hold" if c.holds.ids([r.id])
                     else "named_by_open_discrepancy" if r.id in named else None)
 
-        ok, kept = _judged(rows, why)
+        ok, kept = judged(rows, why)
         return _judged_again(ok, kept, _naming_open_cases(c, register_snapshots, [r.id for r in ok]), lambda r: r.id)
 
 
@@ -208,7 +197,7 @@ class HistoryRegisters(_ById):
         if c.holds.persons:
             held = {r.import_id for r in _in(c.conn, select(h.import_id, h.person_key, h.id_number), h.import_id, ids)
                     if c.holds.person([r.person_key, r.id_number])}
-        return _judged(rows, lambda r: "legal_hold" if r.id in held or c.holds.ids([r.id])
+        return judged(rows, lambda r: "legal_hold" if r.id in held or c.holds.ids([r.id])
                        else "person_case_open" if r.id in with_open else None)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
@@ -227,7 +216,7 @@ class Quarantine(_ById):
         qc = quarantine_corrections.c
         pending = {r.quarantine_id for r in _in(c.conn, select(qc.quarantine_id).where(qc.status == "pending"),
                                                 qc.quarantine_id, {r.id for r in rows})}
-        ok, kept = _judged(rows, lambda r: "legal_hold" if c.holds.ids([r.id])
+        ok, kept = judged(rows, lambda r: "legal_hold" if c.holds.ids([r.id])
                            else "correction_pending" if r.id in pending else None)
         return _judged_again(ok, kept, _naming_open_cases(c, quarantine, [r.id for r in ok]), lambda r: r.id)
 
@@ -264,7 +253,7 @@ class RefusedFiles(Sweeper):
         return row
 
     def judge(self, c: Ctx, rows: Sequence[Any]) -> tuple[list[Any], Counter[str]]:
-        ok, kept = _judged(rows, lambda r: "legal_hold" if c.holds.ids([r[1]]) else None)
+        ok, kept = judged(rows, lambda r: "legal_hold" if c.holds.ids([r[1]]) else None)
         open_named = set()
         for i, (table, _clock) in enumerate(self.SOURCES):
             open_named |= {(i, rid) for rid in _naming_open_cases(c, table, [r[1] for r in ok if r[0] == i])}

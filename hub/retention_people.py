@@ -22,7 +22,7 @@ from hub.case_project import READABLE
 from hub.case_project import lock as ledger_lock
 from hub.core.facts import canonical_id_number, facts_of, legal_day, normalise_case_number
 from hub.identity_store import lock as identity_lock
-from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper, chunks
+from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper, chunks, judged
 from hub.store.alarm_schema import alarm_notices, alarm_watch, draft_watch, pursuit_drafts
 from hub.store.db import aware
 from hub.store.identity_schema import identity_decisions, identity_reviews, person_links, person_records
@@ -275,24 +275,21 @@ class CaseRecords(Sweeper):
             pursuit_drafts.c.status == "drafted"), pursuit_drafts.c.case_key, keys)}
         persons = person_kept(c, {r.case_key: {k for k in (r.person_key, r.id_number) if k} for r in rows})
         unprojected = _unprojected_cases(c)
-        ok, kept = [], Counter[str]()
-        for r in rows:
+
+        def why(r: Any) -> str | None:
             k, ms = r.case_key, msgs[r.case_key]
             started = max(d for d in (r.status_since, last.get(k)) if d is not None)
-            why = ("not_due" if started >= c.cutoff
-                   else "legal_hold" if c.holds.case(k, r.case_number_key) or c.holds.ids(ms)
-                   else persons.get(k) or (
-                       "open_obligation" if k in open_obligations
-                       else "pursuit_draft_waiting" if k in drafts
-                       else _worst({held_by_delivery[m] for m in ms if m in held_by_delivery})
-                       or ("message_shared" if ms & shared else None)
-                       or ("ledger_behind" if unprojected is None
-                           else "not_yet_projected" if k in unprojected else None)))
-            if why is None:
-                ok.append(r)
-            else:
-                kept[why] += 1
-        return ok, kept
+            return ("not_due" if started >= c.cutoff
+                    else "legal_hold" if c.holds.case(k, r.case_number_key) or c.holds.ids(ms)
+                    else persons.get(k) or (
+                        "open_obligation" if k in open_obligations
+                        else "pursuit_draft_waiting" if k in drafts
+                        else _worst({held_by_delivery[m] for m in ms if m in held_by_delivery})
+                        or ("message_shared" if ms & shared else None)
+                        or ("ledger_behind" if unprojected is None
+                            else "not_yet_projected" if k in unprojected else None)))
+
+        return judged(rows, why)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
         keys = {r.case_key for r in rows}
@@ -352,19 +349,16 @@ class LooseMessages(Sweeper):
         acks = {r.ack_message_id for r in _in(c.conn, select(deliveries.c.ack_message_id).where(
             c.alive(deliveries.c.message_id)), deliveries.c.ack_message_id, ids)}
         held_by_delivery = message_checks(c, ids)
-        ok, kept = [], Counter[str]()
-        for r in rows:
-            why = ("not_yet_projected" if r.seq in c.memo.get("gaps", ())
-                   else "legal_hold" if c.holds.ids([r.id]) or c.holds.case(None, case_numbers[r.id])
-                   else persons.get(r.id) or (
-                       "person_case_open" if case_numbers[r.id] in open_numbers
-                       else "acknowledges_kept_message" if r.id in acks
-                       else held_by_delivery.get(r.id)))
-            if why is None:
-                ok.append(r)
-            else:
-                kept[why] += 1
-        return ok, kept
+
+        def why(r: Any) -> str | None:
+            return ("not_yet_projected" if r.seq in c.memo.get("gaps", ())
+                    else "legal_hold" if c.holds.ids([r.id]) or c.holds.case(None, case_numbers[r.id])
+                    else persons.get(r.id) or (
+                        "person_case_open" if case_numbers[r.id] in open_numbers
+                        else "acknowledges_kept_message" if r.id in acks
+                        else held_by_delivery.get(r.id)))
+
+        return judged(rows, why)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
         ids = {r.id for r in rows}
@@ -408,17 +402,14 @@ class IdentityRecords(Sweeper):
         open_numbers = _open_case_numbers(c, set().union(*numbers.values()) if numbers else set())
         persons = person_kept(c, {r.id: {k for k in (_ledger_key(r.record_id, r.id_number), r.id_number) if k}
                                   for r in rows})
-        ok, kept = [], Counter[str]()
-        for r in rows:
-            why = ("messages_kept" if r.id in fed
-                   else "legal_hold" if c.holds.ids([r.first_message_id]) or any(
-                       c.holds.case(None, n) for n in numbers[r.id])
-                   else persons.get(r.id) or ("person_case_open" if numbers[r.id] & open_numbers else None))
-            if why is None:
-                ok.append(r)
-            else:
-                kept[why] += 1
-        return ok, kept
+
+        def why(r: Any) -> str | None:
+            return ("messages_kept" if r.id in fed
+                    else "legal_hold" if c.holds.ids([r.first_message_id]) or any(
+                        c.holds.case(None, n) for n in numbers[r.id])
+                    else persons.get(r.id) or ("person_case_open" if numbers[r.id] & open_numbers else None))
+
+        return judged(rows, why)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
         ids = {r.id for r in rows}
@@ -453,15 +444,12 @@ class Discrepancies(Sweeper):
         linked = linked_keys(c, every)
         widened = {u: set().union(*(linked[k] for k in ks)) if ks else set() for u, ks in own.items()}
         open_keys = _open_keys(c, set().union(*widened.values()) if widened else set())
-        ok, kept = [], Counter[str]()
-        for r in rows:
-            why = ("legal_hold" if c.holds.person(widened[r.id])
-                   else "person_case_open" if widened[r.id] & open_keys else None)
-            if why is None:
-                ok.append(r)
-            else:
-                kept[why] += 1
-        return ok, kept
+
+        def why(r: Any) -> str | None:
+            return ("legal_hold" if c.holds.person(widened[r.id])
+                    else "person_case_open" if widened[r.id] & open_keys else None)
+
+        return judged(rows, why)
 
     def doom(self, c: Ctx, rows: Sequence[Any]) -> Dooms:
         return {"discrepancies": Doom("id", {r.id for r in rows})}

@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -89,6 +89,18 @@ class Ctx:
     def alive(self, message_id: Any) -> ColumnElement[bool]:
         """True for a message not deleted by an earlier class of this run (only a plan has such messages)."""
         return message_id.not_in(select(GONE.c.message_id)) if self.planning else true()
+
+
+def judged(rows: Sequence[Any], why: Callable[[Any], str | None]) -> tuple[list[Any], Counter[str]]:
+    """The rows ``why`` finds no reason to keep, and how many it keeps for each reason (a judge's answer)."""
+    ok, kept = [], Counter[str]()
+    for r in rows:
+        reason = why(r)
+        if reason is None:
+            ok.append(r)
+        else:
+            kept[reason] += 1
+    return ok, kept
 
 
 class Sweeper:

@@ -59,20 +59,37 @@ class Received:
 
 
 @dataclass
-class Recipients:
-    """Simulated agency endpoints on loopback. Modes per agency: ok, ack, down (503), reject (400), slow."""
+class Loopback:
+    """A threaded HTTP server on 127.0.0.1 at a free port; ``serve`` starts it with a request handler class."""
 
     port: int = field(default_factory=free_port)
-    modes: dict[str, str] = field(default_factory=dict)
-    received: list[Received] = field(default_factory=list)
-    slow_seconds: float = 3.0
-    started: dict[str, int] = field(default_factory=dict)  # requests begun per agency (a slow one is in flight)
-    lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@dataclass
+class Recipients(Loopback):
+    """Simulated agency endpoints on loopback. Modes per agency: ok, ack, down (503), reject (400), slow."""
+
+    modes: dict[str, str] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    slow_seconds: float = 3.0
+    started: dict[str, int] = field(default_factory=dict)  # requests begun per agency (a slow one is in flight)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> Recipients:
         outer = self
@@ -113,16 +130,8 @@ class Recipients:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(H)
         return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
     def got(self, agency: str | None = None) -> list[Received]:
         with self.lock:

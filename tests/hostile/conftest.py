@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.harness import Recipients, free_port, write_registry
+from tests.harness import Loopback, Recipients, write_registry
 from tests.hostile.corpus import ADAPTERS
 from tests.hubserver import InProcessHub, hub_settings
 
@@ -42,16 +41,10 @@ def peak_mb() -> float:
 
 
 @dataclass
-class Canary:
+class Canary(Loopback):
     """A loopback HTTP server every external reference in the corpus points at: nobody may call it."""
 
-    port: int = field(default_factory=free_port)
     hits: list[str] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Canary:
         outer = self
@@ -67,15 +60,8 @@ class Canary:
                 self.end_headers()
                 self.wfile.write(b"<a>")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), H)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(H)
         return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
 
 
 @dataclass

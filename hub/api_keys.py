@@ -37,6 +37,7 @@ log = logging.getLogger("xianjie.auth")
 
 KEY_PREFIX = "xjk"
 REGISTRY = "reg-"  # the id of an agency's bootstrap key is reg-<agency code>
+CERT = "crt-"  # the id of a registered client certificate is crt-<the first 32 hex digits of its fingerprint>
 MAX_DAYS = 3650
 TOUCH_SECONDS = 60.0  # last_used_at is written at most this often per key and process
 MISS_RELOAD_SECONDS = 1.0  # a key not in the snapshot reloads it if it is older than this
@@ -137,6 +138,13 @@ def list_keys(engine: Engine, *, directory: Directory, agency: str | None = None
         rows = {r.id: r for r in conn.execute(q)}
     out = [_info(r) for r in rows.values() if r.source == "issued"]
     for a in directory.agencies.values():
+        if agency is not None and a.code != agency:
+            continue
+        for fp in a.client_cert_sha256:
+            row = rows.get(cert_id(fp))
+            out.append(_info(row) if row is not None and row.key_sha256 == fp else KeyInfo(
+                cert_id(fp), a.code, "cert", _cert_label(fp), None, None, None, None, None, None, None))
+    for a in directory.agencies.values():
         if a.api_key_sha256 is None or (agency is not None and a.code != agency):
             continue
         row = rows.get(REGISTRY + a.code)
@@ -148,17 +156,53 @@ def list_keys(engine: Engine, *, directory: Directory, agency: str | None = None
     return sorted(out, key=lambda k: (k.agency, k.source != "registry", k.created_at or first, k.id))
 
 
+def cert_id(fingerprint: str) -> str:
+    """The public id of a registered client certificate (``crt-`` and the first 32 hex digits of its SHA-256)."""
+    return CERT + fingerprint[:32]
+
+
+def _cert_label(fingerprint: str) -> str:
+    return f"client certificate sha256 {fingerprint[:16]}…"
+
+
+def _certificate(directory: Directory, key_id: str) -> tuple[Agency, str]:
+    """The agency and fingerprint a ``crt-<hex>`` id names (at least 16 hex digits of the fingerprint)."""
+    prefix = key_id[len(CERT):].lower()
+    if not re.fullmatch(r"[0-9a-f]{16,64}", prefix):
+        raise ApiKeyError(f"{key_id!r}: a certificate is named crt-<16 to 64 hex digits of its SHA-256 fingerprint>")
+    found = [(a, fp) for a in directory.agencies.values() for fp in a.client_cert_sha256 if fp.startswith(prefix)]
+    if len(found) != 1:
+        raise ApiKeyError(f"no registered client certificate {key_id!r}" if not found else
+                          f"{key_id!r} names {len(found)} certificates: give more of the fingerprint")
+    return found[0]
+
+
 def revoke(engine: Engine, *, directory: Directory, key_id: str, by: str, reason: str,
            now: dt.datetime | None = None) -> KeyInfo:
-    """Revoke a key for good (an issued one, or ``reg-<agency>``, the registry's bootstrap key), audited in the same
-    commit; ApiKeyError for an unknown key, one revoked already, or no reason."""
+    """Revoke a key for good (an issued one, ``reg-<agency>``, the registry's bootstrap key, or ``crt-<hex>``, a
+    registered client certificate), audited in the same commit; ApiKeyError for an unknown key, one revoked already,
+    or no reason."""
     reason = reason.strip()
     if not reason:
         raise ApiKeyError("say why the key is revoked (--reason)")
     now = now or utcnow()
     with engine.begin() as conn:
+        if key_id.startswith(CERT):
+            holder, fingerprint = _certificate(directory, key_id)
+            key_id = cert_id(fingerprint)
         row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
-        if key_id.startswith(REGISTRY):
+        if key_id.startswith(CERT):
+            if row is not None and row.revoked_at is not None:
+                raise ApiKeyError(f"certificate {key_id} was revoked already, at "
+                                  f"{aware(row.revoked_at).isoformat()}")  # type: ignore[union-attr]
+            if row is None:
+                conn.execute(insert(api_keys).values(
+                    id=key_id, agency=holder.code, source="cert", key_sha256=fingerprint,
+                    label=_cert_label(fingerprint), created_at=now, created_by="registry"))
+            conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(
+                revoked_at=now, revoked_by=by[:100], revoke_reason=reason))
+            agency_code = holder.code
+        elif key_id.startswith(REGISTRY):
             agency = directory.get(key_id[len(REGISTRY):])
             if agency is None or agency.api_key_sha256 is None:
                 raise ApiKeyError(f"no bootstrap key {key_id!r}: the registry names no api_key_sha256 for "
@@ -283,6 +327,12 @@ class KeyStore:
                 return KeyCheck(None, REGISTRY + agency.code, f"key expired at {agency.api_key_expires.isoformat()}")
             return KeyCheck(agency, REGISTRY + agency.code)
         return KeyCheck(None, public_id(key), "unknown key")
+
+    def cert_revoked(self, fingerprint: str) -> bool:
+        """Whether the registered client certificate with this fingerprint was revoked (``crt-…``), as of a
+        snapshot at most ``cache_seconds`` old, like a key's revocation."""
+        row = self._lookup(fingerprint)
+        return row is not None and row.source == "cert" and row.revoked_at is not None
 
     def touch(self, key_id: str, *, agency: Agency, key: str, now: dt.datetime) -> None:
         """Note that the key was used: written to ``last_used_at`` at most once per ``touch_seconds`` per key, off

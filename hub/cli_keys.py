@@ -63,7 +63,7 @@ def cmd_list(args: argparse.Namespace, engine: Engine) -> int:
         note = k.label or ""
         if k.revoked_at is not None:
             note += f" — revoked {_when(k.revoked_at)} by {k.revoked_by}: {k.revoke_reason}"
-        elif k.source == "registry":
+        elif k.source == "registry" and k.expires_at is None:
             note += " (no expiry: revoke it once the agency uses an issued key)"
         print(f"{k.id:<14} {k.agency:<10} {k.state(now):<8} {_when(k.created_at):<16} {_when(k.expires_at):<16} "
               f"{_when(k.last_used_at):<16} {note}")
@@ -103,7 +103,8 @@ def register(sub: Any, engine_of: Callable[[argparse.Namespace], Engine]) -> Non
     p.add_argument("agency", nargs="?")
     p.add_argument("--json", action="store_true")
     bind(p, cmd_list)
-    p = ksub.add_parser("revoke", help="revoke a key for good (an issued one, or reg-<agency>: the registry's key)")
+    p = ksub.add_parser("revoke", help="revoke a key for good (an issued one; reg-<agency>: the registry's key; "
+                                       "crt-<fingerprint hex>: a client certificate)")
     p.add_argument("key_id")
     p.add_argument("--reason", required=True, help="why (audited)")
     p.add_argument("--by", default=audit.command_line_actor(),

@@ -23,12 +23,16 @@ from urllib.parse import quote
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import select
 
+from hub import api_keys
 from hub.api import tls
 from hub.api.app import create_app
 from hub.migrate import upgrade
 from hub.registry import fingerprint_of, load_registry
 from hub.settings import Settings
+from hub.store.db import make_engine
+from hub.store.schema import audit_log
 from tests.conftest import Stack
 from tests.harness import api_key, auth, notice, wait_until, write_registry
 from tests.hubserver import env_for, hub_settings
@@ -184,6 +188,43 @@ def test_a_registered_client_certificate_identifies_its_agency(stack: Stack, pki
         # Given a certificate another CA signed: the handshake itself is refused
         with client("rogue") as c, pytest.raises(httpx.TransportError):
             c.get("/api/v1/inbox", headers=auth(SF))
+
+
+def test_a_revoked_client_certificate_is_refused_without_a_registry_change(stack: Stack, pki: Pki,
+                                                                             tmp_path: Path) -> None:
+    registry = mtls_registry(tmp_path / "agencies.toml", pki)
+    s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
+                     queue_prefix=stack.queue_prefix, tls_cert=pki.pem("server"), tls_key=pki.key("server"),
+                     tls_client_ca=pki.pem("ca"), api_key_cache_seconds=0.0)
+    directory = load_registry(registry)
+    court = pki.fingerprint("court").replace(":", "").lower()
+    engine = make_engine(s.database_url, pool_size=1)
+    with serve(s) as url, httpx.Client(base_url=url, verify=pki.client("court"), timeout=30) as c:
+        # Given the court's certificate, listed beside the keys and accepted
+        listed = {k.id: k for k in api_keys.list_keys(engine, directory=directory, agency=FY)}
+        assert listed[f"crt-{court[:32]}"].source == "cert" and listed[f"crt-{court[:32]}"].revoked_at is None
+        assert c.get("/api/v1/inbox").status_code == 200
+        # When it is revoked by a prefix of its fingerprint (too short a prefix, or none registered, is refused)
+        for bad, says in (("crt-abc", "16 to 64 hex digits"), ("crt-" + "0" * 20, "no registered client")):
+            with pytest.raises(api_keys.ApiKeyError, match=says):
+                api_keys.revoke(engine, directory=directory, key_id=bad, by="ops:li", reason="x")
+        info = api_keys.revoke(engine, directory=directory, key_id=f"crt-{court[:16]}", by="ops:li",
+                               reason="法院服务器更换")
+        assert (info.id, info.agency, info.source, info.revoked_by) == (f"crt-{court[:32]}", FY, "cert", "ops:li")
+        # Then the court is refused with it, with or without its key, while the police's certificate still works
+        for headers in ({}, auth(FY)):
+            r = c.get("/api/v1/inbox", headers=headers)
+            assert r.status_code == 401 and message(r) == "the client certificate is revoked"
+        with httpx.Client(base_url=url, verify=pki.client("police"), timeout=30) as police:
+            assert police.get("/api/v1/inbox", headers=auth(GA)).status_code == 200
+        # And a second revocation is refused, and the first is in the audit log
+        with pytest.raises(api_keys.ApiKeyError, match="revoked already"):
+            api_keys.revoke(engine, directory=directory, key_id=f"crt-{court}", by="ops:li", reason="again")
+        with engine.connect() as conn:
+            entries = conn.execute(select(audit_log.c.actor, audit_log.c.target).where(
+                audit_log.c.action == "api_key_revoke")).all()
+    engine.dispose()
+    assert [tuple(e) for e in entries] == [("ops:li", f"api_key:crt-{court[:32]}")]
 
 
 def test_serve_with_client_certificates_required_refuses_the_handshake_without_one(pki: Pki, tmp_path: Path) -> None:

@@ -92,6 +92,9 @@ class AgencyAuth:
             if by_cert is None:
                 raise _Refusal(f"unknown client certificate sha256={fingerprint}",
                                "the client certificate is not registered for any agency")
+            if self.keys.cert_revoked(fingerprint):
+                raise _Refusal(f"revoked client certificate sha256={fingerprint} of {by_cert.code}",
+                               "the client certificate is revoked", key_id=f"crt-{fingerprint[:32]}")
         if key is None:
             if by_cert is None:
                 raise _Refusal("no credentials", "no API key: send 'Authorization: Bearer <key>'")

@@ -9,13 +9,15 @@ from hub.store.schema import TS, metadata
 # One row per key. ``id`` is public: it is printed in the key itself (``xjk_<id>_<secret>``), so logs and the audit
 # log can name a key without revealing it. ``source`` is ``issued`` for a key made by ``xianjie keys issue``, or
 # ``registry`` for the agency registry's bootstrap key (``api_key_sha256``), whose row (id ``reg-<agency>``) is
-# written the first time the key is used or revoked. Keys are revoked, never deleted: the audit log names them.
+# written the first time the key is used or revoked; or ``cert`` for a registered client certificate (id ``crt-<the
+# first 32 hex digits of its fingerprint>``, ``key_sha256`` the whole fingerprint), whose row is written when it is
+# revoked. Keys are revoked, never deleted: the audit log names them.
 api_keys = Table(
     "api_keys",
     metadata,
     Column("id", String(40), primary_key=True),
     Column("agency", String(12), nullable=False),
-    Column("source", String(10), nullable=False),  # issued | registry
+    Column("source", String(10), nullable=False),  # issued | registry | cert
     Column("key_sha256", String(64), nullable=False),  # hex digest of the whole key text
     Column("label", String(200)),
     Column("created_at", TS, nullable=False),

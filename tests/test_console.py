@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from hub.core.idnumber import masked_id_number
 from hub.store.db import make_engine
 from hub.store.schema import audit_log
 from tests.conftest import Stack
@@ -73,6 +74,9 @@ def test_an_operator_finds_a_failed_transfer_by_id_number_and_retries_it(hub: In
         csrf = sign_in(c, "zhang")
         listing = c.get("/console/failed", params={"q": PERSON})
         assert listing.status_code == 200 and f"/console/failed/{ft}" in listing.text
+        # the list shows the number masked (the transfer's own page shows it whole)
+        table = re.search(r"<tbody>.*?</tbody>", listing.text, re.S)
+        assert table and masked_id_number(PERSON) in table.group(0) and PERSON not in table.group(0)
         assert c.get("/console/failed", params={"q": make_id("530581", "19900101", 11)}).text.count(
             "/console/failed/") == 0
         detail = c.get(f"/console/failed/{ft}")

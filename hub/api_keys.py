@@ -137,13 +137,17 @@ def list_keys(engine: Engine, *, directory: Directory, agency: str | None = None
             q = q.where(api_keys.c.agency == agency)
         rows = {r.id: r for r in conn.execute(q)}
     out = [_info(r) for r in rows.values() if r.source == "issued"]
+    registered = set()
     for a in directory.agencies.values():
         if agency is not None and a.code != agency:
             continue
         for fp in a.client_cert_sha256:
+            registered.add(cert_id(fp))
             row = rows.get(cert_id(fp))
             out.append(_info(row) if row is not None and row.key_sha256 == fp else KeyInfo(
                 cert_id(fp), a.code, "cert", _cert_label(fp), None, None, None, None, None, None, None))
+    # a certificate revoked, then removed from the registry, stays listed (revoked): the audit log names it
+    out.extend(_info(r) for r in rows.values() if r.source == "cert" and r.id not in registered)
     for a in directory.agencies.values():
         if a.api_key_sha256 is None or (agency is not None and a.code != agency):
             continue

@@ -62,9 +62,10 @@ def cmd_upload(args: argparse.Namespace, engine: Engine) -> int:
 
 
 def cmd_run(args: argparse.Namespace, engine: Engine) -> int:
+    from hub.audit import command_line_actor
     from hub.register_store import reconcile_now
 
-    run = reconcile_now(engine, as_of=args.as_of, actor=args.by or "cli")
+    run = reconcile_now(engine, as_of=args.as_of, actor=args.by or command_line_actor())
     _print_run(run.as_dict())
     return 0
 

@@ -16,11 +16,12 @@ import re
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import exists, select
 
+from hub.core.idnumber import upgrade_legacy
 from hub.retention_people import CLOSED, _in, _open_keys
 from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper, judged
 from hub.store.db import aware
@@ -61,24 +62,31 @@ class _ById(Sweeper):
         return {self.table.name: Doom(self.pk, {getattr(r, self.pk) for r in rows})}
 
 
-_ID18 = re.compile(rb"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9])")
+_ID18 = re.compile(rb"(?<![0-9])[1-9][0-9]{16}[0-9Xx](?![0-9Xx])")
+_ID15 = re.compile(rb"(?<![0-9])[1-9][0-9]{14}(?![0-9Xx])")  # a legacy number, read in its 18-character form
 SCAN_BYTES = 16 * 1024 * 1024  # of a ZIP's (an XLSX's) members, at most this much is inflated to be read
 
 
 def id_numbers_in(raw: bytes) -> set[str]:
-    """Every ID number (18-character form) written in a file as it was sent: in its bytes as they are (UTF-8, GBK,
-    GB18030 and every other encoding that writes digits as ASCII), without NUL bytes (UTF-16), and in the members of
-    a ZIP (an XLSX's sheets and shared strings) inflated up to ``SCAN_BYTES`` in all. A number only in a part past
-    that bound, or in a file that cannot be opened, is not found."""
-    texts = [raw]
-    if b"\x00" in raw[:4096]:
-        texts.append(raw.replace(b"\x00", b""))
+    """Every ID number (in its 18-character form) written in a file as it was sent: in its bytes as they are (UTF-8,
+    GBK, GB18030 and every other encoding that writes digits as ASCII), in UTF-16 (read without its NUL bytes), and
+    in the members of a ZIP (an XLSX's sheets and shared strings) inflated up to ``SCAN_BYTES`` in all. A number only
+    in a part past that bound, or in a file that cannot be opened, is not found."""
     if raw[:4] == b"PK\x03\x04":
-        texts.extend(_inflated(raw))
-    return {m.group().decode().upper() for t in texts for m in _ID18.finditer(t)}
+        texts: Iterable[bytes] = _inflated(raw)
+    elif raw[:2] in (b"\xff\xfe", b"\xfe\xff") or raw[1:4096:2].count(0) > 1024 or raw[0:4096:2].count(0) > 1024:
+        texts = (raw.replace(b"\x00", b""),)  # UTF-16: its digits are ASCII with a NUL beside each
+    else:
+        texts = (raw,)
+    found: set[str] = set()
+    for t in texts:
+        found.update(m.group().decode().upper() for m in _ID18.finditer(t))
+        found.update(upgrade_legacy(m.group().decode()) for m in _ID15.finditer(t))
+    return found
 
 
 def _inflated(raw: bytes) -> Iterator[bytes]:
+    yield raw  # what a damaged archive's bytes show as they are
     budget = SCAN_BYTES
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
@@ -90,17 +98,28 @@ def _inflated(raw: bytes) -> Iterator[bytes]:
                 budget -= len(data)
                 yield data
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
-        return  # a damaged or encrypted archive: what its bytes show as they are was read above
+        return
 
 
 def _naming_open_cases(c: Ctx, table: Any, ids: Sequence[Any]) -> set[Any]:
-    """Those of ``ids`` (rows of ``table``) whose raw bytes name a person with a case open, read one at a time."""
-    named: dict[Any, set[str]] = {}
+    """Those of ``ids`` (rows of ``table``) whose raw bytes name a person with a case open or under a legal hold:
+    each file read, judged and let go before the next (a register may name a million people), with what is known
+    of each number kept for the run."""
+    known: dict[str, bool] = c.memo.setdefault("id_number_kept", {})  # number -> a case open or a hold on it
+    kept = set()
     for i in ids:
         raw = c.conn.execute(select(table.c.raw).where(table.c.id == i)).scalar()
-        named[i] = id_numbers_in(bytes(raw or b""))
-    open_keys = _open_keys(c, set().union(*named.values())) if named else set()
-    return {i for i, numbers in named.items() if numbers & open_keys}
+        numbers = id_numbers_in(raw if isinstance(raw, bytes) else bytes(raw or b""))
+        del raw
+        new = numbers - known.keys()
+        if new:
+            open_keys = _open_keys(c, new)
+            known.update((n, n in open_keys or c.holds.person({n})) for n in new)
+            if len(known) > 2_000_000:  # a bound on what the run remembers: forget and ask again
+                known.clear()
+        if any(known.get(n, False) for n in numbers):
+            kept.add(i)
+    return kept
 
 
 def _judged_again(ok: list[Any], kept: Counter[str], open_named: set[Any], key: Any) -> tuple[list[Any], Counter[str]]:

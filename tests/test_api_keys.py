@@ -456,12 +456,44 @@ def test_a_revocation_reaches_another_hub_process(stack: Stack, registry: Path, 
         hub.stop()
 
 
+def test_an_anonymous_body_is_kept_with_its_first_64_kib_and_its_size(stack: Stack, registry: Path) -> None:
+    s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
+                     queue_prefix=stack.queue_prefix)
+    h = InProcessHub(s, workers=False).start()
+    try:
+        with h.client() as c:
+            # Given posts without a key, one with its length declared and one streamed in chunks
+            declared = c.post("/api/v1/messages", content=b"<x>" + b"a" * 200_000)
+
+            def chunks() -> Iterator[bytes]:
+                for _ in range(30):
+                    yield b"b" * 30_000
+
+            streamed = c.post("/api/v1/messages", content=chunks())
+    finally:
+        h.stop()
+    # Then each is 401, and kept with its first 64 KiB, its size and truncated
+    engine = make_engine(stack.database_url, pool_size=1)
+    with engine.connect() as conn:
+        kept = {r.id: r for r in conn.execute(select(quarantine))}
+    engine.dispose()
+    for r, starts in ((declared, b"<x>aa"), (streamed, b"bbbb")):
+        assert r.status_code == 401, r.text
+        row = kept[r.json()["quarantine_id"]]
+        assert (len(row.raw), bool(row.truncated), row.code) == (65536, True, "unauthorised")
+        assert row.raw.startswith(starts) and row.size >= 65536
+    assert kept[declared.json()["quarantine_id"]].size == 200_003
+
+
 def test_repeated_failures_from_one_address_are_logged_blocked_and_audited_once(
         stack: Stack, registry: Path, caplog: pytest.LogCaptureFixture) -> None:
     s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
                      queue_prefix=stack.queue_prefix, auth_max_failures=3, auth_window_seconds=600.0,
                      auth_block_seconds=900.0)
     h = InProcessHub(s, workers=False).start()
+    engine = make_engine(stack.database_url, pool_size=1)
+    issued = api_keys.issue(engine, directory=load_registry(registry), agency=FY, by="test")
+    engine.dispose()
     wrong = ["xjk_deadbeef_" + "A" * 43, "guess-530502FY"]
     caplog.set_level(logging.INFO, logger="xianjie.auth")
     try:
@@ -481,9 +513,10 @@ def test_repeated_failures_from_one_address_are_logged_blocked_and_audited_once(
                 assert 0 < int(r.headers["retry-after"]) <= 900
             assert c.get("/api/v1/inbox", headers={"X-Api-Key": "demo-530502FY"}).status_code == 429
             assert quarantined(stack) == before
-            # But a correct key from the same address is served: one client behind a shared address cannot shut
-            # the agencies behind it out
-            assert c.get("/api/v1/inbox", headers=auth(FY)).status_code == 200
+            # But an issued key from the same address is served: one client behind a shared address cannot shut
+            # the agencies behind it out; a registry bootstrap key (which may be guessable) is not, right or wrong
+            assert c.get("/api/v1/inbox", headers={"Authorization": f"Bearer {issued.key}"}).status_code == 200
+            assert c.get("/api/v1/inbox", headers=auth(FY)).status_code == 429
             # And a client behind the trusted proxy (loopback) is counted by the address it forwards: not blocked
             r = c.get("/api/v1/inbox", headers={"Authorization": f"Bearer {wrong[1]}", "X-Forwarded-For": "10.9.8.7"})
             assert r.status_code == 401
@@ -498,7 +531,7 @@ def test_repeated_failures_from_one_address_are_logged_blocked_and_audited_once(
     assert "client=10.9.8.7" in failed[3]
     assert len([m for m in lines if "blocked for 900s after 3 failures" in m]) == 1
     refused = [m for m in lines if m.startswith("agency authentication refused: client=127.0.0.1 blocked")]
-    assert len(refused) == 3 and "reason=no credentials" in refused[1], refused
+    assert len(refused) == 4 and "reason=no credentials" in refused[1] and "registry key" in refused[3], refused
     for record in caplog.records:
         assert not any(k in record.getMessage() for k in [*wrong, api_key(FY)])
     engine = make_engine(stack.database_url, pool_size=1)

@@ -328,6 +328,8 @@ def test_id_numbers_are_read_from_a_file_as_it_was_sent() -> None:
                 f"张三,{number.lower()}\n".encode("utf-16"), xlsx_naming(number)):
         # Then it is found, and only it
         assert id_numbers_in(raw) == {number}, raw[:40]
+    # And a legacy 15-digit number is read in its 18-character form
+    assert id_numbers_in(f"张三 {number[:6]}{number[8:17]} 男".encode()) == {number}
     # And digit runs that are not an ID number (too long, too short, a leading 0) are not
     assert id_numbers_in(b"1" + number.encode() + b" 12345678901234567 012345678901234567") == set()
     # And a ZIP that inflates past the bound is read only up to it, and a damaged one as its bytes
@@ -342,10 +344,10 @@ def test_id_numbers_are_read_from_a_file_as_it_was_sent() -> None:
 def test_a_refused_input_naming_a_person_with_a_case_open_is_kept(world: World) -> None:
     w = world
     # Given year-old refused inputs: three naming P3, whose case is open (UTF-8, UTF-16, a spreadsheet), one naming
-    # nobody the hub supervises, and a refused spreadsheet and register naming P3
+    # nobody the hub supervises, one naming P1 (no case open) under a legal hold, and a refused spreadsheet naming P3
     for raw in (f"<x><idNumber>{P3_NEW.id_number}</idNumber>".encode(),
                 f"<x><idNumber>{P3_NEW.id_number}</idNumber>".encode("utf-16"), xlsx_naming(P3_NEW.id_number),
-                b"<x><idNumber>110101199003070014</idNumber>"):
+                b"<x><idNumber>110101199003070014</idNumber>", f"<x><idNumber>{P1.id_number}</idNumber>".encode()):
         w.hub.quarantine(raw, agency=BUREAU, channel="api", status=400, code="not_xml", message="not well-formed",
                          problems=[], content_type="application/xml")
     with w.engine.begin() as conn:
@@ -353,15 +355,16 @@ def test_a_refused_input_naming_a_person_with_a_case_open_is_kept(world: World) 
             id="np-refused", received_at=at(d(2026, 1, 2)).astimezone(dt.UTC), agency=BUREAU, system="ledger",
             channel="api", filename="台账.xlsx", content_type=None, size=1, sha256="0" * 64, records=1, accepted=0,
             rejected=1, summary="{}", raw=xlsx_naming(P3_NEW.id_number)))
+    retention_holds.place(w.engine, kind="person", subject=P1.id_number, reason="信访复查", by="张敏", now=NOW)
     # When the sweep is planned five years on
     plan = retention.plan(w.engine, retention.policy_in_force(None), now=NOW)
-    # Then the inputs naming P3 stay, and the others (the world's own unreadable input among them) go
+    # Then the inputs naming P3 or the held P1 stay, and the others (the world's own unreadable input among them) go
     q = of(plan, "quarantine")
-    assert (q.deleted, dict(q.kept)) == (2, {"person_case_open": 3}), outcome(plan)["quarantine"]
+    assert (q.deleted, dict(q.kept)) == (2, {"person_case_open": 4}), outcome(plan)["quarantine"]
     assert dict(of(plan, "refused_files").kept) == {"person_case_open": 1}
     applied = retention.apply(w.engine, retention.policy_in_force(None), by="retention-test", now=NOW)
     assert outcome(applied) == outcome(plan)
-    assert counts(w.engine)["quarantine"] == 3
+    assert counts(w.engine)["quarantine"] == 4
     with w.engine.connect() as conn:
         assert "np-refused" in set(conn.execute(select(native_payloads.c.id)).scalars())
 

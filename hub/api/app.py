@@ -112,7 +112,7 @@ def create_app(settings: Settings, *, workers: bool = True, bus: Bus | None = No
                 head += chunk
                 if len(head) > 65536:
                     break
-            return head, True, int(declared)
+            return head[:65536], True, int(declared)
         parts: list[bytes] = []
         size = 0
         async for chunk in request.stream():

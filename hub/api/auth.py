@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from hub import audit
 from hub.api import tls
 from hub.api.common import error_body
+from hub.api_keys import REGISTRY as REGISTRY_KEY
 from hub.api_keys import KeyStore
 from hub.auth_limit import FailureLimiter, TooManyAttempts, configure
 from hub.core.model import Agency, Directory
@@ -56,10 +57,10 @@ class AgencyAuth:
         instead while the client's address is blocked. Only headers are read: an endpoint calls this before it
         reads a body.
 
-        A blocked address is refused only its failing requests. Keys are 256-bit random values, which no number
-        of guesses finds, so the block is there to stop a flood of refusals (each logged, and kept in quarantine
-        on an input), not to slow guessing; refusing correct keys as well would let one client behind a shared
-        NAT, or a proxy not listed as trusted, shut every agency behind it out."""
+        A blocked address is refused its failing requests, and its requests with a registry bootstrap key (which
+        may be any text someone typed, so guessing it must stay slow); an issued key (256 bits of randomness, which
+        no number of guesses finds) or a registered client certificate is still served, so that one client behind a
+        shared NAT, or a proxy not listed as trusted, cannot shut out every agency behind it."""
         client = tls.client_host(request)
         key = request.headers.get("x-api-key")
         header = request.headers.get("authorization", "")
@@ -77,6 +78,12 @@ class AgencyAuth:
                                             f"(this one: {r.message})") from None
             self._failed(request, client, r)
             raise Unauthorised(r.message) from None
+        if key_id is not None and key_id.startswith(REGISTRY_KEY):
+            wait = self.limiter.blocked_for(REALM, client)
+            if wait:  # a bootstrap key may be guessable: no answer tells a blocked address whether it was right
+                log.warning("agency authentication refused: client=%s blocked for %ds more after repeated failures "
+                            "(a registry key, not served during a block)", client, wait)
+                raise TooManyAttempts(wait, f"too many failed authentications from {client}; try again in {wait} s")
         if key and key_id is not None:
             self.keys.touch(key_id, agency=agency, key=key, now=now)
         return agency

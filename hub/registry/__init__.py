@@ -97,6 +97,8 @@ def load_registry(path: Path) -> Directory:
             if fp in certs:
                 raise ValueError(f"{where}: client certificate {fp} is registered for {certs[fp]} already")
             certs[fp] = agency.code
+        if agency.api_key_expires is not None and agency.api_key_sha256 is None:
+            raise ValueError(f"{where}: api_key_expires without api_key_sha256: there is no bootstrap key to expire")
         if agency.api_key_sha256 is not None:
             if agency.api_key_sha256 in keys:
                 raise ValueError(f"{where}: api_key_sha256 is the key of {keys[agency.api_key_sha256]} already")

@@ -43,8 +43,16 @@ browser-deps:
 	  fi; \
 	fi
 
+# The suite runs in WORKERS processes (pytest-xdist, each test file on one of them). The hostile corpus runs apart,
+# in workers of its own: its memory bounds are measured in the test process, which must not carry the rest's heap.
+# Tests marked `alone` (they stop the machine's RabbitMQ) run last, one process, nothing beside them.
+WORKERS ?= 2
 test: install lint typecheck browser-deps
-	$(PY) -m pytest
+	@status=0; \
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile -m "not alone" --ignore=tests/hostile || status=1; \
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests/hostile || status=1; \
+	$(PY) -m pytest -m alone || status=1; \
+	exit $$status
 
 bench: install
 	$(PY) -m bench

@@ -422,6 +422,7 @@ def check_rabbit_can_restart() -> None:
                     "Delete leftover test queues or raise the broker's nofile limit, then run this again.")
 
 
+@pytest.mark.alone  # it stops the machine's RabbitMQ for 5 s: no other test may be using it then
 def test_outage_mid_stream_loses_nothing_and_change_state_once(rig: Rig) -> None:
     # Given the API and two workers, and a client posting 300 notices about 10 persons over ~15 s
     t0 = time.monotonic()

@@ -118,6 +118,18 @@ def rss_batch(request: pytest.FixtureRequest) -> Iterator[None]:
     assert after - before < RSS_BOUND_MB, line
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # a worker of a parallel run (pytest-xdist) sends its figures to the controller, which prints them all
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["hostile_rss"] = list(FIGURES)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, called in the controller as each worker ends
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    FIGURES.extend(getattr(node, "workeroutput", {}).get("hostile_rss", ()))
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if FIGURES:
         terminalreporter.write_sep("-", "hostile corpus: server RSS per batch")

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from hub.authz_routes import policy_of
 from hub.console.i18n import translate
 from hub.console.permissions import may
 from hub.console.session import csrf_ok, current, scope_of
@@ -88,14 +89,17 @@ class Console:
         return None
 
     async def gate(self, request: Request, action: str, csrf: str | None = None) -> Session | Response:
-        """The session if the role may take ``action`` (and, for a form, its CSRF token is right); else the
-        sign-in page or a refusal."""
+        """The session if the role may take the action the page's row in ``hub.authz_routes.ROUTES`` names, and
+        ``action`` (a page may ask for more than its row), and, for a form, its CSRF token is right; else the
+        sign-in page or a refusal. A page without a row is refused to everyone."""
         session = await self.signed_in(request)
         if session is None:
             return RedirectResponse(f"/console/signin?{urlencode({'next': request.url.path})}", status_code=303)
         if request.method == "POST" and not csrf_ok(session, csrf):
             return self.refused(request, session, "err.csrf", 403)
-        if not may(session.operator, action):
+        row = policy_of(request.method, getattr(request.scope.get("route"), "path", ""))
+        if row is None or row.console is None or not may(session.operator, row.console) \
+                or not may(session.operator, action):
             return self.refused(request, session, "err.forbidden", 403)
         return session
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -48,7 +49,13 @@ def test_sigterm_finishes_in_flight_sends_and_loses_nothing(
         # When the worker is asked to stop
         t0 = time.time()
         worker.send_signal(signal.SIGTERM)
-        worker.wait(60)
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.send_signal(signal.SIGUSR1)  # every thread's stack to its log (hub.cli's faulthandler)
+            time.sleep(1.0)
+            logs = "\n".join(p.read_text(errors="replace")[-6000:] for p in sorted(hub.log_dir.glob("worker-*.log")))
+            pytest.fail(f"the worker was still running 60 s after SIGTERM; its threads:\n{logs}")
         hub.workers.remove(worker)
         # Then it exits promptly, nothing is left leased, and the sends in flight were recorded
         assert worker.returncode == 0

@@ -37,6 +37,7 @@ from hub.core.audit_chain import GENESIS, entry_hash
 from hub.migrate import upgrade
 from hub.store.db import make_engine
 from hub.store.schema import audit_head, audit_log
+from tests.services import fresh_postgres
 
 PG_ADMIN_URL = os.environ.get("XIANJIE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC)
@@ -54,18 +55,9 @@ def database(kind: str, tmp: Path, revision: str) -> Iterator[str]:
         upgrade(url, revision)
         yield url
         return
-    name = f"xianjie_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with fresh_postgres() as url:  # the tests' own: a new database, dropped afterwards
         upgrade(url, revision)
         yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _values(i: int) -> dict[str, object]:

@@ -385,26 +385,32 @@ def _termination(c: Case) -> str:
     return "TERMINATED_RECOMMITTED" if c.correction == "TEMP_OUTSIDE" else "TERMINATED_REVOKED"
 
 
-def generate(path: Path, persons: int, messages: int, *, seed: int = 5) -> dict[str, Any]:
-    """Store the county's messages as the hub stores them (each read by ``Hub.prepare`` first), then its failed
-    transfers, discrepancy items and historical register. What was written, and how long it took."""
-    from sqlalchemy import insert
-
+def sqlite_hub(path: Path) -> tuple[Any, Any, Any]:
+    """A migrated SQLite database at ``path`` with the demo registry: (engine, directory, hub)."""
     from hub.canonical import load_schema
     from hub.migrate import upgrade
     from hub.registry import load_registry
     from hub.resources import default_registry_path
     from hub.service import Hub
     from hub.store.db import make_engine
-    from hub.store.ingest import _message_row
-    from hub.store.schema import messages as messages_table
 
-    t0 = time.perf_counter()
     url = f"sqlite:///{path}"
     upgrade(url)
     engine = make_engine(url, pool_size=1)
     directory = load_registry(default_registry_path())
-    hub = Hub(engine=engine, directory=directory, schema=load_schema())
+    return engine, directory, Hub(engine=engine, directory=directory, schema=load_schema())
+
+
+def generate(path: Path, persons: int, messages: int, *, seed: int = 5) -> dict[str, Any]:
+    """Store the county's messages as the hub stores them (each read by ``Hub.prepare`` first), then its failed
+    transfers, discrepancy items and historical register. What was written, and how long it took."""
+    from sqlalchemy import insert
+
+    from hub.store.ingest import _message_row
+    from hub.store.schema import messages as messages_table
+
+    t0 = time.perf_counter()
+    engine, directory, hub = sqlite_hub(path)
     county = County(persons, seed)
     skeleton = len(county.planned)
     county.fill(messages)

@@ -36,24 +36,14 @@ def generate(path: Path, messages: int, *, seed: int = 5) -> dict[str, Any]:
     """The county's messages stored as the hub stores them, delivered, projected and indexed."""
     from sqlalchemy import delete, select, update
 
-    from bench.joint_report import PER_PERSON, County
+    from bench.joint_report import PER_PERSON, County, sqlite_hub
     from hub import casework, identity_store, rulebook
-    from hub.canonical import load_schema
-    from hub.migrate import upgrade
-    from hub.registry import load_registry
-    from hub.resources import default_registry_path
-    from hub.service import Hub
-    from hub.store.db import make_engine
     from hub.store.ingest import store_batch
     from hub.store.ledger import open_failed_transfer, resolve_failed_transfers
     from hub.store.schema import deliveries, outbox
 
     t0 = time.perf_counter()
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    engine = make_engine(url, pool_size=1)
-    directory = load_registry(default_registry_path())
-    hub = Hub(engine=engine, directory=directory, schema=load_schema())
+    engine, directory, hub = sqlite_hub(path)
     county = County(max(1, messages // PER_PERSON), seed)
     county.fill(messages)
     planned = sorted(county.planned, key=lambda p: (p.received, p.n))

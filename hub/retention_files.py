@@ -185,6 +185,7 @@ class RegisterSnapshots(_ById):
         for r in rows:
             if c.conn.execute(select(d.id).where(d.status == "open", d.snapshot_ids.contains(r.id)).limit(1)).first():
                 named.add(r.id)
+
         def why(r: Any) -> str | None:
             return ("latest_of_its_kind" if superseded[r.id] is None
                     else "not_due" if superseded[r.id] >= c.cutoff_at

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +24,15 @@ class Stack:
     queue_prefix: str
 
 
-@pytest.fixture(params=["sqlite", "postgres-rabbitmq"])
-def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
-    if request.param == "sqlite-kombu-sqla":
-        yield Stack("sqlite-kombu-sqla", f"sqlite:///{tmp_path}/hub.db", f"sqla+sqlite:///{tmp_path}/broker.db", "")
+@contextmanager
+def stack_of(kind: str, tmp: Path) -> Iterator[Stack]:
+    """A stack of ``kind`` (``sqlite``, ``sqlite-kombu-sqla`` or ``postgres-rabbitmq``) with its files under ``tmp``;
+    a PostgreSQL database and RabbitMQ queues of its own, dropped afterwards."""
+    if kind == "sqlite-kombu-sqla":
+        yield Stack("sqlite-kombu-sqla", f"sqlite:///{tmp}/hub.db", f"sqla+sqlite:///{tmp}/broker.db", "")
         return
-    if request.param == "sqlite":
-        yield Stack("sqlite", f"sqlite:///{tmp_path}/hub.db", "database://", "")
+    if kind == "sqlite":
+        yield Stack("sqlite", f"sqlite:///{tmp}/hub.db", "database://", "")
         return
     rabbit = require_rabbit()
     prefix = f"t{uuid.uuid4().hex[:8]}."
@@ -38,6 +41,12 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
             yield Stack("postgres-rabbitmq", url, rabbit, prefix)
     finally:
         delete_topology(rabbit, prefix)
+
+
+@pytest.fixture(params=["sqlite", "postgres-rabbitmq"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    with stack_of(request.param, tmp_path) as s:
+        yield s
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,12 +35,11 @@ from hub.store.db import make_engine, utcnow
 from hub.store.operator_schema import obligation_notes, quarantine_reviews
 from hub.store.schema import audit_log, messages, quarantine
 from tests.clock import today
-from tests.conftest import Stack
+from tests.conftest import stack_of
 from tests.console_harness import PASSWORD, sign_in
 from tests.core.case_messages import CST, Case, id_number
 from tests.harness import N, Recipients, auth, notice, technical_ack, wait_until, write_registry
 from tests.hubserver import InProcessHub, hub_settings
-from tests.services import delete_topology, fresh_postgres, require_rabbit
 
 HUB, COURT, BUREAU = "530500ZX", "530502FY", "530581SF"
 PAYLOADS = [
@@ -95,26 +93,13 @@ class World:
     stored: dict[str, list[str]] = field(default_factory=dict)  # what was typed where
 
 
-def _stack(kind: str, tmp: Path) -> Iterator[Stack]:
-    if kind == "sqlite":
-        yield Stack("sqlite", f"sqlite:///{tmp}/hub.db", "database://", "")
-        return
-    rabbit = require_rabbit()
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    try:
-        with fresh_postgres() as url:
-            yield Stack("postgres-rabbitmq", url, rabbit, prefix)
-    finally:
-        delete_topology(rabbit, prefix)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres-rabbitmq"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("injection")
     recipients = Recipients().start()
     registry = write_registry(tmp / "agencies.toml", recipients_url=recipients.url, drop_root=tmp / "drop",
                               accepts={"530521SF": ["ledger"]})
-    for stack in _stack(request.param, tmp):
+    with stack_of(request.param, tmp) as stack:
         s = hub_settings(database_url=stack.database_url, broker_url=stack.broker_url, registry_path=registry,
                          queue_prefix=stack.queue_prefix, ledger_poll=0.2)
         s = replace(s, retry=replace(s.retry, tiers=(0.5, 1.0, 2.0), inline_wait=0.05))

@@ -30,7 +30,7 @@ from hub.store.db import make_engine
 from hub.store.schema import audit_log, events
 from tests.conftest import Stack
 from tests.console_harness import console_hub, sign_in
-from tests.harness import Recipients, auth, make_id, notice, states, wait_until
+from tests.harness import Recipients, auth, make_id, notice, states, wait_until, write_registry
 from tests.hubserver import InProcessHub
 
 BUREAU = "530581SF"  # 腾冲's bureau: the recipient that was down
@@ -72,6 +72,15 @@ def meter(monkeypatch: pytest.MonkeyPatch) -> Meter:
     m = Meter()
     monkeypatch.setattr(bulk_tasks, "run_some", m)
     return m
+
+
+@pytest.fixture
+def registry(tmp_path: Path, recipients: Recipients) -> Path:
+    # 腾冲's procuratorate takes its copies over HTTP here, not from its inbox: with deliveries given up after 0.5 s
+    # (below), an inbox copy nobody collects would become a failed transfer not_collected as soon as the sweeper
+    # looks, and a task over every open failed transfer would find it or not by the sweeper's timing
+    return write_registry(tmp_path / "agencies.toml", recipients_url=recipients.url, drop_root=tmp_path / "drop",
+                          transports={"530521GA": "folder", "530581JC": "http"})
 
 
 @pytest.fixture

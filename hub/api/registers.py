@@ -7,6 +7,7 @@ of the app's clock."""
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -43,20 +44,29 @@ def _today(request: Request) -> dt.date:
     return legal_day(clock())
 
 
+KEPT_OF_OVERSIZE = 64 * 1024  # what of a body over its limit is kept in the quarantine (as for messages)
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024  # a body larger than this streams to a temporary file while it arrives
+
+
 async def _body(request: Request, limit: int) -> tuple[bytes, int]:
-    """The body as it streams, up to ``limit`` bytes, and its size: over ``limit`` (the declared length, or what
-    had come when the limit was passed), the reading stops there, so an oversize body is refused while it streams."""
+    """The body as it streams, up to ``limit`` bytes, and its size. Over ``limit`` (the declared length, or what
+    had come when the limit was passed) the reading stops there, so an oversize body is refused while it streams,
+    and only its first 64 KiB are returned, to be kept. What has come is spooled to a temporary file past 8 MiB,
+    so that a body refused near the limit never stood in memory, and one within it stands there once."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return b"", int(declared)
-    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            break
-        parts.append(chunk)
-    return b"".join(parts), size
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                spool.write(chunk[: max(0, KEPT_OF_OVERSIZE - (size - len(chunk)))])
+                spool.seek(0)
+                return spool.read(KEPT_OF_OVERSIZE), size
+            spool.write(chunk)
+        spool.seek(0)
+        return spool.read(), size
 
 
 def router(hub: Hub, who: Callable[[Request], Agency]) -> APIRouter:

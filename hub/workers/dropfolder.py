@@ -26,6 +26,7 @@ again is harmless: records are idempotent by the sender's document id.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import fcntl
@@ -329,15 +330,27 @@ def _free(target: Path) -> Path:
 
 
 def _write_errors(target: Path, text: str) -> None:
-    # UTF-8 with a byte-order mark so that Windows text editors show the Chinese correctly; created afresh, never
-    # through a link or over a file someone left under that name
-    path = target.with_name(target.name + ".errors.txt")
-    if os.path.lexists(path):
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-        path = target.with_name(f"{target.name}.{stamp}.errors.txt")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8-sig") as f:
-        f.write(text)
+    # UTF-8 with a byte-order mark so that Windows text editors show the Chinese correctly; written under a hidden
+    # temporary name and then linked into place, so that whoever watches the folder finds the error file whole or
+    # not at all; never through a link nor over a file someone left under that name (a timestamped name then)
+    tmp = target.with_name(f".{uuid.uuid4().hex}.errors.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8-sig") as f:
+            f.write(text)
+        path = target.with_name(target.name + ".errors.txt")
+        if os.path.lexists(path):
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+            path = target.with_name(f"{target.name}.{stamp}.errors.txt")
+        try:
+            os.link(tmp, path)  # fails when the name was taken meanwhile: nothing is replaced
+        except OSError as e:
+            if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                raise
+            os.rename(tmp, path)  # a share without hard links (a mounted Windows folder)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def error_text(report: inbound.InboundReport, name: str) -> str:

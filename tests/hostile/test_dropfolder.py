@@ -316,6 +316,8 @@ def test_an_error_file_name_planted_as_a_link_is_not_written_through(hostile: Ho
         time.sleep(0.05)
     assert victim.read_text() == "keep me\n"
     assert "not_xml" in errors_of(root / "rejected", "bad.xml")
+    # written under a hidden name and linked into place whole: nothing of that is left behind
+    assert not [p.name for p in (root / "rejected").iterdir() if p.name.endswith(".errors.tmp")]
 
 
 def test_an_incoming_folder_that_is_a_symlink_is_not_read(hostile: HostileHub, own_poller: DropFolders) -> None:

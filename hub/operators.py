@@ -223,13 +223,10 @@ def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", c
             _audit(conn, at=now, actor=f"console:{username[:40]}", action="sign_in_failed",
                    target=f"operator:{username[:40]}", reason=reason, client=client)
             log.warning("console sign-in failed: client=%s user=%r reason=%s", client, username[:40], reason)
-            block = limiter.failed(REALM, client)
-            if block:
+            block = limiter.failed(REALM, client, {"last_reason": reason})
+            if block:  # audited by the limiter's sync, below (once, whichever process starts the block)
                 log.warning("console sign-in: client=%s blocked for %ds after %d failures within %gs", client, block,
                             limiter.max_failures, limiter.window)
-                _audit(conn, at=now, actor="hub:auth", action="auth_block", target=f"client:{client}", realm=REALM,
-                       failures=limiter.max_failures, window_seconds=limiter.window, block_seconds=block,
-                       last_reason=reason)
         else:
             assert row is not None
             token = secrets.token_urlsafe(32)
@@ -244,6 +241,9 @@ def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", c
             _audit(conn, at=now, actor=f"console:{row.username}", action="sign_in", target=f"operator:{row.username}",
                    client=client)
     if not ok:
+        sync = getattr(limiter, "sync", None)
+        if sync is not None:  # the failure counted by every process of the hub (after this transaction)
+            sync()
         raise SignInRefused(reason)
     return token, session
 

@@ -59,6 +59,8 @@ SPECS: dict[str, Spec] = {
     "outbox": _spec("operational", "created", "outbox"),
     "operator_sessions": _spec("operational", "expired", "operator_sessions"),
     "bulk_tasks": _spec("operational", "finished", "bulk_tasks", "bulk_task_items"),
+    "auth_failures": _spec("operational", "recorded", "auth_failures"),
+    "auth_blocks": _spec("operational", "ended", "auth_blocks"),
     "audit_log": _spec("permanent", "never", "audit_log", "audit_head"),
     "api_keys": _spec("permanent", "never", "api_keys"),
     "operator_accounts": _spec("permanent", "never", "operators"),

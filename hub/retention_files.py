@@ -24,6 +24,7 @@ from sqlalchemy import exists, select
 from hub.core.idnumber import upgrade_legacy
 from hub.retention_people import CLOSED, _in, _open_keys
 from hub.retention_sweep import Ctx, Doom, Dooms, Sweeper, judged
+from hub.store.api_key_schema import auth_blocks, auth_failures
 from hub.store.db import aware
 from hub.store.history_schema import history_imports, history_rows
 from hub.store.ledger_schema import cases
@@ -325,5 +326,23 @@ class BulkTasks(_ById):
         return {"bulk_task_items": Doom("task_id", ids, exact=False), "bulk_tasks": Doom("id", ids)}
 
 
+class AuthFailures(_ById):
+    """The failed-attempt limiter's failures."""
+
+    name = "auth_failures"
+    table = auth_failures
+    clock_column = "at"
+
+
+class AuthBlocks(_ById):
+    """The failed-attempt limiter's blocks, after they ended."""
+
+    name = "auth_blocks"
+    table = auth_blocks
+    clock_column = "until_at"
+    pk = "key"
+
+
 FILE_SWEEPERS: tuple[Sweeper, ...] = (NativePayloads(), RegisterSnapshots(), HistoryRegisters(), Quarantine(),
-                                      RefusedFiles(), Outbox(), OperatorSessions(), BulkTasks())
+                                      RefusedFiles(), Outbox(), OperatorSessions(), BulkTasks(), AuthFailures(),
+                                      AuthBlocks())

@@ -52,7 +52,7 @@ DELETE_ORDER = (
     "obligation_notes", "pursuit_drafts", "draft_watch", "obligations", "cases", "messages", "identity_reviews",
     "identity_decisions", "person_links", "person_records", "discrepancies", "register_snapshots", "history_rows",
     "history_imports", "quarantine_reviews", "quarantine_corrections", "quarantine", "native_payloads",
-    "bulk_task_items", "bulk_tasks", "operator_sessions",
+    "bulk_task_items", "bulk_tasks", "operator_sessions", "auth_failures", "auth_blocks",
 )
 
 

@@ -66,6 +66,9 @@ def env_for(settings: Settings) -> dict[str, str]:
         "XIANJIE_RETRY_TIERS": ",".join(str(t) for t in settings.retry.tiers),
         "XIANJIE_RETRY_MAX_AGE": str(settings.retry.max_age.total_seconds()),
         "XIANJIE_CLOCK_INTERVAL": str(settings.clock_interval),
+        "XIANJIE_AUTH_MAX_FAILURES": str(settings.auth_max_failures),
+        "XIANJIE_AUTH_WINDOW_SECONDS": str(settings.auth_window_seconds),
+        "XIANJIE_AUTH_BLOCK_SECONDS": str(settings.auth_block_seconds),
     })
     return env
 

@@ -8,6 +8,7 @@ import datetime as dt
 import getpass
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from hub.cli import main
 from hub.migrate import upgrade
 from hub.registry import key_hash, load_registry
 from hub.store.api_key_schema import api_keys as api_keys_table
+from hub.store.api_key_schema import auth_blocks, auth_failures
 from hub.store.db import aware, make_engine, utcnow
 from hub.store.schema import audit_log, metadata, quarantine
 from tests.conftest import Stack
@@ -332,6 +334,101 @@ def test_the_limiter_remembers_a_bounded_number_of_addresses() -> None:
     assert len(lim._failures) == 100
 
 
+class Wall:
+    """A wall clock the test moves (the shared limiter's rows are written in it)."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def shared_state(engine: Engine) -> tuple[int, list[str]]:
+    with engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(auth_failures)).scalar_one(),
+                sorted(conn.execute(select(auth_blocks.c.key)).scalars()))
+
+
+def test_the_hubs_processes_count_failures_together_and_audit_a_block_once(stack: Stack) -> None:
+    upgrade(stack.database_url)
+    engine = make_engine(stack.database_url, pool_size=2)
+    wall = Wall()
+    # Given two processes of one hub (a limiter each, on the same database), a limit of 4 in 60 s
+    a, b = (auth_limit.SharedFailureLimiter(max_failures=4, window=60, block=120, clock=lambda: wall.now.timestamp(),
+                                            wall=wall, engine=engine) for _ in range(2))
+    try:
+        # When an address fails twice at each, neither reaching the limit alone
+        for lim, reason in ((a, "unknown key"), (a, "unknown key"), (b, "no credentials"), (b, "revoked key")):
+            assert lim.failed("api", "10.0.0.9", {"last_reason": reason}) == 0
+            wall.now += dt.timedelta(seconds=1)
+        assert a.blocked_for("api", "10.0.0.9") == 0 and b.blocked_for("api", "10.0.0.9") == 0
+        # Then the sync after the fourth failure counts all four and blocks the address for all processes
+        a.sync()
+        b.sync()
+        a.sync()  # (what a process learns at its next sync)
+        assert b.blocked_for("api", "10.0.0.9") == 120 and a.blocked_for("api", "10.0.0.9") == 120
+        assert a.blocked_for("console", "10.0.0.9") == 0 and a.blocked_for("api", "10.0.0.8") == 0
+        blocks = [e for e in audit(engine) if e[1] == "auth_block"]
+        assert len(blocks) == 1, blocks
+        assert blocks[0][2] == "client:10.0.0.9" and blocks[0][3] == {
+            "realm": "api", "failures": 4, "window_seconds": 60, "block_seconds": 120,
+            "counted_in": "all processes", "last_reason": "revoked key"}
+        # And when the block has run out, the count starts again from nothing
+        wall.now += dt.timedelta(seconds=121)
+        assert b.blocked_for("api", "10.0.0.9") == 0
+        for lim in (a, b, a):
+            lim.failed("api", "10.0.0.9")
+            lim.sync()
+        assert a.blocked_for("api", "10.0.0.9") == 0 and b.blocked_for("api", "10.0.0.9") == 0
+        # And failures past the window, and blocks a window past their end, are deleted by the next sync
+        wall.now += dt.timedelta(seconds=200)
+        a.failed("api", "10.0.0.7")
+        a.sync()
+        assert shared_state(engine) == (1, [])
+    finally:
+        engine.dispose()
+
+
+def test_a_block_reached_in_one_process_is_audited_once_however_many_processes_sync_at_once(stack: Stack) -> None:
+    upgrade(stack.database_url)
+    engine = make_engine(stack.database_url, pool_size=8)
+    wall = Wall()
+    limiters = [auth_limit.SharedFailureLimiter(max_failures=3, window=60, block=60, clock=Ticks(), wall=wall,
+                                                engine=engine) for _ in range(6)]
+    try:
+        # Given six processes, each of which has counted the limit on its own (each blocks at once, here)
+        for lim in limiters:
+            assert [lim.failed("console", "10.0.0.5", {"last_reason": "wrong password"}) for _ in range(3)] == [
+                0, 0, 60]
+        # When all six sync at the same moment
+        threads = [threading.Thread(target=lim.sync) for lim in limiters]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        # Then one block is written and audited, counted in a process of its own; all six know it
+        blocks = [e for e in audit(engine) if e[1] == "auth_block"]
+        assert len(blocks) == 1 and blocks[0][3]["counted_in"] == "this process", blocks
+        assert shared_state(engine) == (18, ["console 10.0.0.5"])
+        assert all(lim.blocked_for("console", "10.0.0.5") == 60 for lim in limiters)
+    finally:
+        engine.dispose()
+
+
+def test_a_limiter_whose_database_is_away_still_blocks_by_its_own_count(tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/no-schema.db")  # no tables: every write fails
+    lim = auth_limit.SharedFailureLimiter(max_failures=2, window=60, block=60, clock=Ticks(), engine=engine)
+    caplog.set_level(logging.ERROR, logger="xianjie.auth")
+    assert [lim.failed("api", "10.0.0.4") for _ in range(2)] == [0, 60]
+    lim.sync()
+    assert lim.blocked_for("api", "10.0.0.4") == 60
+    assert any("could not share 2 failures through the database: OperationalError" in r.getMessage()
+               for r in caplog.records)
+    engine.dispose()
+
+
 # ---- through the hub's HTTP API and the command line -----------------------------------------------------------
 
 
@@ -454,6 +551,43 @@ def test_a_revocation_reaches_another_hub_process(stack: Stack, registry: Path, 
               f"its revocation seen after {refused_after:.2f} s (bound: XIANJIE_API_KEY_CACHE_SECONDS = 5)")
     finally:
         hub.stop()
+
+
+def test_two_hub_processes_behind_one_balancer_block_an_address_at_the_limit_of_both(stack: Stack, registry: Path,
+                                                                                    tmp_path: Path) -> None:
+    # Given two `xianjie serve` processes on one database, a limit of 4 failures
+    hubs = [ProcessHub(hub_settings(database_url=stack.database_url, broker_url=stack.broker_url,
+                                    registry_path=registry, queue_prefix=stack.queue_prefix, auth_max_failures=4,
+                                    auth_window_seconds=300.0, auth_block_seconds=600.0), tmp_path)
+            for _ in range(2)]
+    engine = make_engine(stack.database_url, pool_size=1)
+    try:
+        for h in hubs:
+            h.start_api()
+
+        def inbox(h: ProcessHub) -> int:
+            return httpx.get(h.url + "/api/v1/inbox", headers={"Authorization": "Bearer guess-530502FY"}).status_code
+
+        # When one address fails twice at each, as a balancer would spread its requests
+        assert [inbox(h) for h in (hubs[0], hubs[1], hubs[0], hubs[1])] == [401] * 4
+        # Then the block is in the database, audited once, and the process that counted the fourth failure refuses
+        wait_until(lambda: shared_state(engine)[1] == ["api 127.0.0.1"], timeout=10, what="the shared block")
+        assert inbox(hubs[1]) == 429
+        # And the other learns it at the sync that follows its next failure (beside the answer): a failure or two
+        # more are answered 401, not the 4 its own count would allow
+        answers: list[int] = []
+        while 429 not in answers and len(answers) < 4:
+            answers.append(inbox(hubs[0]))
+            time.sleep(0.3)
+        assert answers[-1] == 429 and answers.count(401) <= 2, answers
+        blocks = [e for e in audit(engine) if e[1] == "auth_block"]
+        assert len(blocks) == 1 and blocks[0][3]["counted_in"] == "all processes", blocks
+        # (each process alone saw 2 or 3 failures: in memory only, neither would have blocked)
+        assert blocks[0][3]["failures"] == 4
+    finally:
+        for h in hubs:
+            h.stop()
+        engine.dispose()
 
 
 def test_an_anonymous_body_is_kept_with_its_first_64_kib_and_its_size(stack: Stack, registry: Path) -> None:

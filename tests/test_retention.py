@@ -149,7 +149,7 @@ def _edited(old: str, new: str, count: int = 1) -> str:
     (_edited('batch = 50', 'batch = "50"'), "mine.toml: [sweep]: batch: must be int, not '50'"),
     (_edited('at = "03:30"', 'at = "25:00"'), "mine.toml: [sweep]: at: '25:00' is not a time of day HH:MM"),
     (_edited('keep = "7d"', 'keep = "7d"\nowner = "ops"'), "mine.toml: class row 10 (outbox): unknown key(s) owner"),
-    (retention.shipped_policy_text() + '\n[[class]]\nname = "outbox"\n', "mine.toml: class row 19 (outbox): "
+    (retention.shipped_policy_text() + '\n[[class]]\nname = "outbox"\n', "mine.toml: class row 21 (outbox): "
                                                                          "subject: missing"),
     (retention.shipped_policy_text().split('[[class]]\nname = "legal_holds"')[0],
      "mine.toml: no row for the class(es) legal_holds"),
@@ -168,7 +168,7 @@ def test_an_empty_basis_a_duplicate_row_and_a_missing_file_are_refused(tmp_path:
     with pytest.raises(ValueError, match=r"class row 10 \(outbox\): basis: say why"):
         retention.load_policy(text[:basis_start] + 'basis = "  "' + text[end:])
     twice = text + text[text.index('[[class]]\nname = "outbox"'):text.index('[[class]]\nname = "operator_sessions"')]
-    with pytest.raises(ValueError, match=r"class row 19 \(outbox\): name: the class is already in the file"):
+    with pytest.raises(ValueError, match=r"class row 21 \(outbox\): name: the class is already in the file"):
         retention.load_policy(twice)
     with pytest.raises(ValueError, match=r"nowhere\.toml: cannot be read"):
         retention.policy_in_force(tmp_path / "nowhere.toml")

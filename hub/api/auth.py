@@ -16,12 +16,11 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from hub import audit
 from hub.api import tls
 from hub.api.common import error_body
 from hub.api_keys import REGISTRY as REGISTRY_KEY
 from hub.api_keys import KeyStore
-from hub.auth_limit import FailureLimiter, TooManyAttempts, configure
+from hub.auth_limit import SharedFailureLimiter, TooManyAttempts, configure
 from hub.core.model import Agency, Directory
 from hub.errors import Unauthorised
 from hub.service import Hub
@@ -45,7 +44,7 @@ class _Refusal(Exception):
 class AgencyAuth:
     """Who an API request comes from, for one app: its key store, failure limiter, settings and clock."""
 
-    def __init__(self, *, keys: KeyStore, limiter: FailureLimiter, settings: Settings,
+    def __init__(self, *, keys: KeyStore, limiter: SharedFailureLimiter, settings: Settings,
                  clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.keys = keys
         self.limiter = limiter
@@ -126,23 +125,12 @@ class AgencyAuth:
     def _failed(self, request: Request, client: str, r: _Refusal) -> None:
         log.warning("agency authentication failed: client=%s key_id=%s reason=%s path=%s",
                     client, r.key_id or "-", r.reason, request.url.path)
-        block = self.limiter.failed(REALM, client)
-        if not block:
-            return
-        log.warning("agency authentication: client=%s blocked for %ds after %d failures within %gs",
-                    client, block, self.limiter.max_failures, self.limiter.window)
-
-        def write() -> None:
-            try:
-                with self.keys.engine.begin() as conn:
-                    audit.record(conn, at=utcnow(), actor="hub:auth", action="auth_block", target=f"client:{client}",
-                                 detail={"realm": REALM, "failures": self.limiter.max_failures,
-                                         "window_seconds": self.limiter.window, "block_seconds": block,
-                                         "last_reason": r.reason, "key_id": r.key_id})
-            except Exception as e:  # the block holds whether or not its entry could be written; the log says so
-                log.error("could not audit the block of client %s: %s", client, type(e).__name__)
-
-        self.keys.background(write)
+        block = self.limiter.failed(REALM, client, {"last_reason": r.reason, "key_id": r.key_id})
+        if block:  # audited by the limiter's sync (once, whichever process starts the block)
+            log.warning("agency authentication: client=%s blocked for %ds after %d failures within %gs",
+                        client, block, self.limiter.max_failures, self.limiter.window)
+        if self.limiter.waiting:  # shared with the hub's other processes beside the request, not before its answer
+            self.keys.background(self.limiter.sync)
 
 
 def authenticate(request: Request, directory: Directory) -> Agency:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Index, String, Table, Text
 
-from hub.store.schema import TS, metadata
+from hub.store.schema import TS, SeqType, metadata
 
 # One row per key. ``id`` is public: it is printed in the key itself (``xjk_<id>_<secret>``), so logs and the audit
 # log can name a key without revealing it. ``source`` is ``issued`` for a key made by ``xianjie keys issue``, or
@@ -30,3 +30,26 @@ api_keys = Table(
 )
 Index("ux_api_keys_key_sha256", api_keys.c.key_sha256, unique=True)
 Index("ix_api_keys_agency", api_keys.c.agency)
+
+# The failed-attempt limiter's state shared by the hub's processes (hub.auth_limit.SharedFailureLimiter): each
+# failed authentication (realm ``api`` or ``console``, the client's address, when), and each address's block
+# (``key`` is ``<realm> <address>``). The limiter deletes what is past its window; the retention class
+# ``auth_limit`` bounds it too. No key, password or user name is kept here.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("realm", String(10), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("at", TS, nullable=False),
+)
+Index("ix_auth_failures_client", auth_failures.c.realm, auth_failures.c.client, auth_failures.c.at)
+Index("ix_auth_failures_at", auth_failures.c.at)
+auth_blocks = Table(
+    "auth_blocks",
+    metadata,
+    Column("key", String(80), primary_key=True),
+    Column("started_at", TS, nullable=False),
+    Column("until_at", TS, nullable=False),
+)
+Index("ix_auth_blocks_until", auth_blocks.c.until_at)

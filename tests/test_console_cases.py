@@ -8,6 +8,7 @@ person's messages, obligations and operators' actions in order."""
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import json
 import re
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 import pytest
@@ -135,6 +136,11 @@ def test_an_overdue_obligation_is_listed_for_the_agencies_it_concerns_most_urgen
         days = (today() - dt.date.fromisoformat(str(report_old["due_date"]))).days
         row = page.text.split(f'id="ob-{report_old["id"]}"')[1].split("</tr>")[0]
         assert f"<td>{days}</td>" in row and older.number in row and "报到" in row
+        # And the row's link to the person names them by the case number: the address carries no ID number
+        link = html_lib.unescape(re.search(r'href="(/console/persons/[^"]+)"', row)[1])  # type: ignore[index]
+        assert older.id_number not in unquote(link) and unquote(link) == f"/console/persons/{older.number}"
+        person = c.get(link)
+        assert person.status_code == 200 and older.name in person.text and report_old["id"] in person.text
         # And the filters narrow it: by status, rule, county and agency (owed by or owed to)
         assert served_late["id"] in row_ids(c.get("/console/obligations", params={"state": "met_late"}).text, "ob")
         assert report_old["id"] in row_ids(c.get("/console/obligations", params={"rule": "report"}).text, "ob")

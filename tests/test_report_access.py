@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import openpyxl
 import pytest
@@ -119,6 +119,12 @@ def test_the_console_shows_the_report_with_each_figure_opening_its_persons(hub: 
         assert set(re.findall(r"<td>(\d{6}\*{8}\d{3}[\dX])</td>", shown.text)) == {
             masked(p) for p in BEHIND["at_risk.total"]}
         assert not re.findall(r">[^<]*\d{17}[\dX][^<]*<", shown.text)
+        # and each person's link names them by their case number, so that no address carries an ID number; it
+        # opens that person's page
+        hrefs = [unquote(h) for h in re.findall(r'href="/console/persons/([^"]+)"', shown.text)]
+        assert len(hrefs) == len(BEHIND["at_risk.total"]) and not [h for h in hrefs if re.search(r"\d{17}", h)], hrefs
+        person = c.get("/console/persons/" + quote(hrefs[0], safe=""))
+        assert person.status_code == 200 and re.search(r"\d{17}[\dX]", person.text)  # whole on the person's page
         assert c.get("/console/reports/report.css").headers["content-type"].startswith("text/css")
         r = c.get("/console/reports/download", params={"division": "530581", "format": "pdf", **PERIOD})
         assert r.status_code == 200 and r.content.startswith(b"%PDF")

@@ -97,6 +97,13 @@ def _obligation_query(f: ObligationFilter, *, scope: str | None, today: dt.date)
     return q
 
 
+def _person_ref(person_key: str | None, case_number: str | None) -> str | None:
+    """What a row's link to the person's page names them by: the case number, which finds the case's person and
+    all their cases (``hub.case_views.case_timeline``), so that the address (kept in browser histories and proxies)
+    carries no ID number; the person key when the row has no case number."""
+    return case_number or person_key
+
+
 def _row(r: Mapping[Any, Any], today: dt.date) -> dict[str, Any]:
     v = obligation_view(r, today=today)
     v["id_number"] = r.get("id_number")
@@ -106,7 +113,7 @@ def _row(r: Mapping[Any, Any], today: dt.date) -> dict[str, Any]:
     elif due is not None and v["status"] == ObligationStatus.MET_LATE and v["met_on"] is not None:
         late = (v["met_on"] - due).days
     v["days_overdue"] = late
-    v["person_ref"] = v["person_key"] or v.get("case_number")
+    v["person_ref"] = _person_ref(v["person_key"], v.get("case_number"))
     return v
 
 
@@ -240,7 +247,7 @@ def _draft(r: Mapping[Any, Any], *, xml: bool = False) -> dict[str, Any]:
                              "bureau", "police", "status", "status_by", "status_reason", "message_id", "drafted_on",
                              "case_number", "id_number")}
     out |= {"drafted_at": aware(r["drafted_at"]), "status_at": aware(r["status_at"]),
-            "person_ref": r["person_key"] or r["case_number"]}
+            "person_ref": _person_ref(r["person_key"], r["case_number"])}
     root = etree.fromstring(bytes(r["canonical"]), etree.XMLParser(resolve_entities=False, no_network=True))
     out["details"] = root.findtext(f"{{{pursuits.NS}}}pursuit/{{{pursuits.NS}}}details") or ""
     if xml:  # the request as the hub made it (sent, once confirmed), laid out one element a line to be read

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
+from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.reports import audit, download_headers, may_read, report_day
@@ -24,6 +25,7 @@ from hub.operators import Session
 from hub.report import build
 from hub.report.model import Figure, Report
 from hub.report.render_html import html, report_css
+from hub.store.ledger_schema import cases
 
 WORDS: dict[str, tuple[str, str]] = {
     "nav.reports": ("联席会议报告", "Joint-meeting report"),
@@ -166,13 +168,26 @@ def register(api: APIRouter, ui: Console) -> None:
                                                   "figure": id, "from": report.period_from,
                                                   "to": report.period_to}))
         query = {k: v for k, v in asked(request).items() if v}
+        numbers = await run_in_threadpool(_case_numbers, ui.engine, {m.case_key for m in found.members})
         return ui.page(request, session, "reports_figure.html", report=report, figure=found,
-                       back="/console/reports/view?" + urlencode(query), members=_members(found))
+                       back="/console/reports/view?" + urlencode(query), members=_members(found, numbers))
 
 
-def _members(figure: Figure) -> list[dict[str, Any]]:
-    # the ID number masked as the printed report shows it; the person's own page (linked by key) is where it is whole
+def _case_numbers(engine: Engine, keys: set[str | None]) -> dict[str, str]:
+    """The case number of each of these ledger cases (by case key)."""
+    wanted = sorted(k for k in keys if k)
+    out: dict[str, str] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(wanted), 500):
+            out |= {str(k): str(n) for k, n in conn.execute(select(cases.c.case_key, cases.c.case_number).where(
+                cases.c.case_key.in_(wanted[i:i + 500])))}
+    return out
+
+
+def _members(figure: Figure, case_numbers: dict[str, str]) -> list[dict[str, Any]]:
+    # the ID number masked as the printed report shows it; the person's own page is where it is whole, linked by
+    # the case number (so that the address carries no ID number), by the person key when there is none
     return [{"person_key": m.person_key, "name": m.name, "id_number": masked_id_number(m.id_number),
-             "case": m.case_key or "",
+             "ref": case_numbers.get(m.case_key or "") or m.person_key, "case": m.case_key or "",
              "agency": m.agency or "", "on": m.on, "note": m.note, "imported": m.imported,
              "messages": m.message_ids} for m in figure.members]

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hub import audit
 from hub.errors import HubError
 from hub.store.api_key_schema import auth_blocks, auth_failures
-from hub.store.db import aware, utcnow
+from hub.store.db import aware, utcnow, writer_lock
 
 log = logging.getLogger("xianjie.auth")
 
@@ -116,10 +116,11 @@ class _Failure:
 class SharedFailureLimiter(FailureLimiter):
     """A ``FailureLimiter`` whose processes count together through the hub's database (``engine``).
 
-    ``failed`` and ``blocked_for`` read and write memory only; ``sync`` (which the caller runs after answering,
-    off the request's path) writes the failures counted since the last sync, starts in the database the block of
-    every address whose failures in the window, across the processes, reach the limit, audits the blocks it
-    starts, and reads the blocks in force. ``wall`` is the time the database's rows are written in."""
+    ``failed`` and ``blocked_for`` read and write memory only; ``sync`` (which the API runs beside the answer, off
+    the event loop, and the console's sign-in after its transaction) writes the failures counted since the last
+    sync, starts in the database the block of every address whose failures in the window, across the processes,
+    reach the limit, audits the blocks it starts, and reads the blocks in force. Syncs of all processes take turns
+    (one lock). ``wall`` is the time the database's rows are written in."""
 
     engine: Engine | None = None  # held weakly: the registry below is keyed by the engine
     wall: Callable[[], dt.datetime] = utcnow
@@ -186,6 +187,9 @@ class SharedFailureLimiter(FailureLimiter):
         now = self.wall()
         window = dt.timedelta(seconds=self.window)
         with engine.begin() as conn:
+            # one sync at a time across the hub's processes (SQLite's transactions already queue): a count never
+            # misses failures another sync is writing, and blocks and their audit entries are written in one order
+            writer_lock(conn, "auth_limit")
             if batch:
                 conn.execute(insert(auth_failures), [{"realm": f.realm, "client": f.client, "at": f.at}
                                                     for f in batch])
@@ -209,6 +213,8 @@ class SharedFailureLimiter(FailureLimiter):
             realm, _, client = str(key).partition(" ")
             shared[(realm, client)] = aware(until) or now
         with self._lock:
+            for k in shared.keys() - self._shared.keys():
+                self._failures.pop(k, None)  # a block started: this process's count starts again after it too
             self._shared = shared
 
     def _due(self, conn: Connection, realm: str, client: str, now: dt.datetime) -> int:

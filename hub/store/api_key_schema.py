@@ -33,8 +33,8 @@ Index("ix_api_keys_agency", api_keys.c.agency)
 
 # The failed-attempt limiter's state shared by the hub's processes (hub.auth_limit.SharedFailureLimiter): each
 # failed authentication (realm ``api`` or ``console``, the client's address, when), and each address's block
-# (``key`` is ``<realm> <address>``). The limiter deletes what is past its window; the retention class
-# ``auth_limit`` bounds it too. No key, password or user name is kept here.
+# (``key`` is ``<realm> <address>``). The limiter deletes what is past its window; the retention classes
+# ``auth_failures`` and ``auth_blocks`` bound it too. No key, password or user name is kept here.
 auth_failures = Table(
     "auth_failures",
     metadata,

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from hub import audit
-from hub.auth_limit import FailureLimiter, limiter_for
+from hub.auth_limit import SharedFailureLimiter, limiter_for
 from hub.store.db import aware, utcnow
 from hub.store.operator_schema import operator_sessions, operators
 
@@ -191,7 +191,7 @@ def get(engine: Engine, username: str) -> Operator | None:
 
 
 def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", client: str = "",
-            now: dt.datetime | None = None, limiter: FailureLimiter | None = None) -> tuple[str, Session]:
+            now: dt.datetime | None = None, limiter: SharedFailureLimiter | None = None) -> tuple[str, Session]:
     """A new session (the token for the cookie, and the session); SignInRefused, logged, when the name or the
     password is wrong, the account is disabled or locked; SignInThrottled, before any password is checked, while
     the client's address is blocked for too many failures (``limiter``: the hub's, by default)."""
@@ -241,9 +241,7 @@ def sign_in(engine: Engine, username: str, password: str, *, lang: str = "zh", c
             _audit(conn, at=now, actor=f"console:{row.username}", action="sign_in", target=f"operator:{row.username}",
                    client=client)
     if not ok:
-        sync = getattr(limiter, "sync", None)
-        if sync is not None:  # the failure counted by every process of the hub (after this transaction)
-            sync()
+        limiter.sync()  # the failure counted by every process of the hub (after this transaction)
         raise SignInRefused(reason)
     return token, session
 

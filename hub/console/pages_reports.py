@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from hub.api.reports import audit, download_headers, may_read, report_day
+from hub.console import cases_data
 from hub.console.i18n import translate
 from hub.console.session import actor
 from hub.console.ui import Console
@@ -175,12 +176,11 @@ def register(api: APIRouter, ui: Console) -> None:
 
 def _case_numbers(engine: Engine, keys: set[str | None]) -> dict[str, str]:
     """The case number of each of these ledger cases (by case key)."""
-    wanted = sorted(k for k in keys if k)
     out: dict[str, str] = {}
     with engine.connect() as conn:
-        for i in range(0, len(wanted), 500):
+        for part in cases_data._chunks(k for k in keys if k):
             out |= {str(k): str(n) for k, n in conn.execute(select(cases.c.case_key, cases.c.case_number).where(
-                cases.c.case_key.in_(wanted[i:i + 500])))}
+                cases.c.case_key.in_(part)))}
     return out
 
 
